@@ -1,0 +1,1 @@
+pub extern "C" fn x(){}
