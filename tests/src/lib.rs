@@ -1,0 +1,1088 @@
+//! Harness of the PUSh integration tests.
+//!
+//! The tests compile the small C programs of `tests/c/` with gcc, run them
+//! as child processes (natively, under `LD_PRELOAD=libpush.so`, and under
+//! `push run`), each with a timeout, and check their exit status, their
+//! stdout and the race reports on their stderr (format: `docs/reports.md`).
+//!
+//! A line of a C program where the runtime must report a forbidden access
+//! ends with a marker comment `/* RACE:tag */`; [`marker_line`] finds it, so
+//! the expected `file:line` of frame `#0` never has to be hard-coded.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long a child may run before it is killed and the test fails.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Exit status of a process that reported anything (the `exitcode` default).
+pub const RACE_EXIT: i32 = 66;
+
+/// Exit status for malformed options.
+pub const BAD_OPTIONS_EXIT: i32 = 2;
+
+/// Exit status `push run` gives for a child killed by SIGSEGV (128 + 11).
+pub const CLI_SEGV_EXIT: i32 = 139;
+
+/// Report kind: a forbidden access.
+pub const DATA_RACE: &str = "data race";
+/// Report kind: a policy change not ordered by happens-before.
+pub const UNORDERED_POLICY_CHANGE: &str = "unordered policy change";
+/// Report kind: a misused annotation.
+pub const ANNOTATION_ERROR: &str = "annotation error";
+
+const WARNING_PREFIX: &str = "WARNING: PUSh: ";
+const SUMMARY_PREFIX: &str = "SUMMARY: PUSh:";
+
+// ---------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------
+
+/// The root of the repository (the workspace).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Cargo's target directory (`CARGO_TARGET_DIR` or `<root>/target`).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                repo_root().join(dir)
+            }
+        }
+        _ => repo_root().join("target"),
+    }
+}
+
+fn release_artifact(name: &str) -> PathBuf {
+    let path = target_dir().join("release").join(name);
+    if !path.is_file() {
+        panic!(
+            "{} not found: run `cargo build --release` first",
+            path.display()
+        );
+    }
+    path
+}
+
+/// `target/release/libpush.so`; panics when it has not been built.
+pub fn libpush_path() -> PathBuf {
+    release_artifact("libpush.so")
+}
+
+/// `target/release/push` (the CLI); panics when it has not been built.
+pub fn push_cli_path() -> PathBuf {
+    release_artifact("push")
+}
+
+/// The directory of the C test programs (`tests/c`).
+pub fn c_dir() -> PathBuf {
+    repo_root().join("tests").join("c")
+}
+
+/// The source of a C test program: `name` with or without `.c`, or a path.
+pub fn c_source(name: &str) -> PathBuf {
+    let p = Path::new(name);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    let file = if name.ends_with(".c") {
+        name.to_string()
+    } else {
+        format!("{name}.c")
+    };
+    c_dir().join(file)
+}
+
+/// The directory with `push.h` (`<root>/include`, or `PUSH_INCLUDE_DIR`).
+pub fn include_dir() -> PathBuf {
+    match std::env::var_os("PUSH_INCLUDE_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => repo_root().join("include"),
+    }
+}
+
+static UNIQUE: AtomicUsize = AtomicUsize::new(0);
+
+fn unique_suffix() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        UNIQUE.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A fresh, empty directory under `target/c-tests/tmp/` for one test.
+pub fn scratch_dir(label: &str) -> PathBuf {
+    let dir = target_dir()
+        .join("c-tests")
+        .join("tmp")
+        .join(format!("{label}-{}", unique_suffix()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+// ---------------------------------------------------------------------------
+// Compiling the C programs
+// ---------------------------------------------------------------------------
+
+/// Flags every C test program is compiled with (plus `-I<include_dir>`).
+pub const CFLAGS: &[&str] = &[
+    "-g",
+    "-O1",
+    "-fno-omit-frame-pointer",
+    "-pthread",
+    "-Wall",
+    "-Wextra",
+];
+
+fn mtime(path: &Path) -> Option<SystemTime> {
+    fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn is_up_to_date(out: &Path, inputs: &[PathBuf]) -> bool {
+    let Some(built) = mtime(out) else {
+        return false;
+    };
+    inputs.iter().all(|input| match mtime(input) {
+        Some(t) => t <= built,
+        None => true,
+    })
+}
+
+/// Compiles `tests/c/<name>.c` into `target/c-tests/<name>/<name>` and
+/// returns the binary. Safe when tests run in parallel, in one process or in
+/// several: each compilation writes a private file and renames it into place.
+/// A binary newer than its inputs (the source, `common.h`, `push.h`) is
+/// reused.
+pub fn compile_c(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let src = c_source(name);
+    let stem = src
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_else(|| panic!("bad C program name {name:?}"))
+        .to_string();
+
+    let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
+    // One compilation at a time per process: the machine has few cores.
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(bin) = built.get(&stem) {
+        return bin.clone();
+    }
+
+    assert!(src.is_file(), "C test program {} not found", src.display());
+    let include = include_dir();
+    let header = include.join("push.h");
+    assert!(
+        header.is_file(),
+        "{} not found (the C API header of DESIGN.md)",
+        header.display()
+    );
+    let out_dir = target_dir().join("c-tests").join(&stem);
+    fs::create_dir_all(&out_dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", out_dir.display()));
+    let bin = out_dir.join(&stem);
+    let inputs = [src.clone(), c_dir().join("common.h"), header];
+
+    if !is_up_to_date(&bin, &inputs) {
+        let tmp = out_dir.join(format!(".{stem}.tmp-{}", unique_suffix()));
+        let mut cmd = Command::new("gcc");
+        cmd.args(CFLAGS)
+            .arg(format!("-I{}", include.display()))
+            .arg("-o")
+            .arg(&tmp)
+            .arg(&src);
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run gcc (is it installed?): {e}"));
+        if !out.status.success() {
+            let _ = fs::remove_file(&tmp);
+            panic!(
+                "compiling {} failed ({}):\n{}{}",
+                src.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        fs::rename(&tmp, &bin)
+            .unwrap_or_else(|e| panic!("cannot move {} to {}: {e}", tmp.display(), bin.display()));
+    }
+    built.insert(stem, bin.clone());
+    bin
+}
+
+// ---------------------------------------------------------------------------
+// Running child processes
+// ---------------------------------------------------------------------------
+
+/// What a child process did.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// The command line, for messages.
+    pub command: String,
+    /// Process id of the direct child.
+    pub pid: u32,
+    /// Exit code, when it exited.
+    pub code: Option<i32>,
+    /// Terminating signal, when a signal killed it.
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// It ran past its timeout and was killed.
+    pub timed_out: bool,
+}
+
+impl fmt::Display for RunResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "command: {}", self.command)?;
+        writeln!(
+            f,
+            "pid: {}, exit code: {:?}, signal: {:?}, timed out: {}",
+            self.pid, self.code, self.signal, self.timed_out
+        )?;
+        writeln!(f, "----- stdout -----\n{}", self.stdout)?;
+        write!(f, "----- stderr -----\n{}------------------", self.stderr)
+    }
+}
+
+impl RunResult {
+    /// Panics (with the output) if the child had to be killed on timeout.
+    pub fn expect_finished(self) -> Self {
+        if self.timed_out {
+            panic!("child process timed out and was killed\n{self}");
+        }
+        self
+    }
+
+    /// The report blocks found on stderr.
+    pub fn reports(&self) -> Vec<Report> {
+        parse_reports(&self.stderr)
+    }
+
+    /// The report blocks of one kind.
+    pub fn reports_of(&self, kind: &str) -> Vec<Report> {
+        self.reports()
+            .into_iter()
+            .filter(|r| r.kind == kind)
+            .collect()
+    }
+
+    /// The `SUMMARY: PUSh:` line, parsed.
+    pub fn summary(&self) -> Option<Summary> {
+        parse_summary(&self.stderr)
+    }
+
+    /// stdout lines.
+    pub fn stdout_lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    /// Whether some stdout line starts with `prefix`.
+    pub fn printed(&self, prefix: &str) -> bool {
+        self.stdout.lines().any(|l| l.starts_with(prefix))
+    }
+}
+
+fn describe(cmd: &Command) -> String {
+    let mut s = String::new();
+    for (k, v) in cmd.get_envs() {
+        if let Some(v) = v {
+            s.push_str(&format!("{}={:?} ", k.to_string_lossy(), v));
+        }
+    }
+    s.push_str(&cmd.get_program().to_string_lossy());
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    s
+}
+
+fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+/// Runs `cmd` with stdout and stderr captured and stdin empty, in a process
+/// group of its own (so that a timeout kills the CLI and the program it
+/// started), without core dumps. Past `timeout` the whole group is killed
+/// and the result has `timed_out` set; the `run_*` helpers fail the test on
+/// that.
+pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> RunResult {
+    let command = describe(&cmd);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child
+    // between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let no_core = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start `{command}`: {e}"));
+    let pid = child.id();
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
+
+    let deadline = Instant::now() + timeout;
+    let mut timed_out = false;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => panic!("waiting for `{command}` failed: {e}"),
+        }
+        if Instant::now() >= deadline {
+            timed_out = true;
+            // SAFETY: plain syscall; the group id is the child's pid.
+            unsafe {
+                libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+            }
+            let _ = child.kill();
+            break child.wait().expect("wait after kill");
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    // The pipes close when every process holding them is gone. If something
+    // the program started outlives it, kill the rest of its group (the group
+    // id cannot have been reused while a member still holds the pipes).
+    let linger = Instant::now() + Duration::from_secs(2);
+    while !(out.is_finished() && err.is_finished()) {
+        if Instant::now() >= linger {
+            // SAFETY: plain syscall on the child's own process group.
+            unsafe {
+                libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
+            }
+            break;
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    let stdout = String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+    RunResult {
+        command,
+        pid,
+        code: status.code(),
+        signal: status.signal(),
+        stdout,
+        stderr,
+        timed_out,
+    }
+}
+
+/// A command for `program` with no runtime in its environment, run in
+/// `target/c-tests` (so that anything it writes lands under target/).
+fn base_command(program: &Path) -> Command {
+    let workdir = target_dir().join("c-tests");
+    let _ = fs::create_dir_all(&workdir);
+    let mut cmd = Command::new(program);
+    cmd.env_remove("LD_PRELOAD")
+        .env_remove("PUSH_OPTIONS")
+        .current_dir(workdir);
+    cmd
+}
+
+/// Runs a program natively, without the runtime.
+pub fn run_native(bin: &Path) -> RunResult {
+    run_with_timeout(base_command(bin), DEFAULT_TIMEOUT).expect_finished()
+}
+
+/// Runs a program under `LD_PRELOAD=libpush.so` with `PUSH_OPTIONS=options`
+/// (no `PUSH_OPTIONS` at all when `options` is empty).
+pub fn run_preload(bin: &Path, options: &str) -> RunResult {
+    run_preload_env(bin, options, &[])
+}
+
+/// [`run_preload`] with extra environment variables.
+pub fn run_preload_env(bin: &Path, options: &str, env: &[(&str, &str)]) -> RunResult {
+    let mut cmd = base_command(bin);
+    cmd.env("LD_PRELOAD", libpush_path());
+    if !options.is_empty() {
+        cmd.env("PUSH_OPTIONS", options);
+    }
+    cmd.envs(env.iter().copied());
+    run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished()
+}
+
+/// Runs `push run <flags> -- bin`.
+pub fn run_cli(bin: &Path, flags: &[&str]) -> RunResult {
+    run_cli_env(bin, flags, &[])
+}
+
+/// [`run_cli`] with extra environment variables (e.g. `PUSH_OPTIONS`).
+pub fn run_cli_env(bin: &Path, flags: &[&str], env: &[(&str, &str)]) -> RunResult {
+    let mut cmd = base_command(&push_cli_path());
+    cmd.arg("run").args(flags).arg("--").arg(bin);
+    cmd.envs(env.iter().copied());
+    run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished()
+}
+
+// ---------------------------------------------------------------------------
+// PKU
+// ---------------------------------------------------------------------------
+
+/// Whether the CPU and the kernel support protection keys: the `pku` and
+/// `ospke` flags of `/proc/cpuinfo`.
+pub fn pku_available() -> bool {
+    let Ok(cpuinfo) = fs::read_to_string("/proc/cpuinfo") else {
+        return false;
+    };
+    cpuinfo.lines().filter(|l| l.starts_with("flags")).any(|l| {
+        let flags: Vec<&str> = l.split_whitespace().collect();
+        flags.contains(&"pku") && flags.contains(&"ospke")
+    })
+}
+
+/// Whether `PUSH_REQUIRE_PKU=1`: missing PKU then fails instead of skipping.
+pub fn pku_required() -> bool {
+    std::env::var("PUSH_REQUIRE_PKU").is_ok_and(|v| v == "1")
+}
+
+/// At the top of a test that needs the runtime: without PKU, print
+/// `skipping: CPU/kernel without PKU` and return (`require_pku!(value)`
+/// returns `value`), unless `PUSH_REQUIRE_PKU=1`, in which case panic.
+#[macro_export]
+macro_rules! require_pku {
+    () => {
+        $crate::require_pku!(())
+    };
+    ($ret:expr) => {
+        if !$crate::pku_available() {
+            if $crate::pku_required() {
+                panic!("PUSH_REQUIRE_PKU=1 but this CPU/kernel has no PKU (pku/ospke flags)");
+            }
+            eprintln!("skipping: CPU/kernel without PKU");
+            return $ret;
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------
+// Markers
+// ---------------------------------------------------------------------------
+
+/// The 1-based line of the unique line of `c_file` (a name in `tests/c` or a
+/// path) containing `needle`.
+pub fn line_containing(c_file: &str, needle: &str) -> u32 {
+    let path = c_source(c_file);
+    let text =
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let hits: Vec<u32> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(needle))
+        .map(|(i, _)| i as u32 + 1)
+        .collect();
+    match hits.as_slice() {
+        [line] => *line,
+        [] => panic!("{} has no line with {needle:?}", path.display()),
+        _ => panic!(
+            "{} has {needle:?} on several lines: {hits:?}",
+            path.display()
+        ),
+    }
+}
+
+/// The line marked `/* RACE:tag */` in `c_file`.
+pub fn marker_line(c_file: &str, tag: &str) -> u32 {
+    line_containing(c_file, &format!("/* RACE:{tag} */"))
+}
+
+/// The file name (`x.c`) of a C program name or path.
+pub fn c_file_name(name: &str) -> String {
+    c_source(name)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| name.to_string())
+}
+
+// ---------------------------------------------------------------------------
+// Text reports
+// ---------------------------------------------------------------------------
+
+/// Whether an access was a read or a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    /// Either is acceptable (e.g. a read-modify-write instruction).
+    Any,
+}
+
+impl Access {
+    fn matches(self, is_write: Option<bool>) -> bool {
+        match self {
+            Access::Any => is_write.is_some(),
+            Access::Write => is_write == Some(true),
+            Access::Read => is_write == Some(false),
+        }
+    }
+}
+
+/// One report block of the text format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// `data race`, `unordered policy change` or `annotation error`.
+    pub kind: String,
+    /// The `(pid=N)` of the first line.
+    pub pid: Option<u32>,
+    /// For an access: whether the `Write at`/`Read at` line says write.
+    pub is_write: Option<bool>,
+    /// The `Write at ...`/`Read at ...` line, trimmed.
+    pub access_line: Option<String>,
+    /// Frame `#0` of the access (the line right after the access line) or,
+    /// without an access line, the first `#0` frame of the block; trimmed.
+    pub frame0: Option<String>,
+    /// Every line of the block after the `WARNING:` line.
+    pub lines: Vec<String>,
+}
+
+impl Report {
+    /// The first non-empty line after the `WARNING:` line (an annotation
+    /// error's call line), trimmed.
+    pub fn first_line(&self) -> Option<&str> {
+        self.lines.iter().map(|l| l.trim()).find(|l| !l.is_empty())
+    }
+
+    /// The `Object 0x... of N bytes, policy ...` line, trimmed.
+    pub fn object_line(&self) -> Option<&str> {
+        self.lines
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.starts_with("Object "))
+    }
+
+    /// The whole block as text.
+    pub fn text(&self) -> String {
+        self.lines.join("\n")
+    }
+
+    /// The thread name (`T1`) in the access line.
+    pub fn access_thread(&self) -> Option<String> {
+        let line = self.access_line.as_ref()?;
+        let rest = &line[line.find("by thread ")? + "by thread ".len()..];
+        Some(rest.split_whitespace().next()?.to_string())
+    }
+
+    /// Whether frame `#0` is at `file:line`.
+    pub fn frame0_at(&self, file: &str, line: u32) -> bool {
+        self.frame0
+            .as_deref()
+            .is_some_and(|f| frame_is_at(f, file, line))
+    }
+}
+
+/// Whether a frame line (`#0 0x... in fn /src/x.c:14`) names `file:line`
+/// (a trailing `:column` is allowed).
+pub fn frame_is_at(frame: &str, file: &str, line: u32) -> bool {
+    let want = format!("{file}:{line}");
+    frame.split_whitespace().any(|tok| {
+        let tok = tok.trim_matches(|c| c == '(' || c == ')' || c == ',');
+        let base = match tok.rfind('/') {
+            Some(i) => &tok[i + 1..],
+            None => tok,
+        };
+        base == want
+            || base
+                .strip_prefix(&want)
+                .is_some_and(|rest| rest.starts_with(':'))
+    })
+}
+
+fn finish_report(header: &str, lines: Vec<String>) -> Report {
+    let (kind, pid) = match header.rfind(" (pid=") {
+        Some(i) => {
+            let pid = header[i + " (pid=".len()..]
+                .trim_end_matches(')')
+                .trim()
+                .parse()
+                .ok();
+            (header[..i].trim().to_string(), pid)
+        }
+        None => (header.trim().to_string(), None),
+    };
+    let mut is_write = None;
+    let mut access_line = None;
+    let mut frame0 = None;
+    for (i, l) in lines.iter().enumerate() {
+        let t = l.trim_start();
+        let w = if t.starts_with("Write at ") {
+            Some(true)
+        } else if t.starts_with("Read at ") {
+            Some(false)
+        } else {
+            None
+        };
+        if w.is_some() {
+            is_write = w;
+            access_line = Some(t.trim_end().to_string());
+            frame0 = lines.get(i + 1).map(|f| f.trim().to_string());
+            break;
+        }
+    }
+    if frame0.is_none() {
+        frame0 = lines
+            .iter()
+            .map(|l| l.trim())
+            .find(|l| l.starts_with("#0 ") || *l == "#0")
+            .map(str::to_string);
+    }
+    Report {
+        kind,
+        pid,
+        is_write,
+        access_line,
+        frame0,
+        lines,
+    }
+}
+
+/// Splits stderr into report blocks: each starts at a `WARNING: PUSh: `
+/// line and ends at the next `=====` separator, `WARNING:` or `SUMMARY:`
+/// line.
+pub fn parse_reports(stderr: &str) -> Vec<Report> {
+    let mut reports = Vec::new();
+    let mut current: Option<(String, Vec<String>)> = None;
+    for line in stderr.lines() {
+        if let Some(header) = line.strip_prefix(WARNING_PREFIX) {
+            if let Some((h, ls)) = current.take() {
+                reports.push(finish_report(&h, ls));
+            }
+            current = Some((header.to_string(), Vec::new()));
+        } else if line.starts_with(SUMMARY_PREFIX) || line.starts_with("==========") {
+            if let Some((h, ls)) = current.take() {
+                reports.push(finish_report(&h, ls));
+            }
+        } else if let Some((_, ls)) = current.as_mut() {
+            ls.push(line.to_string());
+        }
+    }
+    if let Some((h, ls)) = current.take() {
+        reports.push(finish_report(&h, ls));
+    }
+    reports
+}
+
+/// The counts of the `SUMMARY: PUSh: N reports (A data races, B unordered
+/// policy changes, C annotation errors)` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub reports: u64,
+    pub data_races: u64,
+    pub unordered_policy_changes: u64,
+    pub annotation_errors: u64,
+}
+
+/// Parses the (last) `SUMMARY: PUSh:` line of stderr.
+pub fn parse_summary(stderr: &str) -> Option<Summary> {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with(SUMMARY_PREFIX))?;
+    let rest = &line[SUMMARY_PREFIX.len()..];
+    let mut summary = Summary {
+        reports: 0,
+        data_races: 0,
+        unordered_policy_changes: 0,
+        annotation_errors: 0,
+    };
+    // "3 reports (2 data races, 0 unordered policy changes, 1 annotation error)"
+    let (total, details) = rest.split_once('(').unwrap_or((rest, ""));
+    summary.reports = total.split_whitespace().next()?.parse().ok()?;
+    for part in details.trim_end().trim_end_matches(')').split(',') {
+        let part = part.trim();
+        let Some((n, what)) = part.split_once(' ') else {
+            continue;
+        };
+        let Ok(n) = n.parse() else { continue };
+        if what.starts_with("data race") {
+            summary.data_races = n;
+        } else if what.starts_with("unordered policy change") {
+            summary.unordered_policy_changes = n;
+        } else if what.starts_with("annotation error") {
+            summary.annotation_errors = n;
+        }
+    }
+    Some(summary)
+}
+
+// ---------------------------------------------------------------------------
+// Assertions
+// ---------------------------------------------------------------------------
+
+/// Asserts the child exited (not killed by a signal) with `code`.
+pub fn assert_exit_code(result: &RunResult, code: i32) {
+    assert!(
+        result.code == Some(code),
+        "expected exit code {code}\n{result}"
+    );
+}
+
+/// Asserts the child was killed by signal `sig`.
+pub fn assert_signal(result: &RunResult, sig: i32) {
+    assert!(
+        result.signal == Some(sig),
+        "expected death by signal {sig}\n{result}"
+    );
+}
+
+/// Asserts a clean run: exit code 0 and no `WARNING: PUSh:` on stderr.
+pub fn assert_clean(result: &RunResult) {
+    assert!(
+        !result.stderr.contains("WARNING: PUSh:"),
+        "expected no report\n{result}"
+    );
+    assert_exit_code(result, 0);
+}
+
+/// Asserts that stderr has a report of `kind` whose access is a write
+/// (`is_write`) or a read, with frame `#0` at `file:line`; returns it.
+pub fn assert_race(
+    result: &RunResult,
+    kind: &str,
+    is_write: bool,
+    file: &str,
+    line: u32,
+) -> Report {
+    let access = if is_write {
+        Access::Write
+    } else {
+        Access::Read
+    };
+    assert_race_access(result, kind, access, file, line)
+}
+
+/// [`assert_race`] with the access type as an [`Access`] (`Any` allowed).
+pub fn assert_race_access(
+    result: &RunResult,
+    kind: &str,
+    access: Access,
+    file: &str,
+    line: u32,
+) -> Report {
+    let reports = result.reports();
+    reports
+        .iter()
+        .find(|r| r.kind == kind && access.matches(r.is_write) && r.frame0_at(file, line))
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "expected a `{kind}` report ({access:?}) with frame #0 at {file}:{line}; \
+                 parsed {} report(s): {:#?}\n{result}",
+                reports.len(),
+                reports
+                    .iter()
+                    .map(|r| (&r.kind, r.is_write, &r.frame0))
+                    .collect::<Vec<_>>()
+            )
+        })
+}
+
+/// Asserts that stderr has an `annotation error` report whose first line
+/// names `call` (e.g. `push_private`) and whose stack's frame `#0` is at
+/// `file:line`; returns it.
+pub fn assert_annotation_error(result: &RunResult, call: &str, file: &str, line: u32) -> Report {
+    let reports = result.reports();
+    reports
+        .iter()
+        .find(|r| {
+            r.kind == ANNOTATION_ERROR
+                && r.first_line().is_some_and(|l| l.contains(call))
+                && r.frame0_at(file, line)
+        })
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "expected an annotation error for {call} at {file}:{line}; parsed: {:#?}\n{result}",
+                reports
+                    .iter()
+                    .map(|r| (&r.kind, r.first_line(), &r.frame0))
+                    .collect::<Vec<_>>()
+            )
+        })
+}
+
+/// Asserts exactly `n` report blocks on stderr.
+pub fn assert_report_count(result: &RunResult, n: usize) {
+    let reports = result.reports();
+    assert!(
+        reports.len() == n,
+        "expected {n} report(s), found {}: {:#?}\n{result}",
+        reports.len(),
+        reports
+            .iter()
+            .map(|r| (&r.kind, r.is_write, &r.frame0))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// Asserts stdout equals `expected` exactly.
+pub fn assert_stdout(result: &RunResult, expected: &str) {
+    assert!(
+        result.stdout == expected,
+        "expected stdout {expected:?}\n{result}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios shared by the test files
+// ---------------------------------------------------------------------------
+
+/// Which ways of running a program under the runtime a scenario uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `LD_PRELOAD=libpush.so`
+    Preload,
+    /// `push run --`
+    Cli,
+}
+
+/// Both runtime modes.
+pub const MODES: [Mode; 2] = [Mode::Preload, Mode::Cli];
+
+/// Runs `bin` under the runtime in `mode` with default options.
+pub fn run_mode(mode: Mode, bin: &Path) -> RunResult {
+    match mode {
+        Mode::Preload => run_preload(bin, ""),
+        Mode::Cli => run_cli(bin, &[]),
+    }
+}
+
+/// Compiles `name`, runs it natively and checks exit 0 and `expected`
+/// stdout, with no `PUSh` on stderr. Returns the binary.
+pub fn check_native(name: &str, expected_stdout: &str) -> PathBuf {
+    let bin = compile_c(name);
+    let native = run_native(&bin);
+    assert_exit_code(&native, 0);
+    assert_stdout(&native, expected_stdout);
+    assert!(
+        !native.stderr.contains("PUSh"),
+        "native run mentions PUSh\n{native}"
+    );
+    bin
+}
+
+/// A clean program: natively, under `LD_PRELOAD` and under `push run`, it
+/// exits 0 with `expected_stdout`, and under the runtime its stderr does not
+/// mention PUSh at all.
+pub fn check_clean(name: &str, expected_stdout: &str) {
+    let bin = check_native(name, expected_stdout);
+    require_pku!();
+    for mode in MODES {
+        let r = run_mode(mode, &bin);
+        assert_clean(&r);
+        assert!(
+            !r.stderr.contains("PUSh"),
+            "a clean program's stderr must not mention PUSh ({mode:?})\n{r}"
+        );
+        assert_stdout(&r, expected_stdout);
+    }
+}
+
+/// A program with exactly one racy access, on the line marked
+/// `/* RACE:tag */`: natively it exits 0 with `expected_stdout`; under
+/// `LD_PRELOAD` and under `push run` it still prints `expected_stdout` (the
+/// default continues after a report), reports exactly one data race of the
+/// given access type with frame `#0` at the marker, prints a `SUMMARY:`
+/// line and exits 66. Returns the report of the preload run.
+pub fn check_racy(name: &str, tag: &str, access: Access, expected_stdout: &str) -> Option<Report> {
+    let bin = check_native(name, expected_stdout);
+    require_pku!(None);
+    let file = c_file_name(name);
+    let line = marker_line(name, tag);
+    let mut first = None;
+    for mode in MODES {
+        let r = run_mode(mode, &bin);
+        assert_exit_code(&r, RACE_EXIT);
+        let report = assert_race_access(&r, DATA_RACE, access, &file, line);
+        assert_report_count(&r, 1);
+        assert!(
+            r.stderr.lines().any(|l| l.starts_with(SUMMARY_PREFIX)),
+            "no `SUMMARY: PUSh:` line ({mode:?})\n{r}"
+        );
+        assert_stdout(&r, expected_stdout);
+        if mode == Mode::Preload {
+            assert_eq!(report.pid, Some(r.pid), "report pid\n{r}");
+        }
+        first.get_or_insert(report);
+    }
+    first
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "\
+some program output
+==================
+WARNING: PUSh: data race (pid=4242)
+  Write at 0x7f2a1c000008 (offset 8 in object 0x7f2a1c000000) by thread T1 (tid 4243):
+    #0 0x5555555551a9 in writer /src/racy.c:14
+    #1 0x7ffff7e2a144 in start_thread (/lib/x86_64-linux-gnu/libc.so.6+0x8a144)
+
+  Object 0x7f2a1c000000 of 64 bytes, policy protected_by(lock 0x5555555580a0, held by T2)
+  allocated by thread T0 (tid 4242) at:
+    #0 0x555555555230 in main /src/racy.c:30
+==================
+==================
+WARNING: PUSh: annotation error (pid=4242)
+  push_private(0x55555555a2a0) by thread T0 (tid 4242): not a tracked object (EINVAL)
+    #0 0x555555555230 in main /src/misuse.c:12
+==================
+==================
+WARNING: PUSh: data race (pid=4242)
+  Read at 0x7f2a1c000010 (offset 16 in object 0x7f2a1c000000) by thread T3 (tid 4245):
+    #0 0x5555555551b0 in reader /src/racy.c:140
+==================
+SUMMARY: PUSh: 3 reports (2 data races, 0 unordered policy changes, 1 annotation error)
+";
+
+    #[test]
+    fn parses_sample_reports() {
+        let reports = parse_reports(SAMPLE);
+        assert_eq!(reports.len(), 3);
+        let r = &reports[0];
+        assert_eq!(r.kind, DATA_RACE);
+        assert_eq!(r.pid, Some(4242));
+        assert_eq!(r.is_write, Some(true));
+        assert!(r.frame0_at("racy.c", 14));
+        assert!(!r.frame0_at("racy.c", 1));
+        assert!(!r.frame0_at("y.c", 14));
+        assert_eq!(r.access_thread().as_deref(), Some("T1"));
+        assert!(r.object_line().unwrap().contains("of 64 bytes"));
+
+        let a = &reports[1];
+        assert_eq!(a.kind, ANNOTATION_ERROR);
+        assert_eq!(a.is_write, None);
+        assert!(a.first_line().unwrap().starts_with("push_private("));
+        assert!(a.frame0_at("misuse.c", 12));
+
+        let b = &reports[2];
+        assert_eq!(b.is_write, Some(false));
+        assert!(b.frame0_at("racy.c", 140));
+        assert!(!b.frame0_at("racy.c", 14));
+    }
+
+    #[test]
+    fn parses_summary() {
+        assert_eq!(
+            parse_summary(SAMPLE),
+            Some(Summary {
+                reports: 3,
+                data_races: 2,
+                unordered_policy_changes: 0,
+                annotation_errors: 1
+            })
+        );
+        let one = "SUMMARY: PUSh: 1 report (1 data race, 0 unordered policy changes, 0 annotation errors)";
+        assert_eq!(
+            parse_summary(one).map(|s| (s.reports, s.data_races)),
+            Some((1, 1))
+        );
+        assert_eq!(parse_summary("nothing"), None);
+    }
+
+    #[test]
+    fn frame_matching() {
+        assert!(frame_is_at("#0 0x1 in f /a/b/x.c:7", "x.c", 7));
+        assert!(frame_is_at("#0 0x1 in f x.c:7:3", "x.c", 7));
+        assert!(!frame_is_at("#0 0x1 in f /a/b/x.c:70", "x.c", 7));
+        assert!(!frame_is_at("#0 0x1 in f /a/b/xx.c:7", "x.c", 7));
+        assert!(!frame_is_at("#0 0x1 (/bin/x+0x1234)", "x.c", 7));
+    }
+
+    #[test]
+    fn run_with_timeout_captures_status_and_output() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo out; echo err >&2; exit 3"]);
+        let r = run_with_timeout(cmd, DEFAULT_TIMEOUT);
+        assert!(!r.timed_out);
+        assert_eq!((r.code, r.signal), (Some(3), None));
+        assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("out\n", "err\n"));
+
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "kill -SEGV $$"]);
+        let r = run_with_timeout(cmd, DEFAULT_TIMEOUT);
+        assert_eq!((r.code, r.signal), (None, Some(libc::SIGSEGV)));
+    }
+
+    #[test]
+    fn run_with_timeout_kills_the_whole_group() {
+        let mut cmd = Command::new("sh");
+        // A grandchild holding the pipes must not keep the harness waiting.
+        cmd.args(["-c", "sleep 30 & sleep 30; echo never"]);
+        let start = Instant::now();
+        let r = run_with_timeout(cmd, Duration::from_millis(300));
+        assert!(r.timed_out);
+        assert_eq!(r.signal, Some(libc::SIGKILL));
+        assert!(!r.stdout.contains("never"));
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn leftover_background_process_does_not_hang_the_harness() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 30 & echo done"]);
+        let start = Instant::now();
+        let r = run_with_timeout(cmd, DEFAULT_TIMEOUT);
+        assert!(!r.timed_out);
+        assert_eq!(r.code, Some(0));
+        assert_eq!(r.stdout, "done\n");
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn every_marker_is_unique() {
+        let mut count = 0;
+        for entry in fs::read_dir(c_dir()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("c") {
+                continue;
+            }
+            let text = fs::read_to_string(&path).unwrap();
+            for (i, l) in text.lines().enumerate() {
+                if let Some(pos) = l.find("/* RACE:") {
+                    let tag = l[pos + 8..].split(' ').next().unwrap();
+                    let line = marker_line(path.to_str().unwrap(), tag);
+                    assert_eq!(line, i as u32 + 1);
+                    count += 1;
+                }
+            }
+        }
+        assert!(count > 10, "found only {count} markers");
+    }
+}

@@ -1,1 +1,525 @@
-pub extern "C" fn x(){}
+//! libpush.so: every symbol PUSh exports, in one file.
+//!
+//! * the C API of `include/push.h` (`push_*`), forwarding to `push_rt::api_*`;
+//! * interposers for pthread locks, condition variables, thread creation,
+//!   join and exit, which tell the runtime about synchronization and give
+//!   lock calls access to locks stored inside protected objects;
+//! * `sigaction`/`signal`, so the application's SIGSEGV/SIGTRAP handlers are
+//!   chained behind PUSh's instead of replacing them;
+//! * `free` (a tracked pointer freed with plain `free`), `_exit`/`_Exit`
+//!   (reports and the summary are printed before the process ends).
+//!
+//! Hook shape: pass straight through when the runtime is disabled or the
+//! thread is inside runtime code; otherwise grant → real call → record.
+//! No hook allocates except `pthread_create` (the start-routine wrapper).
+//!
+//! # Safety
+//! Every export has the C signature of the function it replaces, and passes
+//! its arguments unchanged to the real function found by `push_rt::real`.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+#![allow(clippy::missing_safety_doc)]
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+use libc::{c_int, c_void, pthread_t, size_t, timespec};
+use push_rt as rt;
+use push_rt::real::get as real;
+use push_rt::registry::Policy;
+
+type M = *mut libc::pthread_mutex_t;
+type R = *mut libc::pthread_rwlock_t;
+type C = *mut libc::pthread_cond_t;
+type S = *mut libc::pthread_spinlock_t;
+
+// ------------------------------------------------------------------ start-up
+
+#[used]
+#[link_section = ".init_array"]
+static INIT: extern "C" fn() = push_init;
+
+extern "C" fn push_init() {
+    resolve_free();
+    match rt::init(own_text_range()) {
+        Ok(()) => {
+            // SAFETY: registering plain extern "C" callbacks with libc.
+            unsafe {
+                libc::atexit(at_exit);
+                libc::pthread_atfork(None, None, Some(after_fork_child));
+            }
+        }
+        Err(rt::Disabled::NoPku(why)) => {
+            let msg = format!(
+                "PUSh: warning: protection keys are not available ({why}); the program runs without race detection. Run 'push doctor' for details.\n"
+            );
+            rt::sys::write_all(2, msg.as_bytes());
+        }
+    }
+}
+
+extern "C" fn at_exit() {
+    if let Some(code) = rt::on_exit() {
+        // SAFETY: flushing stdio streams at exit, as exit() itself would.
+        unsafe { libc::fflush(core::ptr::null_mut()) };
+        rt::sys::exit_now(code);
+    }
+}
+
+extern "C" fn after_fork_child() {
+    rt::on_fork_child();
+}
+
+/// The address range of libpush.so's own code.
+fn own_text_range() -> (usize, usize) {
+    struct Search {
+        addr: usize,
+        range: (usize, usize),
+    }
+    unsafe extern "C" fn visit(info: *mut libc::dl_phdr_info, _size: size_t, data: *mut c_void) -> c_int {
+        // SAFETY: dl_iterate_phdr passes valid info and our Search pointer.
+        unsafe {
+            let s = &mut *(data as *mut Search);
+            let info = &*info;
+            let base = info.dlpi_addr as usize;
+            let (mut lo, mut hi) = (usize::MAX, 0);
+            for i in 0..info.dlpi_phnum as usize {
+                let ph = &*info.dlpi_phdr.add(i);
+                if ph.p_type == libc::PT_LOAD {
+                    lo = lo.min(base + ph.p_vaddr as usize);
+                    hi = hi.max(base + (ph.p_vaddr + ph.p_memsz) as usize);
+                }
+            }
+            if s.addr >= lo && s.addr < hi {
+                s.range = (lo, hi);
+                return 1;
+            }
+        }
+        0
+    }
+    let mut s = Search {
+        addr: push_init as *const () as usize,
+        range: (0, 0),
+    };
+    // SAFETY: the callback only reads the headers and writes into `s`.
+    unsafe { libc::dl_iterate_phdr(Some(visit), (&mut s as *mut Search).cast()) };
+    s.range
+}
+
+#[inline(always)]
+fn passthrough() -> bool {
+    !rt::enabled() || rt::threads::in_runtime()
+}
+
+// ------------------------------------------------------------------- C API
+
+#[no_mangle]
+pub extern "C" fn push_malloc(size: size_t) -> *mut c_void {
+    let _g = rt::enter();
+    rt::api_malloc(size).cast()
+}
+
+#[no_mangle]
+pub extern "C" fn push_calloc(n: size_t, size: size_t) -> *mut c_void {
+    let _g = rt::enter();
+    rt::api_calloc(n, size).cast()
+}
+
+#[no_mangle]
+pub extern "C" fn push_realloc(p: *mut c_void, size: size_t) -> *mut c_void {
+    let _g = rt::enter();
+    rt::api_realloc(p.cast(), size).cast()
+}
+
+#[no_mangle]
+pub extern "C" fn push_free(p: *mut c_void) {
+    let _g = rt::enter();
+    rt::api_free(p.cast(), 0);
+}
+
+#[no_mangle]
+pub extern "C" fn push_private(obj: *mut c_void) -> c_int {
+    let _g = rt::enter();
+    rt::api_private(obj as usize)
+}
+
+#[no_mangle]
+pub extern "C" fn push_readonly(obj: *mut c_void) -> c_int {
+    let _g = rt::enter();
+    rt::api_set_policy(rt::API_READONLY, obj as usize, Policy::ReadOnly)
+}
+
+#[no_mangle]
+pub extern "C" fn push_protected_by(obj: *mut c_void, lock: *const c_void) -> c_int {
+    let _g = rt::enter();
+    rt::api_protected_by(obj as usize, lock as usize)
+}
+
+#[no_mangle]
+pub extern "C" fn push_transfer(obj: *mut c_void, to: pthread_t) -> c_int {
+    let _g = rt::enter();
+    rt::api_transfer(obj as usize, to as u64)
+}
+
+#[no_mangle]
+pub extern "C" fn push_release(obj: *mut c_void) -> c_int {
+    let _g = rt::enter();
+    rt::api_set_policy(rt::API_RELEASE, obj as usize, Policy::Released)
+}
+
+#[no_mangle]
+pub extern "C" fn push_acquire(obj: *mut c_void) -> c_int {
+    let _g = rt::enter();
+    rt::api_acquire(obj as usize)
+}
+
+#[no_mangle]
+pub extern "C" fn push_racy(obj: *mut c_void) -> c_int {
+    let _g = rt::enter();
+    rt::api_set_policy(rt::API_RACY, obj as usize, Policy::Racy)
+}
+
+#[no_mangle]
+pub extern "C" fn push_happens_before(addr: *const c_void) {
+    let _g = rt::enter();
+    let _ = addr;
+}
+
+#[no_mangle]
+pub extern "C" fn push_happens_after(addr: *const c_void) {
+    let _g = rt::enter();
+    let _ = addr;
+}
+
+#[no_mangle]
+pub extern "C" fn push_lock_acquired(lock: *const c_void, exclusive: c_int) {
+    let _g = rt::enter();
+    rt::api_lock_acquired(lock as usize, exclusive != 0);
+}
+
+#[no_mangle]
+pub extern "C" fn push_lock_released(lock: *const c_void) {
+    let _g = rt::enter();
+    rt::api_lock_released(lock as usize);
+}
+
+#[no_mangle]
+pub extern "C" fn push_register_global(addr: *mut c_void, size: size_t) {
+    let _g = rt::enter();
+    rt::api_register_global(addr as usize, size);
+}
+
+// ------------------------------------------------------------------- mutexes
+
+/// Shape of every lock-acquiring hook.
+#[inline(always)]
+fn acquire_hook(lock: usize, exclusive: bool, call: impl FnOnce() -> c_int) -> c_int {
+    if passthrough() {
+        return call();
+    }
+    let granted = rt::grant_for_sync(&[lock]);
+    let r = call();
+    if r == 0 {
+        rt::on_lock_acquired(lock, exclusive, granted);
+    } else if granted {
+        rt::refresh_pkru();
+    }
+    r
+}
+
+/// Shape of every lock-releasing hook.
+#[inline(always)]
+fn release_hook(lock: usize, call: impl FnOnce() -> c_int) -> c_int {
+    if passthrough() {
+        return call();
+    }
+    let granted = rt::grant_for_sync(&[lock]);
+    let refresh = rt::on_lock_releasing(lock);
+    let r = call();
+    if granted || refresh {
+        rt::refresh_pkru();
+    }
+    r
+}
+
+/// Shape of hooks that only need access to the object (init, destroy, signal).
+#[inline(always)]
+fn access_hook(addrs: &[usize], call: impl FnOnce() -> c_int) -> c_int {
+    if passthrough() {
+        return call();
+    }
+    let granted = rt::grant_for_sync(addrs);
+    let r = call();
+    if granted {
+        rt::refresh_pkru();
+    }
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_mutex_lock(m: M) -> c_int {
+    // SAFETY (all hooks below): arguments go unchanged to the real function.
+    acquire_hook(m as usize, true, || unsafe { real::pthread_mutex_lock()(m) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_mutex_trylock(m: M) -> c_int {
+    acquire_hook(m as usize, true, || unsafe { real::pthread_mutex_trylock()(m) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_mutex_timedlock(m: M, t: *const timespec) -> c_int {
+    acquire_hook(m as usize, true, || unsafe { real::pthread_mutex_timedlock()(m, t) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_mutex_unlock(m: M) -> c_int {
+    release_hook(m as usize, || unsafe { real::pthread_mutex_unlock()(m) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_mutex_init(m: M, a: *const libc::pthread_mutexattr_t) -> c_int {
+    access_hook(&[m as usize], || unsafe { real::pthread_mutex_init()(m, a) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_mutex_destroy(m: M) -> c_int {
+    access_hook(&[m as usize], || unsafe { real::pthread_mutex_destroy()(m) })
+}
+
+// ------------------------------------------------------------------- rwlocks
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_rwlock_rdlock(l: R) -> c_int {
+    acquire_hook(l as usize, false, || unsafe { real::pthread_rwlock_rdlock()(l) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_rwlock_tryrdlock(l: R) -> c_int {
+    acquire_hook(l as usize, false, || unsafe { real::pthread_rwlock_tryrdlock()(l) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_rwlock_timedrdlock(l: R, t: *const timespec) -> c_int {
+    acquire_hook(l as usize, false, || unsafe { real::pthread_rwlock_timedrdlock()(l, t) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_rwlock_wrlock(l: R) -> c_int {
+    acquire_hook(l as usize, true, || unsafe { real::pthread_rwlock_wrlock()(l) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_rwlock_trywrlock(l: R) -> c_int {
+    acquire_hook(l as usize, true, || unsafe { real::pthread_rwlock_trywrlock()(l) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_rwlock_timedwrlock(l: R, t: *const timespec) -> c_int {
+    acquire_hook(l as usize, true, || unsafe { real::pthread_rwlock_timedwrlock()(l, t) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_rwlock_unlock(l: R) -> c_int {
+    release_hook(l as usize, || unsafe { real::pthread_rwlock_unlock()(l) })
+}
+
+// ----------------------------------------------------------------- spinlocks
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_spin_lock(l: S) -> c_int {
+    acquire_hook(l as usize, true, || unsafe { real::pthread_spin_lock()(l) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_spin_trylock(l: S) -> c_int {
+    acquire_hook(l as usize, true, || unsafe { real::pthread_spin_trylock()(l) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_spin_unlock(l: S) -> c_int {
+    release_hook(l as usize, || unsafe { real::pthread_spin_unlock()(l) })
+}
+
+// -------------------------------------------------------- condition variables
+
+fn cond_wait_hook(c: C, m: M, call: impl FnOnce() -> c_int) -> c_int {
+    if passthrough() {
+        return call();
+    }
+    let granted = rt::grant_for_sync(&[c as usize, m as usize]);
+    let refresh = rt::on_lock_releasing(m as usize);
+    let r = call();
+    // The mutex is held again on return, whatever the result.
+    rt::on_lock_acquired(m as usize, true, granted || refresh);
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_cond_wait(c: C, m: M) -> c_int {
+    cond_wait_hook(c, m, || unsafe { real::pthread_cond_wait()(c, m) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_cond_timedwait(c: C, m: M, t: *const timespec) -> c_int {
+    cond_wait_hook(c, m, || unsafe { real::pthread_cond_timedwait()(c, m, t) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_cond_signal(c: C) -> c_int {
+    access_hook(&[c as usize], || unsafe { real::pthread_cond_signal()(c) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_cond_broadcast(c: C) -> c_int {
+    access_hook(&[c as usize], || unsafe { real::pthread_cond_broadcast()(c) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_cond_init(c: C, a: *const libc::pthread_condattr_t) -> c_int {
+    access_hook(&[c as usize], || unsafe { real::pthread_cond_init()(c, a) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_cond_destroy(c: C) -> c_int {
+    access_hook(&[c as usize], || unsafe { real::pthread_cond_destroy()(c) })
+}
+
+// ------------------------------------------------------------------- threads
+
+struct Start {
+    routine: extern "C" fn(*mut c_void) -> *mut c_void,
+    arg: *mut c_void,
+    id: u32,
+}
+
+extern "C" fn thread_trampoline(p: *mut c_void) -> *mut c_void {
+    // SAFETY: p is the Box<Start> leaked by our pthread_create for this thread.
+    let start = unsafe { Box::from_raw(p as *mut Start) };
+    {
+        let _g = rt::enter();
+        rt::on_thread_start(start.id);
+    }
+    let ret = (start.routine)(start.arg);
+    rt::on_thread_exit();
+    ret
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_create(
+    thread: *mut pthread_t,
+    attr: *const libc::pthread_attr_t,
+    routine: extern "C" fn(*mut c_void) -> *mut c_void,
+    arg: *mut c_void,
+) -> c_int {
+    let real_create = real::pthread_create();
+    if passthrough() {
+        // SAFETY: unchanged arguments.
+        return unsafe { real_create(thread, attr, routine, arg) };
+    }
+    let Some(id) = rt::on_thread_creating() else {
+        // SAFETY: unchanged arguments.
+        return unsafe { real_create(thread, attr, routine, arg) };
+    };
+    let start = Box::into_raw(Box::new(Start { routine, arg, id }));
+    // SAFETY: the trampoline takes ownership of `start` in the new thread.
+    let r = unsafe { real_create(thread, attr, thread_trampoline, start.cast()) };
+    if r != 0 {
+        // SAFETY: the thread was not created, so `start` is still ours.
+        drop(unsafe { Box::from_raw(start) });
+        return r;
+    }
+    // SAFETY: on success the real pthread_create wrote the handle.
+    rt::on_thread_created(id, unsafe { *thread } as u64);
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_join(t: pthread_t, ret: *mut *mut c_void) -> c_int {
+    // SAFETY: unchanged arguments.
+    let r = unsafe { real::pthread_join()(t, ret) };
+    if r == 0 && !passthrough() {
+        rt::on_thread_joined(t as u64);
+    }
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_exit(v: *mut c_void) -> ! {
+    if !passthrough() {
+        rt::on_thread_exit();
+    }
+    // SAFETY: unchanged argument; pthread_exit does not return.
+    unsafe { real::pthread_exit()(v) };
+    std::process::abort()
+}
+
+// ------------------------------------------------------------------- signals
+
+#[no_mangle]
+pub unsafe extern "C" fn sigaction(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int {
+    if let Some(r) = rt::fault::app_sigaction(sig, act, old) {
+        return r;
+    }
+    // SAFETY: unchanged arguments.
+    unsafe { real::sigaction()(sig, act, old) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t {
+    // SAFETY: a zeroed sigaction is valid; we fill it as BSD signal() does.
+    let mut act: libc::sigaction = unsafe { core::mem::zeroed() };
+    act.sa_sigaction = handler;
+    act.sa_flags = libc::SA_RESTART;
+    // SAFETY: zeroed is valid.
+    let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
+    // SAFETY: valid pointers to local structs.
+    if unsafe { sigaction(sig, &act, &mut old) } != 0 {
+        return libc::SIG_ERR;
+    }
+    old.sa_sigaction
+}
+
+// ------------------------------------------------------------- free and exit
+
+static REAL_FREE: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" {
+    fn __libc_free(p: *mut c_void);
+}
+
+fn resolve_free() {
+    // SAFETY: NUL-terminated name; while this runs, our `free` uses __libc_free.
+    let p = unsafe { libc::dlsym(libc::RTLD_NEXT, c"free".as_ptr()) };
+    REAL_FREE.store(p as usize, Ordering::Release);
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn free(p: *mut c_void) {
+    if !p.is_null() && rt::registry::in_arena(p as usize) {
+        let _g = rt::enter();
+        rt::api_free(p.cast(), rt::API_PLAIN_FREE);
+        return;
+    }
+    match REAL_FREE.load(Ordering::Acquire) {
+        // SAFETY: glibc's own free, for the allocations made before start-up.
+        0 => unsafe { __libc_free(p) },
+        f => {
+            // SAFETY: f is the next `free` in lookup order (libc or the
+            // application's allocator), with free's signature.
+            let f: unsafe extern "C" fn(*mut c_void) = unsafe { core::mem::transmute(f) };
+            // SAFETY: unchanged argument.
+            unsafe { f(p) }
+        }
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn _exit(code: c_int) -> ! {
+    let code = rt::on_exit().unwrap_or(code);
+    rt::sys::exit_now(code)
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn _Exit(code: c_int) -> ! {
+    let code = rt::on_exit().unwrap_or(code);
+    rt::sys::exit_now(code)
+}

@@ -1,0 +1,594 @@
+//! PUSh core runtime: tracked objects with sharing policies, enforced per
+//! thread with protection keys; a forbidden access faults and is reported.
+//!
+//! The model (DESIGN.md): every tracked object has one policy — private to a
+//! thread, read-only, protected by a lock, released, or racy — kept in the
+//! [`registry`]. The [`domains`] module maps owners (threads, locks) to
+//! protection keys and derives each thread's PKRU from its own domain and
+//! the locks it holds. The [`fault`] handler treats a key fault as a hint:
+//! the policy decides whether it is a race. Lock and thread hooks (in the
+//! `preload` crate) call the `on_*` functions here; the C API calls the
+//! `api_*` functions.
+//!
+//! Unsafe code lives in `sys`, `real`, `fault` and the table modules, each
+//! stating its invariants; this file is the glue.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod domains;
+pub mod fault;
+pub mod options;
+pub mod real;
+pub mod registry;
+pub mod report;
+pub mod stack;
+pub mod sys;
+pub mod threads;
+
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use domains::Keys;
+use options::Options;
+use registry::{Object, Policy};
+use report::{RawReport, KIND_ANNOTATION};
+use std::sync::OnceLock;
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static INIT_DONE: AtomicBool = AtomicBool::new(false);
+static OPTIONS: OnceLock<Options> = OnceLock::new();
+static GLOBAL_LO: AtomicUsize = AtomicUsize::new(usize::MAX);
+static GLOBAL_HI: AtomicUsize = AtomicUsize::new(0);
+static EXITING: AtomicBool = AtomicBool::new(false);
+
+/// Whether policies are being enforced (PKU present and init succeeded).
+#[inline]
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+pub fn options() -> &'static Options {
+    OPTIONS.get_or_init(Options::default)
+}
+
+/// Why the runtime is not enforcing anything.
+pub enum Disabled {
+    NoPku(String),
+}
+
+/// Start-up: parse options (exit 2 on a bad one), probe PKU, allocate keys
+/// and tables, adopt the main thread, install the fault handlers.
+/// `self_addr` is any address inside libpush.so (its frames are hidden).
+pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
+    if INIT_DONE.swap(true, Ordering::AcqRel) {
+        return Ok(());
+    }
+    let spec = std::env::var("PUSH_OPTIONS").unwrap_or_default();
+    let opts = match Options::parse(&spec) {
+        Ok(o) => o,
+        Err(e) => {
+            let msg = format!("PUSh: error in PUSH_OPTIONS: {e}\n{}", options::help());
+            sys::write_all(2, msg.as_bytes());
+            sys::exit_now(2);
+        }
+    };
+    let _ = OPTIONS.set(opts.clone());
+    if let Err(e) = report::init(&opts) {
+        sys::write_all(2, format!("PUSh: error: {e}\n").as_bytes());
+        sys::exit_now(2);
+    }
+    if !x86_check::cpu_has_pku() || !x86_check::os_enabled_pku() {
+        let p = x86_check::probe();
+        return Err(Disabled::NoPku(p.remedies().join("; ")));
+    }
+    let Some((pkru_offset, _)) = x86_check::xsave::pkru_component() else {
+        return Err(Disabled::NoPku("the CPU does not report PKRU in XSAVE".into()));
+    };
+    let seed = if opts.seed != 0 {
+        opts.seed
+    } else {
+        let mut b = [0u8; 8];
+        // SAFETY: getrandom writes at most 8 bytes into b.
+        unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, libc::GRND_NONBLOCK) };
+        u64::from_ne_bytes(b) | 1
+    };
+    if let Err(e) = domains::init(seed) {
+        return Err(Disabled::NoPku(format!(
+            "pkey_alloc could not provide 3 protection keys (errno {e})"
+        )));
+    }
+    if !(threads::init()
+        && registry::init()
+        && stack::init_depot()
+        && domains::init_lockset())
+    {
+        return Err(Disabled::NoPku("could not reserve runtime tables".into()));
+    }
+    real::resolve_all();
+    stack::set_self_range(self_range.0, self_range.1);
+    let main = threads::reserve().unwrap_or(0);
+    threads::adopt(main);
+    threads::record_stack_bounds(main);
+    if !fault::install(pkru_offset) {
+        return Err(Disabled::NoPku("could not install the SIGSEGV handler".into()));
+    }
+    ENABLED.store(true, Ordering::Release);
+    refresh_pkru();
+    Ok(())
+}
+
+/// Sets the calling thread's PKRU to what its domain and held locks grant.
+#[inline]
+pub fn refresh_pkru() {
+    if let (Some(keys), Some(id)) = (domains::keys(), threads::current_or_register()) {
+        if let Some(rec) = threads::record(id) {
+            domains::apply_pkru(keys.pkru_for(id, rec));
+        }
+    }
+}
+
+/// Whether `addr` may lie in a tracked object (a fast pre-check).
+#[inline]
+pub fn maybe_tracked(addr: usize) -> bool {
+    registry::in_arena(addr)
+        || (addr >= GLOBAL_LO.load(Ordering::Relaxed) && addr < GLOBAL_HI.load(Ordering::Relaxed))
+}
+
+/// Before a synchronization call on `addrs` (mutex, condvar, ...): if any of
+/// them lies inside a tracked object, opens that object's key for the calling
+/// thread so the library and the kernel (futex) can use it. Returns whether
+/// a grant was made; the caller then calls [`refresh_pkru`] afterwards.
+#[inline]
+pub fn grant_for_sync(addrs: &[usize]) -> bool {
+    if !addrs.iter().any(|&a| maybe_tracked(a)) {
+        return false;
+    }
+    let mut granted = false;
+    // SAFETY: called only when enabled (OSPKE verified at init).
+    let mut p = unsafe { x86_check::pkru::read() };
+    for &a in addrs {
+        if let Some((_, o)) = registry::lookup(a) {
+            p = p.grant(o.key.load(Ordering::Acquire), x86_check::pkru::Access::ReadWrite);
+            granted = true;
+        }
+    }
+    if granted {
+        domains::apply_pkru(p);
+    }
+    granted
+}
+
+/// A lock was acquired (exclusive: mutex, spinlock, write lock).
+#[inline]
+pub fn on_lock_acquired(lock: usize, exclusive: bool, force_refresh: bool) {
+    let Some((_, rec)) = current_thread() else { return };
+    rec.push_lock(lock, exclusive);
+    if force_refresh || domains::is_protecting(lock) {
+        refresh_pkru();
+    }
+}
+
+/// A lock is about to be released. Returns whether the caller must refresh
+/// PKRU after the real release.
+#[inline]
+pub fn on_lock_releasing(lock: usize) -> bool {
+    let Some((_, rec)) = current_thread() else {
+        return false;
+    };
+    rec.pop_lock(lock);
+    domains::is_protecting(lock)
+}
+
+fn current_thread() -> Option<(u32, &'static threads::ThreadRecord)> {
+    let id = threads::current_or_register()?;
+    Some((id, threads::record(id)?))
+}
+
+/// Parent side of `pthread_create`: reserves the child's record.
+pub fn on_thread_creating() -> Option<u32> {
+    threads::reserve()
+}
+
+/// Parent side, after the real `pthread_create` succeeded.
+pub fn on_thread_created(child: u32, handle: u64) {
+    if let Some(r) = threads::record(child) {
+        r.pthread.store(handle, Ordering::Relaxed);
+        let _ = r.state.compare_exchange(
+            threads::STATE_FREE,
+            threads::STATE_LIVE,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        );
+    }
+}
+
+/// Child side, first thing in the new thread.
+pub fn on_thread_start(child: u32) {
+    threads::adopt(child);
+    threads::record_stack_bounds(child);
+    refresh_pkru();
+}
+
+/// The calling thread is exiting (its start routine returned or it called
+/// `pthread_exit`).
+pub fn on_thread_exit() {
+    if let Some((_, rec)) = current_thread() {
+        rec.state.store(threads::STATE_EXITED, Ordering::Release);
+    }
+}
+
+/// `pthread_join` returned 0 for `handle`.
+pub fn on_thread_joined(handle: u64) {
+    let Some((me, _)) = current_thread() else { return };
+    if let Some(t) = threads::find_by_pthread(handle) {
+        if let Some(r) = threads::record(t) {
+            r.joined_by.store(me + 1, Ordering::Release);
+        }
+    }
+}
+
+/// Private to `owner`, which has exited and was joined by `id`: the object
+/// passes to `id`. Called from the fault handler and policy changes.
+pub fn take_over_from_exited(keys: &Keys, id: u32, obj: &Object, owner: u32) -> bool {
+    let Some(r) = threads::record(owner) else {
+        return false;
+    };
+    if r.state.load(Ordering::Acquire) != threads::STATE_EXITED
+        || r.joined_by.load(Ordering::Acquire) != id + 1
+    {
+        return false;
+    }
+    let ok = obj
+        .policy
+        .compare_exchange(
+            Policy::Private(owner).encode(),
+            Policy::Private(id).encode(),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_ok();
+    ok && registry::set_key(obj, keys.of_thread(id)).is_ok()
+}
+
+// ---------------------------------------------------------------- the C API
+
+const API_REALLOC: u8 = 3;
+const API_FREE: u8 = 4;
+pub const API_PRIVATE: u8 = 5;
+pub const API_READONLY: u8 = 6;
+pub const API_PROTECTED_BY: u8 = 7;
+pub const API_TRANSFER: u8 = 8;
+pub const API_RELEASE: u8 = 9;
+pub const API_ACQUIRE: u8 = 10;
+pub const API_RACY: u8 = 11;
+const API_GLOBAL: u8 = 12;
+pub const API_PLAIN_FREE: u8 = 13;
+const API_LOCK_RELEASED: u8 = 14;
+
+const WHY_UNTRACKED: u8 = 1;
+const WHY_NOT_ALLOWED: u8 = 2;
+const WHY_NO_THREAD: u8 = 3;
+const WHY_NULL_LOCK: u8 = 5;
+const WHY_NOT_HELD: u8 = 7;
+
+/// Reports an annotation error at the caller and returns `errno`.
+fn annotation_error(api: u8, why: u8, errno: i32, addr: usize, obj: Option<(u32, &Object)>) -> i32 {
+    let stack = stack::capture_here();
+    let dedup_obj = obj.map(|(id, _)| id).unwrap_or(u32::MAX - api as u32);
+    if !report::first_time(dedup_obj, stack.pcs[0] ^ (api as usize) << 56) {
+        return errno;
+    }
+    let (id, tid) = current_thread()
+        .map(|(id, r)| (id, r.tid.load(Ordering::Relaxed)))
+        .unwrap_or((0, sys::gettid()));
+    let mut r = RawReport {
+        kind: KIND_ANNOTATION,
+        api,
+        reason: why,
+        errno,
+        thread: id,
+        tid,
+        addr,
+        stack,
+        ..RawReport::default()
+    };
+    if let Some((oid, o)) = obj {
+        fault::fill_object(&mut r, oid, o);
+    }
+    report::report_now(&r);
+    halt_if_reported();
+    errno
+}
+
+/// With `halt_on_error`, ends the process once something was reported.
+pub fn halt_if_reported() {
+    if options().halt_on_error && report::total() > 0 {
+        report::finish(None);
+        sys::exit_now(options().exitcode);
+    }
+}
+
+fn alloc_tracked(size: usize) -> usize {
+    let Some((id, _)) = current_thread() else {
+        return 0;
+    };
+    let Some(keys) = domains::keys() else { return 0 };
+    report::ensure_reporter();
+    let stack = stack::intern(&stack::capture_here());
+    let Some((obj_id, base)) = registry::alloc(size, Policy::Private(id), id, stack) else {
+        return 0;
+    };
+    let obj = registry::object(obj_id).expect("fresh object");
+    if registry::set_key(obj, keys.of_thread(id)).is_err() {
+        registry::free(obj_id);
+        return 0;
+    }
+    base
+}
+
+static UNTRACKED_WARNED: AtomicBool = AtomicBool::new(false);
+
+fn warn_untracked() {
+    if !UNTRACKED_WARNED.swap(true, Ordering::Relaxed) {
+        report::warn("PUSh: warning: out of tracked memory; further objects are allocated untracked\n");
+    }
+}
+
+/// `push_malloc`: a tracked object private to the caller, on pages of its own.
+pub fn api_malloc(size: usize) -> *mut u8 {
+    if !enabled() {
+        // SAFETY: plain libc allocation.
+        return unsafe { libc::malloc(size) }.cast();
+    }
+    match alloc_tracked(size) {
+        0 => {
+            warn_untracked();
+            // SAFETY: plain libc allocation.
+            unsafe { libc::malloc(size) }.cast()
+        }
+        p => p as *mut u8,
+    }
+}
+
+pub fn api_calloc(n: usize, size: usize) -> *mut u8 {
+    let Some(total) = n.checked_mul(size) else {
+        sys::set_errno(libc::ENOMEM);
+        return core::ptr::null_mut();
+    };
+    if !enabled() {
+        // SAFETY: plain libc allocation.
+        return unsafe { libc::calloc(n, size) }.cast();
+    }
+    // Tracked pages are fresh or discarded, so already zero.
+    match alloc_tracked(total) {
+        0 => {
+            warn_untracked();
+            // SAFETY: plain libc allocation.
+            unsafe { libc::calloc(n, size) }.cast()
+        }
+        p => p as *mut u8,
+    }
+}
+
+/// `push_free` (and plain `free` of a tracked pointer).
+pub fn api_free(ptr: *mut u8, api: u8) {
+    if ptr.is_null() {
+        return;
+    }
+    let addr = ptr as usize;
+    if !enabled() || !registry::in_arena(addr) {
+        // SAFETY: not ours: the pointer came from libc's allocator.
+        unsafe { libc::free(ptr.cast()) };
+        return;
+    }
+    match registry::lookup(addr) {
+        Some((id, o)) if o.base.load(Ordering::Relaxed) == addr => registry::free(id),
+        other => {
+            annotation_error(
+                if api == API_PLAIN_FREE { API_PLAIN_FREE } else { API_FREE },
+                WHY_UNTRACKED,
+                libc::EINVAL,
+                addr,
+                other,
+            );
+        }
+    }
+}
+
+/// `push_realloc`: keeps contents and policy.
+pub fn api_realloc(ptr: *mut u8, size: usize) -> *mut u8 {
+    if ptr.is_null() {
+        return api_malloc(size);
+    }
+    let addr = ptr as usize;
+    if !enabled() || !registry::in_arena(addr) {
+        // SAFETY: not ours: the pointer came from libc's allocator.
+        return unsafe { libc::realloc(ptr.cast(), size) }.cast();
+    }
+    let Some((id, o)) = registry::lookup(addr).filter(|(_, o)| o.base.load(Ordering::Relaxed) == addr) else {
+        annotation_error(API_REALLOC, WHY_UNTRACKED, libc::EINVAL, addr, None);
+        return core::ptr::null_mut();
+    };
+    if size == 0 {
+        registry::free(id);
+        return core::ptr::null_mut();
+    }
+    if size <= o.span.load(Ordering::Relaxed) {
+        o.size.store(size, Ordering::Relaxed);
+        return ptr;
+    }
+    let new = alloc_tracked(size);
+    if new == 0 {
+        sys::set_errno(libc::ENOMEM);
+        return core::ptr::null_mut();
+    }
+    let (new_id, new_obj) = registry::lookup(new).expect("fresh object");
+    let old_size = o.size.load(Ordering::Relaxed);
+    // SAFETY: both ranges are live tracked objects of at least old_size bytes;
+    // the new one is still private to the caller. Reading the old one with the
+    // caller's rights is the access realloc makes.
+    unsafe { core::ptr::copy_nonoverlapping(ptr, new as *mut u8, old_size.min(size)) };
+    let _ = new_id;
+    new_obj.policy.store(o.policy.load(Ordering::Acquire), Ordering::Release);
+    let _ = registry::set_key(new_obj, o.key.load(Ordering::Acquire));
+    registry::free(id);
+    new as *mut u8
+}
+
+/// Registers a `PUSH_GLOBAL`, private to the calling (main) thread.
+pub fn api_register_global(addr: usize, size: usize) {
+    if !enabled() {
+        return;
+    }
+    let (Some((id, _)), Some(keys)) = (current_thread(), domains::keys()) else {
+        return;
+    };
+    report::ensure_reporter();
+    let stack = stack::intern(&stack::capture_here());
+    let Some(obj_id) = registry::register_global(addr, size, Policy::Private(id), id, stack) else {
+        annotation_error(API_GLOBAL, WHY_UNTRACKED, libc::EINVAL, addr, None);
+        return;
+    };
+    let span = sys::page_round_up(size);
+    GLOBAL_LO.fetch_min(addr, Ordering::Relaxed);
+    GLOBAL_HI.fetch_max(addr + span, Ordering::Relaxed);
+    if let Some(o) = registry::object(obj_id) {
+        let _ = registry::set_key(o, keys.of_thread(id));
+    }
+}
+
+/// May thread `id` change the policy of `obj` now?
+fn may_change(keys: &Keys, id: u32, rec: &threads::ThreadRecord, obj: &Object) -> bool {
+    match obj.policy() {
+        Some(Policy::Private(owner)) => owner == id || take_over_from_exited(keys, id, obj, owner),
+        Some(Policy::ProtectedBy(lock)) => rec.holds(lock) == Some(true) || rec.overflowed(),
+        Some(Policy::ReadOnly | Policy::Released | Policy::Racy) => true,
+        None => false,
+    }
+}
+
+/// The policy calls: checks who may change, then sets policy and key.
+pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
+    if !enabled() {
+        return 0;
+    }
+    let (Some((id, rec)), Some(keys)) = (current_thread(), domains::keys()) else {
+        return 0;
+    };
+    let Some((obj_id, obj)) = registry::lookup(obj_ptr) else {
+        return annotation_error(api, WHY_UNTRACKED, libc::EINVAL, obj_ptr, None);
+    };
+    if api == API_ACQUIRE {
+        if let Some(Policy::Private(owner)) = obj.policy() {
+            if owner == id {
+                return 0;
+            }
+        }
+    }
+    if !may_change(keys, id, rec, obj) {
+        return annotation_error(api, WHY_NOT_ALLOWED, libc::EPERM, obj_ptr, Some((obj_id, obj)));
+    }
+    let key = match new {
+        Policy::Private(t) => keys.of_thread(t),
+        Policy::ReadOnly => keys.readonly,
+        Policy::ProtectedBy(lock) => {
+            domains::add_protecting(lock);
+            keys.of_lock(lock)
+        }
+        Policy::Released => keys.noaccess,
+        Policy::Racy => 0,
+    };
+    obj.policy.store(new.encode(), Ordering::Release);
+    if let Err(e) = registry::set_key(obj, key) {
+        return e;
+    }
+    if let Policy::ProtectedBy(lock) = new {
+        if rec.holds(lock).is_some() {
+            refresh_pkru();
+        }
+    }
+    0
+}
+
+pub fn api_protected_by(obj: usize, lock: usize) -> i32 {
+    if !enabled() {
+        return 0;
+    }
+    if lock == 0 {
+        return annotation_error(API_PROTECTED_BY, WHY_NULL_LOCK, libc::EINVAL, obj, None);
+    }
+    api_set_policy(API_PROTECTED_BY, obj, Policy::ProtectedBy(lock))
+}
+
+pub fn api_transfer(obj: usize, to: u64) -> i32 {
+    if !enabled() {
+        return 0;
+    }
+    let target = threads::find_by_pthread(to).filter(|&t| {
+        threads::record(t).is_some_and(|r| r.state.load(Ordering::Acquire) == threads::STATE_LIVE)
+    });
+    match target {
+        Some(t) => api_set_policy(API_TRANSFER, obj, Policy::Private(t)),
+        None => annotation_error(API_TRANSFER, WHY_NO_THREAD, libc::EINVAL, obj, registry::lookup(obj)),
+    }
+}
+
+pub fn api_acquire(obj: usize) -> i32 {
+    let Some((id, _)) = current_thread() else { return 0 };
+    api_set_policy(API_ACQUIRE, obj, Policy::Private(id))
+}
+
+pub fn api_private(obj: usize) -> i32 {
+    let Some((id, _)) = current_thread() else { return 0 };
+    api_set_policy(API_PRIVATE, obj, Policy::Private(id))
+}
+
+/// `push_lock_acquired` for custom locks.
+pub fn api_lock_acquired(lock: usize, exclusive: bool) {
+    if enabled() {
+        on_lock_acquired(lock, exclusive, false);
+    }
+}
+
+/// `push_lock_released` for custom locks.
+pub fn api_lock_released(lock: usize) {
+    if !enabled() {
+        return;
+    }
+    let Some((_, rec)) = current_thread() else { return };
+    if rec.holds(lock).is_none() && !rec.overflowed() {
+        annotation_error(API_LOCK_RELEASED, WHY_NOT_HELD, libc::EINVAL, lock, None);
+        return;
+    }
+    if on_lock_releasing(lock) {
+        refresh_pkru();
+    }
+}
+
+/// Process exit (atexit, `_exit`): prints pending reports and the summary;
+/// returns the exit status to use instead of the program's, if any.
+pub fn on_exit() -> Option<i32> {
+    if EXITING.swap(true, Ordering::AcqRel) || !INIT_DONE.load(Ordering::Acquire) {
+        return None;
+    }
+    let stats = options().verbose.then(stats);
+    report::finish(stats);
+    (report::total() > 0).then(|| options().exitcode)
+}
+
+/// A forked child: only the forking thread survives.
+pub fn on_fork_child() {
+    report::after_fork_child();
+    EXITING.store(false, Ordering::Release);
+}
+
+fn stats() -> String {
+    format!(
+        "PUSh: stats: threads={} live_objects={} faults={} silent_fixes={} suppressed={}\n",
+        threads::count(),
+        registry::LIVE_OBJECTS.load(Ordering::Relaxed),
+        fault::FAULTS.load(Ordering::Relaxed),
+        fault::SILENT_FIXES.load(Ordering::Relaxed),
+        report::SUPPRESSED.load(Ordering::Relaxed)
+    )
+}
+
+pub use threads::enter;

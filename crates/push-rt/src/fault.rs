@@ -1,0 +1,345 @@
+//! The SIGSEGV and SIGTRAP handlers: a protection-key fault is a hint, the
+//! policy decides.
+//!
+//! On `SEGV_PKUERR` inside a tracked object the handler checks the policy
+//! for the faulting thread. Allowed (stale PKRU, a lazy grant, a hand-off
+//! after join) → it writes the thread's correct PKRU into the signal frame
+//! and resumes. Not allowed → it queues a report, then lets the access
+//! through once: it grants the key in the frame's PKRU and sets the trap
+//! flag; the SIGTRAP after that one instruction restores the PKRU. Every
+//! other fault goes to the application's own handler (recorded by the
+//! `sigaction`/`signal` interposers), or kills the process with the original
+//! signal.
+//!
+//! # Safety
+//! The handlers run in signal context with the kernel's default PKRU (key 0
+//! only): they touch only key-0 runtime tables, allocate nothing, take no
+//! lock, and preserve errno. The application's handler is kept in a
+//! double-buffered cell written under a spin flag and read lock-free.
+
+use crate::domains::{self, Keys};
+use crate::registry::{self, Object};
+use crate::report::{self, RawReport, KIND_RACE};
+use crate::threads::{self, ThreadRecord};
+use crate::{real, stack, sys};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use libc::{c_int, c_void, siginfo_t};
+use x86_check::pkru::Access;
+use x86_check::{xsave, Pkru};
+
+const SEGV_PKUERR: c_int = 4;
+const TRAP_FLAG: i64 = 1 << 8;
+
+/// The application's action for one signal, double-buffered.
+struct AppAction {
+    slots: [UnsafeCell<libc::sigaction>; 2],
+    current: AtomicUsize,
+    writing: AtomicBool,
+}
+
+// SAFETY: a slot is written only by the holder of `writing` and only while it
+// is not `current`; readers copy `current`'s slot. A reader racing two
+// consecutive writes could see a torn slot; sigaction on SIGSEGV/SIGTRAP
+// while those faults are being delivered is not something programs do.
+unsafe impl Sync for AppAction {}
+
+impl AppAction {
+    const fn new() -> Self {
+        // SAFETY: an all-zero sigaction is SIG_DFL with no flags and an empty mask.
+        let zero = unsafe { core::mem::zeroed::<libc::sigaction>() };
+        AppAction {
+            slots: [UnsafeCell::new(zero), UnsafeCell::new(zero)],
+            current: AtomicUsize::new(0),
+            writing: AtomicBool::new(false),
+        }
+    }
+
+    fn get(&self) -> libc::sigaction {
+        let i = self.current.load(Ordering::Acquire);
+        // SAFETY: see the Sync impl; the slot holds a valid sigaction.
+        unsafe { *self.slots[i & 1].get() }
+    }
+
+    fn set(&self, act: &libc::sigaction) {
+        while self
+            .writing
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            core::hint::spin_loop();
+        }
+        let next = (self.current.load(Ordering::Relaxed) + 1) & 1;
+        // SAFETY: we hold `writing` and `next` is not the slot readers use.
+        unsafe { *self.slots[next].get() = *act };
+        self.current.store(next, Ordering::Release);
+        self.writing.store(false, Ordering::Release);
+    }
+}
+
+static APP_SEGV: AppAction = AppAction::new();
+static APP_TRAP: AppAction = AppAction::new();
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+static PKRU_OFFSET: AtomicU32 = AtomicU32::new(0);
+pub static FAULTS: AtomicUsize = AtomicUsize::new(0);
+pub static SILENT_FIXES: AtomicUsize = AtomicUsize::new(0);
+
+fn app_action(sig: c_int) -> Option<&'static AppAction> {
+    match sig {
+        libc::SIGSEGV => Some(&APP_SEGV),
+        libc::SIGTRAP => Some(&APP_TRAP),
+        _ => None,
+    }
+}
+
+/// Installs the handlers, keeping whatever was there as the application's.
+pub fn install(pkru_offset: u32) -> bool {
+    PKRU_OFFSET.store(pkru_offset, Ordering::Relaxed);
+    let sigaction = real::get::sigaction();
+    for (sig, handler) in [
+        (libc::SIGSEGV, on_segv as extern "C" fn(c_int, *mut siginfo_t, *mut c_void)),
+        (libc::SIGTRAP, on_trap),
+    ] {
+        // SAFETY: zeroed sigaction structs are valid; we fill handler, flags
+        // and an empty mask, and pass valid pointers to the real sigaction.
+        unsafe {
+            let mut act: libc::sigaction = core::mem::zeroed();
+            let mut old: libc::sigaction = core::mem::zeroed();
+            act.sa_sigaction = handler as usize;
+            act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
+            libc::sigemptyset(&mut act.sa_mask);
+            if sigaction(sig, &act, &mut old) != 0 {
+                return false;
+            }
+            if let Some(a) = app_action(sig) {
+                a.set(&old);
+            }
+        }
+    }
+    INSTALLED.store(true, Ordering::Release);
+    true
+}
+
+/// The `sigaction` interposer's work for SIGSEGV and SIGTRAP: record the
+/// application's action instead of replacing ours. Returns None for other
+/// signals (the caller then uses the real sigaction).
+pub fn app_sigaction(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> Option<c_int> {
+    if !INSTALLED.load(Ordering::Acquire) {
+        return None;
+    }
+    let a = app_action(sig)?;
+    let previous = a.get();
+    if !old.is_null() {
+        // SAFETY: the caller passes a writable sigaction (the libc contract).
+        unsafe { *old = previous };
+    }
+    if !act.is_null() {
+        // SAFETY: the caller passes a readable sigaction (the libc contract).
+        a.set(unsafe { &*act });
+    }
+    Some(0)
+}
+
+fn frame_area(ctx: *mut c_void) -> Option<*mut u8> {
+    if ctx.is_null() {
+        return None;
+    }
+    // SAFETY: ctx is the ucontext the kernel passed to an SA_SIGINFO handler.
+    let fp = unsafe { (*(ctx as *mut libc::ucontext_t)).uc_mcontext.fpregs } as *mut u8;
+    let off = PKRU_OFFSET.load(Ordering::Relaxed);
+    // SAFETY: fpregs points to the frame's XSAVE area (at least 512 bytes).
+    (!fp.is_null() && off != 0 && unsafe { xsave::frame_has_pkru(fp, off) }).then_some(fp)
+}
+
+fn gregs(ctx: *mut c_void) -> &'static mut [i64; 23] {
+    // SAFETY: ctx is a live ucontext for the duration of the handler; the
+    // reference does not outlive it in practice (used within the handler).
+    unsafe { &mut (*(ctx as *mut libc::ucontext_t)).uc_mcontext.gregs }
+}
+
+fn saved_pkru(area: *mut u8) -> Pkru {
+    // SAFETY: frame_area validated the area.
+    unsafe { xsave::read_saved(area, PKRU_OFFSET.load(Ordering::Relaxed)) }
+}
+
+fn set_saved_pkru(area: *mut u8, p: Pkru) {
+    // SAFETY: frame_area validated the area.
+    unsafe { xsave::write_saved(area, PKRU_OFFSET.load(Ordering::Relaxed), p) }
+}
+
+/// Whether `id` may make this access under the object's current policy.
+/// May hand the object over (private to an exited thread the caller joined).
+pub fn access_allowed(keys: &Keys, id: u32, rec: &ThreadRecord, obj: &Object, write: bool) -> bool {
+    use registry::Policy::*;
+    match obj.policy() {
+        Some(Private(owner)) => owner == id || crate::take_over_from_exited(keys, id, obj, owner),
+        Some(ReadOnly) => !write,
+        Some(ProtectedBy(lock)) => match rec.holds(lock) {
+            Some(exclusive) => exclusive || !write,
+            None => rec.overflowed(),
+        },
+        Some(Released) => false,
+        Some(Racy) | None => true,
+    }
+}
+
+extern "C" fn on_segv(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
+    let errno = sys::errno();
+    let handled = handle_pku_fault(info, ctx);
+    sys::set_errno(errno);
+    if !handled {
+        chain(sig, info, ctx);
+    }
+}
+
+fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
+    if info.is_null() || !crate::enabled() {
+        return false;
+    }
+    // SAFETY: the kernel passed a valid siginfo for SIGSEGV.
+    let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
+    if code != SEGV_PKUERR {
+        return false;
+    }
+    let (Some(keys), Some(area)) = (domains::keys(), frame_area(ctx)) else {
+        return false;
+    };
+    let Some((obj_id, obj)) = registry::lookup(addr) else {
+        return false;
+    };
+    let Some(id) = threads::current_or_register() else {
+        return false;
+    };
+    let Some(rec) = threads::record(id) else {
+        return false;
+    };
+    FAULTS.fetch_add(1, Ordering::Relaxed);
+    let g = gregs(ctx);
+    let write = g[libc::REG_ERR as usize] & 2 != 0;
+    let pc = g[libc::REG_RIP as usize] as usize;
+    let stepping = rec.stepping.load(Ordering::Relaxed) != 0;
+    let correct = keys.pkru_for(id, rec);
+    let base = if stepping { saved_pkru(area) } else { correct };
+    let key = obj.key.load(Ordering::Acquire);
+
+    if access_allowed(keys, id, rec, obj, write) {
+        let key = obj.key.load(Ordering::Acquire);
+        if base.allows(key, write) {
+            SILENT_FIXES.fetch_add(1, Ordering::Relaxed);
+            set_saved_pkru(area, base);
+            return true;
+        }
+        step_with_grant(area, g, rec, base, key, write);
+        return true;
+    }
+
+    if report::first_time(obj_id, pc) {
+        let mut r = RawReport {
+            kind: KIND_RACE,
+            is_write: write as u8,
+            thread: id,
+            tid: rec.tid.load(Ordering::Relaxed),
+            addr,
+            ..RawReport::default()
+        };
+        stack::walk(pc, g[libc::REG_RBP as usize] as usize, &mut r.stack);
+        fill_object(&mut r, obj_id, obj);
+        let seq = report::enqueue(&r);
+        if crate::options().halt_on_error {
+            if let Some(seq) = seq {
+                if !report::wait_printed(seq, 10_000) {
+                    // No reporter to print and stop: do it here, we are exiting anyway.
+                    report::drain();
+                    crate::halt_if_reported();
+                }
+            }
+        }
+    }
+    step_with_grant(area, g, rec, base, key, write);
+    true
+}
+
+/// Copies what a report needs to know about an object.
+pub fn fill_object(r: &mut RawReport, obj_id: u32, obj: &Object) {
+    r.has_obj = 1;
+    r.obj_id = obj_id;
+    r.obj_base = obj.base.load(Ordering::Relaxed);
+    r.obj_size = obj.size.load(Ordering::Relaxed);
+    r.policy = obj.policy.load(Ordering::Relaxed);
+    r.alloc_thread = obj.alloc_thread.load(Ordering::Relaxed);
+    r.alloc_stack = obj.alloc_stack.load(Ordering::Relaxed);
+    if let Some(registry::Policy::ProtectedBy(lock)) = obj.policy() {
+        r.nholders = threads::holders_of(lock, &mut r.holders) as u32;
+    }
+}
+
+fn step_with_grant(area: *mut u8, g: &mut [i64; 23], rec: &ThreadRecord, base: Pkru, key: u32, write: bool) {
+    let access = if write { Access::ReadWrite } else { Access::Read };
+    set_saved_pkru(area, base.grant(key, access));
+    g[libc::REG_EFL as usize] |= TRAP_FLAG;
+    rec.stepping.store(1, Ordering::Relaxed);
+}
+
+extern "C" fn on_trap(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
+    let errno = sys::errno();
+    let mut handled = false;
+    if let (Some((id, rec)), Some(keys), Some(area)) = (threads::current(), domains::keys(), frame_area(ctx)) {
+        if rec.stepping.swap(0, Ordering::Relaxed) != 0 {
+            gregs(ctx)[libc::REG_EFL as usize] &= !TRAP_FLAG;
+            set_saved_pkru(area, keys.pkru_for(id, rec));
+            handled = true;
+        }
+    }
+    sys::set_errno(errno);
+    if !handled {
+        chain(sig, info, ctx);
+    }
+}
+
+/// Hands a signal PUSh does not own to the application's handler, or applies
+/// the default action.
+fn chain(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
+    let Some(app) = app_action(sig) else { return };
+    let act = app.get();
+    // SAFETY: info is the kernel's siginfo for this signal.
+    let user_sent = info.is_null() || unsafe { (*info).si_code } <= 0;
+    match act.sa_sigaction {
+        libc::SIG_DFL => die_by(sig, user_sent),
+        libc::SIG_IGN => {
+            if !user_sent {
+                // A synchronous fault cannot be ignored: the kernel would kill.
+                die_by(sig, false);
+            }
+        }
+        h => {
+            if act.sa_flags & libc::SA_RESETHAND != 0 {
+                // SAFETY: zeroed = SIG_DFL.
+                app.set(&unsafe { core::mem::zeroed() });
+            }
+            // SAFETY: h is the handler the application installed for this
+            // signal, with the signature its SA_SIGINFO flag promises.
+            unsafe {
+                if act.sa_flags & libc::SA_SIGINFO != 0 {
+                    let f: extern "C" fn(c_int, *mut siginfo_t, *mut c_void) = core::mem::transmute(h);
+                    f(sig, info, ctx);
+                } else {
+                    let f: extern "C" fn(c_int) = core::mem::transmute(h);
+                    f(sig);
+                }
+            }
+        }
+    }
+}
+
+/// Restores the default action so the signal kills the process: a fault
+/// re-executes and faults again; a sent signal is raised again.
+fn die_by(sig: c_int, resend: bool) {
+    // SAFETY: a zeroed sigaction is SIG_DFL; the real sigaction is async-signal-safe.
+    unsafe {
+        let dfl: libc::sigaction = core::mem::zeroed();
+        real::get::sigaction()(sig, &dfl, core::ptr::null_mut());
+        if resend {
+            libc::syscall(libc::SYS_tgkill, sys::getpid(), sys::gettid(), sig);
+        }
+    }
+}

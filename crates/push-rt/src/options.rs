@@ -1,0 +1,277 @@
+//! Run-time options, shared by the runtime (`PUSH_OPTIONS`) and the `push`
+//! CLI (flags). One table, [`OPTIONS`], drives parsing and help text.
+//!
+//! Syntax: `name=value` pairs separated by `:` (or `,` or whitespace), e.g.
+//! `PUSH_OPTIONS="halt_on_error=1:log_path=/tmp/push"`.
+#![forbid(unsafe_code)]
+
+/// How reports are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    pub halt_on_error: bool,
+    pub exitcode: i32,
+    pub log_path: Option<String>,
+    pub report_format: ReportFormat,
+    pub suppressions: Option<String>,
+    pub rehash_ms: u64,
+    pub seed: u64,
+    pub verbose: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            halt_on_error: false,
+            exitcode: 66,
+            log_path: None,
+            report_format: ReportFormat::Text,
+            suppressions: None,
+            rehash_ms: 0,
+            seed: 0,
+            verbose: false,
+        }
+    }
+}
+
+/// One option: its name, the kind of value, and what it does.
+pub struct OptionSpec {
+    pub name: &'static str,
+    pub value: &'static str,
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        name: "halt_on_error",
+        value: "0|1",
+        default: "0",
+        help: "stop the program with `exitcode` at the first report",
+    },
+    OptionSpec {
+        name: "exitcode",
+        value: "0..255",
+        default: "66",
+        help: "exit status of a process that reported anything",
+    },
+    OptionSpec {
+        name: "log_path",
+        value: "PATH",
+        default: "stderr",
+        help: "write reports to PATH.<pid> instead of stderr",
+    },
+    OptionSpec {
+        name: "report_format",
+        value: "text|json",
+        default: "text",
+        help: "text blocks, or one JSON object per line",
+    },
+    OptionSpec {
+        name: "suppressions",
+        value: "FILE",
+        default: "none",
+        help: "file of `race:PATTERN` / `policy:PATTERN` / `annotation:PATTERN` lines; a report whose stack has a frame matching PATTERN (function, file or module substring) is not shown",
+    },
+    OptionSpec {
+        name: "rehash_ms",
+        value: "N",
+        default: "0",
+        help: "re-draw the owner->key map every N ms (0 = never)",
+    },
+    OptionSpec {
+        name: "seed",
+        value: "N",
+        default: "0",
+        help: "seed of the owner->key map (0 = random)",
+    },
+    OptionSpec {
+        name: "verbose",
+        value: "0|1",
+        default: "0",
+        help: "print runtime statistics at exit",
+    },
+];
+
+fn parse_bool(name: &str, v: &str) -> Result<bool, String> {
+    match v {
+        "1" | "true" | "yes" => Ok(true),
+        "0" | "false" | "no" => Ok(false),
+        _ => Err(format!("option '{name}': expected 0 or 1, got '{v}'")),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(name: &str, v: &str, what: &str) -> Result<T, String> {
+    v.parse()
+        .map_err(|_| format!("option '{name}': expected {what}, got '{v}'"))
+}
+
+impl Options {
+    /// Applies one `name=value` setting.
+    ///
+    /// # Errors
+    /// A message naming the option when the name is unknown or the value bad.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        match name {
+            "halt_on_error" => self.halt_on_error = parse_bool(name, value)?,
+            "verbose" => self.verbose = parse_bool(name, value)?,
+            "exitcode" => {
+                let v: i32 = parse_num(name, value, "an integer from 0 to 255")?;
+                if !(0..=255).contains(&v) {
+                    return Err(format!(
+                        "option 'exitcode': expected an integer from 0 to 255, got '{value}'"
+                    ));
+                }
+                self.exitcode = v;
+            }
+            "log_path" => {
+                if value.is_empty() {
+                    return Err("option 'log_path': expected a path, got ''".into());
+                }
+                self.log_path = Some(value.to_string());
+            }
+            "report_format" => {
+                self.report_format = match value {
+                    "text" => ReportFormat::Text,
+                    "json" => ReportFormat::Json,
+                    _ => {
+                        return Err(format!(
+                            "option 'report_format': expected text or json, got '{value}'"
+                        ))
+                    }
+                }
+            }
+            "suppressions" => {
+                if value.is_empty() {
+                    return Err("option 'suppressions': expected a file, got ''".into());
+                }
+                self.suppressions = Some(value.to_string());
+            }
+            "rehash_ms" => {
+                self.rehash_ms = parse_num(name, value, "a number of milliseconds")?
+            }
+            "seed" => self.seed = parse_num(name, value, "an unsigned integer")?,
+            _ => {
+                let known: Vec<&str> = OPTIONS.iter().map(|o| o.name).collect();
+                return Err(format!(
+                    "unknown option '{name}' (known: {})",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a whole `PUSH_OPTIONS` string on top of `self`.
+    ///
+    /// # Errors
+    /// A message naming the first bad setting.
+    pub fn apply(&mut self, spec: &str) -> Result<(), String> {
+        for item in spec
+            .split(|c: char| c == ':' || c == ',' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+        {
+            let Some((name, value)) = item.split_once('=') else {
+                return Err(format!(
+                    "malformed setting '{item}': expected name=value"
+                ));
+            };
+            self.set(name.trim(), value.trim())?;
+        }
+        Ok(())
+    }
+
+    /// Parses a `PUSH_OPTIONS` string over the defaults.
+    ///
+    /// # Errors
+    /// A message naming the first bad setting.
+    pub fn parse(spec: &str) -> Result<Options, String> {
+        let mut o = Options::default();
+        o.apply(spec)?;
+        Ok(o)
+    }
+
+    /// Renders the options that differ from the defaults as a `PUSH_OPTIONS` string.
+    pub fn to_spec(&self) -> String {
+        let d = Options::default();
+        let mut parts = Vec::new();
+        if self.halt_on_error != d.halt_on_error {
+            parts.push(format!("halt_on_error={}", self.halt_on_error as u8));
+        }
+        if self.exitcode != d.exitcode {
+            parts.push(format!("exitcode={}", self.exitcode));
+        }
+        if let Some(p) = &self.log_path {
+            parts.push(format!("log_path={p}"));
+        }
+        if self.report_format == ReportFormat::Json {
+            parts.push("report_format=json".into());
+        }
+        if let Some(s) = &self.suppressions {
+            parts.push(format!("suppressions={s}"));
+        }
+        if self.rehash_ms != d.rehash_ms {
+            parts.push(format!("rehash_ms={}", self.rehash_ms));
+        }
+        if self.seed != d.seed {
+            parts.push(format!("seed={}", self.seed));
+        }
+        if self.verbose {
+            parts.push("verbose=1".into());
+        }
+        parts.join(":")
+    }
+}
+
+/// Help text listing every option.
+pub fn help() -> String {
+    let mut s = String::from("PUSH_OPTIONS=name=value[:name=value...]\n");
+    for o in OPTIONS {
+        s.push_str(&format!(
+            "  {:<14} {:<10} (default {}) {}\n",
+            o.name, o.value, o.default, o.help
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_all() {
+        let o = Options::parse(
+            "halt_on_error=1:exitcode=3:log_path=/tmp/x:report_format=json:suppressions=s.txt:rehash_ms=10:seed=7:verbose=1",
+        )
+        .unwrap();
+        assert!(o.halt_on_error && o.verbose);
+        assert_eq!(o.exitcode, 3);
+        assert_eq!(o.log_path.as_deref(), Some("/tmp/x"));
+        assert_eq!(o.report_format, ReportFormat::Json);
+        assert_eq!((o.rehash_ms, o.seed), (10, 7));
+        assert_eq!(Options::parse(&o.to_spec()).unwrap(), o);
+        assert_eq!(Options::parse("").unwrap(), Options::default());
+    }
+
+    #[test]
+    fn rejects_bad() {
+        for (spec, needle) in [
+            ("bogus=1", "bogus"),
+            ("halt_on_error=maybe", "halt_on_error"),
+            ("exitcode=abc", "exitcode"),
+            ("exitcode=300", "exitcode"),
+            ("report_format=xml", "report_format"),
+            ("halt_on_error", "halt_on_error"),
+            ("seed=-1", "seed"),
+        ] {
+            let e = Options::parse(spec).unwrap_err();
+            assert!(e.contains(needle), "{spec}: {e}");
+        }
+    }
+}

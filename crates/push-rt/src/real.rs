@@ -1,0 +1,107 @@
+//! The libc/pthread functions behind PUSh's interposers.
+//!
+//! libpush.so exports `pthread_mutex_lock`, `sigaction`, ... itself, so every
+//! call to the real ones goes through a pointer found with
+//! `dlsym(RTLD_NEXT, ...)` (`dlvsym` where glibc has two versions). Each is
+//! resolved on first use and cached in an atomic; the ones the fault handler
+//! needs are resolved at start-up by [`resolve_all`], since `dlsym` is not
+//! async-signal-safe.
+//!
+//! # Safety
+//! A resolved pointer is the C function of that name with the declared
+//! signature (the libc ABI); calling it is as safe as calling the function.
+
+use core::sync::atomic::{AtomicUsize, Ordering};
+use libc::{c_int, c_void, pthread_attr_t, pthread_t, sigaction as SigAction, timespec};
+
+fn resolve(slot: &AtomicUsize, name: &'static [u8], version: Option<&'static [u8]>) -> usize {
+    let cached = slot.load(Ordering::Relaxed);
+    if cached != 0 {
+        return cached;
+    }
+    // SAFETY: name and version are NUL-terminated literals.
+    let p = unsafe {
+        match version {
+            Some(v) => libc::dlvsym(libc::RTLD_NEXT, name.as_ptr().cast(), v.as_ptr().cast()),
+            None => core::ptr::null_mut(),
+        }
+    };
+    // SAFETY: as above.
+    let p = if p.is_null() {
+        unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) }
+    } else {
+        p
+    };
+    if p.is_null() {
+        let msg = b"PUSh: fatal: cannot find a libc function to interpose\n";
+        crate::sys::write_all(2, msg);
+        crate::sys::exit_now(134);
+    }
+    slot.store(p as usize, Ordering::Relaxed);
+    p as usize
+}
+
+macro_rules! real_functions {
+    ($( $name:ident = $sym:literal $(@ $ver:literal)? : fn($($arg:ty),*) -> $ret:ty; )*) => {
+        $(
+            #[allow(non_upper_case_globals)]
+            static $name: AtomicUsize = AtomicUsize::new(0);
+        )*
+        pub mod get {
+            use super::*;
+            $(
+                #[inline]
+                pub fn $name() -> unsafe extern "C" fn($($arg),*) -> $ret {
+                    let version: Option<&'static [u8]> = None $(.or(Some(concat!($ver, "\0").as_bytes())))?;
+                    let p = resolve(&super::$name, concat!($sym, "\0").as_bytes(), version);
+                    // SAFETY: p is the libc function of this name (module doc).
+                    unsafe { core::mem::transmute::<usize, unsafe extern "C" fn($($arg),*) -> $ret>(p) }
+                }
+            )*
+        }
+        /// Resolves every function now (from ordinary context).
+        pub fn resolve_all() {
+            $( let _ = get::$name(); )*
+        }
+    };
+}
+
+type M = *mut libc::pthread_mutex_t;
+type R = *mut libc::pthread_rwlock_t;
+type C = *mut libc::pthread_cond_t;
+type S = *mut libc::pthread_spinlock_t;
+type StartFn = extern "C" fn(*mut c_void) -> *mut c_void;
+
+real_functions! {
+    sigaction = "sigaction": fn(c_int, *const SigAction, *mut SigAction) -> c_int;
+    pthread_mutex_lock = "pthread_mutex_lock": fn(M) -> c_int;
+    pthread_mutex_trylock = "pthread_mutex_trylock": fn(M) -> c_int;
+    pthread_mutex_timedlock = "pthread_mutex_timedlock": fn(M, *const timespec) -> c_int;
+    pthread_mutex_unlock = "pthread_mutex_unlock": fn(M) -> c_int;
+    pthread_mutex_init = "pthread_mutex_init": fn(M, *const libc::pthread_mutexattr_t) -> c_int;
+    pthread_mutex_destroy = "pthread_mutex_destroy": fn(M) -> c_int;
+    pthread_rwlock_rdlock = "pthread_rwlock_rdlock": fn(R) -> c_int;
+    pthread_rwlock_tryrdlock = "pthread_rwlock_tryrdlock": fn(R) -> c_int;
+    pthread_rwlock_timedrdlock = "pthread_rwlock_timedrdlock": fn(R, *const timespec) -> c_int;
+    pthread_rwlock_wrlock = "pthread_rwlock_wrlock": fn(R) -> c_int;
+    pthread_rwlock_trywrlock = "pthread_rwlock_trywrlock": fn(R) -> c_int;
+    pthread_rwlock_timedwrlock = "pthread_rwlock_timedwrlock": fn(R, *const timespec) -> c_int;
+    pthread_rwlock_unlock = "pthread_rwlock_unlock": fn(R) -> c_int;
+    pthread_spin_lock = "pthread_spin_lock": fn(S) -> c_int;
+    pthread_spin_trylock = "pthread_spin_trylock": fn(S) -> c_int;
+    pthread_spin_unlock = "pthread_spin_unlock": fn(S) -> c_int;
+    pthread_cond_wait = "pthread_cond_wait" @ "GLIBC_2.3.2": fn(C, M) -> c_int;
+    pthread_cond_timedwait = "pthread_cond_timedwait" @ "GLIBC_2.3.2": fn(C, M, *const timespec) -> c_int;
+    pthread_cond_signal = "pthread_cond_signal" @ "GLIBC_2.3.2": fn(C) -> c_int;
+    pthread_cond_broadcast = "pthread_cond_broadcast" @ "GLIBC_2.3.2": fn(C) -> c_int;
+    pthread_cond_init = "pthread_cond_init" @ "GLIBC_2.3.2": fn(C, *const libc::pthread_condattr_t) -> c_int;
+    pthread_cond_destroy = "pthread_cond_destroy" @ "GLIBC_2.3.2": fn(C) -> c_int;
+    pthread_create = "pthread_create": fn(*mut pthread_t, *const pthread_attr_t, StartFn, *mut c_void) -> c_int;
+    pthread_join = "pthread_join": fn(pthread_t, *mut *mut c_void) -> c_int;
+    pthread_exit = "pthread_exit": fn(*mut c_void) -> ();
+    pthread_barrier_wait = "pthread_barrier_wait": fn(*mut libc::pthread_barrier_t) -> c_int;
+    sem_wait = "sem_wait": fn(*mut libc::sem_t) -> c_int;
+    sem_trywait = "sem_trywait": fn(*mut libc::sem_t) -> c_int;
+    sem_timedwait = "sem_timedwait": fn(*mut libc::sem_t, *const timespec) -> c_int;
+    sem_post = "sem_post": fn(*mut libc::sem_t) -> c_int;
+}

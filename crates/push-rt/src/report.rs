@@ -1,0 +1,693 @@
+//! Reports: captured raw in the fault handler, symbolized and printed outside it.
+//!
+//! The handler fills a [`RawReport`] (plain integers, no allocation) into a
+//! fixed queue and wakes the reporter thread, which symbolizes the stacks
+//! (`backtrace` + `dladdr`), applies suppressions, and prints text or JSON.
+//! Reports raised in ordinary context (annotation errors) are printed at once
+//! by the calling thread. One mutex serialises printing; the handler never
+//! takes it. See `docs/reports.md` for the formats.
+
+use crate::options::{Options, ReportFormat};
+use crate::registry::Policy;
+use crate::stack::{self, Stack};
+use crate::sys::{self, FixedArray};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::fmt::Write as _;
+use std::sync::{Mutex, OnceLock};
+
+pub const KIND_RACE: u8 = 1;
+pub const KIND_UNORDERED: u8 = 2;
+pub const KIND_ANNOTATION: u8 = 3;
+
+/// API calls named in annotation errors.
+pub const API_NAMES: &[&str] = &[
+    "?",
+    "push_malloc",
+    "push_calloc",
+    "push_realloc",
+    "push_free",
+    "push_private",
+    "push_readonly",
+    "push_protected_by",
+    "push_transfer",
+    "push_release",
+    "push_acquire",
+    "push_racy",
+    "push_register_global",
+    "free",
+    "push_lock_released",
+];
+
+/// Why an annotation was refused.
+pub const REASONS: &[&str] = &[
+    "",
+    "not a tracked object",
+    "the caller may not change this object's policy",
+    "not a live thread",
+    "the object is not released",
+    "a null lock",
+    "out of tracked memory",
+    "not a lock held by the caller",
+];
+
+/// Everything a report needs, captured without allocation.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct RawReport {
+    pub seq: u64,
+    pub kind: u8,
+    pub is_write: u8,
+    pub api: u8,
+    pub reason: u8,
+    pub errno: i32,
+    pub thread: u32,
+    pub tid: i32,
+    pub addr: usize,
+    pub arg2: usize,
+    pub stack: Stack,
+    pub has_obj: u8,
+    pub obj_id: u32,
+    pub obj_base: usize,
+    pub obj_size: usize,
+    pub policy: u64,
+    pub alloc_thread: u32,
+    pub alloc_stack: u32,
+    pub nholders: u32,
+    pub holders: [u32; 4],
+    /// Unordered policy changes: the earlier change (thread, stack id).
+    pub has_other: u8,
+    pub other_thread: u32,
+    pub other_stack: u32,
+    pub other_api: u8,
+}
+
+struct Slot {
+    state: AtomicU32,
+    report: UnsafeCell<RawReport>,
+}
+
+// SAFETY: `report` is written only by the producer that moved `state` from
+// EMPTY to WRITING, and read only by the consumer that sees READY (Acquire),
+// under the print mutex; the state word orders the two.
+unsafe impl Sync for Slot {}
+
+const EMPTY: u32 = 0;
+const WRITING: u32 = 1;
+const READY: u32 = 2;
+const QUEUE_LEN: usize = 256;
+
+static QUEUE: OnceLock<FixedArray<Slot>> = OnceLock::new();
+static SEQ: AtomicU32 = AtomicU32::new(0);
+static DONE: AtomicU32 = AtomicU32::new(0);
+static DROPPED: AtomicU32 = AtomicU32::new(0);
+static REPORTER_RUNNING: AtomicBool = AtomicBool::new(false);
+static NEXT_SEQ: AtomicU64 = AtomicU64::new(1);
+
+pub static RACES: AtomicU32 = AtomicU32::new(0);
+pub static UNORDERED: AtomicU32 = AtomicU32::new(0);
+pub static ANNOTATIONS: AtomicU32 = AtomicU32::new(0);
+pub static SUPPRESSED: AtomicU32 = AtomicU32::new(0);
+
+/// Dedup set of (object, pc) pairs already reported.
+const DEDUP_LEN: usize = 1 << 16;
+static DEDUP: OnceLock<FixedArray<AtomicU64>> = OnceLock::new();
+
+struct Printer {
+    opts: Options,
+    suppressions: Vec<(u8, String, u32)>,
+    log_fd: i32,
+    log_pid: i32,
+}
+
+static PRINTER: Mutex<Option<Printer>> = Mutex::new(None);
+static OUT_FD: AtomicI32 = AtomicI32::new(2);
+
+pub fn init(opts: &Options) -> Result<(), String> {
+    // SAFETY: Slot and AtomicU64 are valid when zero (empty).
+    let q = unsafe { FixedArray::<Slot>::new(QUEUE_LEN) }.ok_or("cannot map report queue")?;
+    let d = unsafe { FixedArray::<AtomicU64>::new(DEDUP_LEN) }.ok_or("cannot map dedup set")?;
+    let _ = QUEUE.set(q);
+    let _ = DEDUP.set(d);
+    let suppressions = match &opts.suppressions {
+        Some(path) => parse_suppressions(path)?,
+        None => Vec::new(),
+    };
+    *PRINTER.lock().unwrap_or_else(|e| e.into_inner()) = Some(Printer {
+        opts: opts.clone(),
+        suppressions,
+        log_fd: -1,
+        log_pid: 0,
+    });
+    Ok(())
+}
+
+fn parse_suppressions(path: &str) -> Result<Vec<(u8, String, u32)>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("option 'suppressions': cannot read '{path}': {e}"))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((kind, pat)) = line.split_once(':') else {
+            return Err(format!("{path}:{}: expected KIND:PATTERN, got '{line}'", n + 1));
+        };
+        let kind = match kind.trim() {
+            "race" => KIND_RACE,
+            "policy" => KIND_UNORDERED,
+            "annotation" => KIND_ANNOTATION,
+            k => {
+                return Err(format!(
+                    "{path}:{}: unknown suppression kind '{k}' (race, policy, annotation)",
+                    n + 1
+                ))
+            }
+        };
+        out.push((kind, pat.trim().to_string(), 0));
+    }
+    Ok(out)
+}
+
+/// Returns true the first time (object, pc) is seen. Async-signal-safe.
+pub fn first_time(obj: u32, pc: usize) -> bool {
+    let Some(d) = DEDUP.get() else { return true };
+    let key = crate::domains::mix(((obj as u64) << 48) ^ pc as u64) | 1;
+    let mut i = key as usize % DEDUP_LEN;
+    for _ in 0..32 {
+        let e = d.get(i).expect("in range");
+        match e.compare_exchange(0, key, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return true,
+            Err(v) if v == key => return false,
+            Err(_) => i = (i + 1) % DEDUP_LEN,
+        }
+    }
+    true
+}
+
+/// Queues a report from signal context and wakes the reporter. Returns the
+/// report's sequence number, or None if the queue was full.
+pub fn enqueue(r: &RawReport) -> Option<u32> {
+    let q = QUEUE.get()?;
+    let seq = NEXT_SEQ.fetch_add(1, Ordering::Relaxed);
+    let start = (seq as usize) % QUEUE_LEN;
+    for k in 0..QUEUE_LEN {
+        let slot = q.get((start + k) % QUEUE_LEN)?;
+        if slot
+            .state
+            .compare_exchange(EMPTY, WRITING, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
+            // SAFETY: we own the slot (EMPTY -> WRITING) until we publish READY.
+            unsafe {
+                let dst = slot.report.get();
+                *dst = *r;
+                (*dst).seq = seq;
+            }
+            slot.state.store(READY, Ordering::Release);
+            let s = SEQ.fetch_add(1, Ordering::AcqRel) + 1;
+            sys::futex_wake(&SEQ);
+            return Some(s);
+        }
+    }
+    DROPPED.fetch_add(1, Ordering::Relaxed);
+    None
+}
+
+/// From signal context: waits until the reporter has printed everything up to
+/// `seq` (at most `timeout_ms`). Returns false if nobody printed it.
+pub fn wait_printed(seq: u32, timeout_ms: u64) -> bool {
+    if !REPORTER_RUNNING.load(Ordering::Acquire) {
+        return false;
+    }
+    let mut waited = 0;
+    loop {
+        let done = DONE.load(Ordering::Acquire);
+        if done >= seq {
+            return true;
+        }
+        if waited >= timeout_ms {
+            return false;
+        }
+        sys::futex_wait(&DONE, done, 50);
+        waited += 50;
+    }
+}
+
+/// Starts the reporter thread if it is not running. Ordinary context only.
+pub fn ensure_reporter() {
+    if REPORTER_RUNNING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("push-reporter".into())
+        .stack_size(1 << 20)
+        .spawn(|| {
+            crate::threads::mark_internal();
+            loop {
+                let seen = SEQ.load(Ordering::Acquire);
+                drain();
+                sys::futex_wait(&SEQ, seen, 0);
+            }
+        });
+    if spawned.is_err() {
+        REPORTER_RUNNING.store(false, Ordering::Release);
+    }
+}
+
+/// In a forked child: the reporter thread did not survive the fork.
+pub fn after_fork_child() {
+    REPORTER_RUNNING.store(false, Ordering::Release);
+    // The printer mutex may have been held by a thread that no longer exists.
+    if PRINTER.is_poisoned() {
+        PRINTER.clear_poison();
+    }
+}
+
+/// Prints every queued report. Ordinary context only.
+pub fn drain() {
+    let Some(q) = QUEUE.get() else { return };
+    let mut batch: Vec<RawReport> = Vec::new();
+    let mut guard = PRINTER.lock().unwrap_or_else(|e| e.into_inner());
+    for i in 0..QUEUE_LEN {
+        let Some(slot) = q.get(i) else { continue };
+        if slot.state.load(Ordering::Acquire) == READY {
+            // SAFETY: READY slots are complete and only consumed under PRINTER.
+            batch.push(unsafe { *slot.report.get() });
+            slot.state.store(EMPTY, Ordering::Release);
+        }
+    }
+    batch.sort_by_key(|r| r.seq);
+    let n = batch.len() as u32;
+    if let Some(p) = guard.as_mut() {
+        for r in &batch {
+            p.print(r);
+        }
+    }
+    drop(guard);
+    if n > 0 {
+        DONE.fetch_add(n, Ordering::AcqRel);
+        sys::futex_wake(&DONE);
+    }
+}
+
+/// Prints a report raised in ordinary context (annotation errors) at once.
+pub fn report_now(r: &RawReport) {
+    drain();
+    let mut guard = PRINTER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = guard.as_mut() {
+        let mut r = *r;
+        r.seq = NEXT_SEQ.fetch_add(1, Ordering::Relaxed);
+        p.print(&r);
+    }
+}
+
+/// Total reports that count toward the exit status.
+pub fn total() -> u32 {
+    RACES.load(Ordering::Relaxed) + UNORDERED.load(Ordering::Relaxed) + ANNOTATIONS.load(Ordering::Relaxed)
+}
+
+fn plural(n: u32, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Drains and prints the summary line (if anything was reported).
+pub fn finish(verbose_stats: Option<String>) {
+    drain();
+    let total = total();
+    let mut guard = PRINTER.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(p) = guard.as_mut() else { return };
+    let (r, u, a) = (
+        RACES.load(Ordering::Relaxed),
+        UNORDERED.load(Ordering::Relaxed),
+        ANNOTATIONS.load(Ordering::Relaxed),
+    );
+    if total > 0 {
+        let line = match p.opts.report_format {
+            ReportFormat::Text => format!(
+                "SUMMARY: PUSh: {} ({}, {}, {})\n",
+                plural(total, "report", "reports"),
+                plural(r, "data race", "data races"),
+                plural(u, "unordered policy change", "unordered policy changes"),
+                plural(a, "annotation error", "annotation errors"),
+            ),
+            ReportFormat::Json => format!(
+                "{}\n",
+                serde_json::json!({"summary": {"reports": total, "data_races": r,
+                    "unordered_policy_changes": u, "annotation_errors": a}})
+            ),
+        };
+        p.write(line.as_bytes());
+    }
+    let dropped = DROPPED.load(Ordering::Relaxed);
+    if dropped > 0 {
+        p.write(format!("PUSh: {dropped} reports were dropped (report queue full)\n").as_bytes());
+    }
+    if let Some(stats) = verbose_stats {
+        let mut s = stats;
+        for (kind, pat, hits) in &p.suppressions {
+            let _ = writeln!(s, "PUSh: suppression {kind}:{pat} matched {hits} times");
+        }
+        p.write(s.as_bytes());
+    }
+}
+
+/// Writes a message on the report stream (errors and warnings of the runtime).
+pub fn warn(msg: &str) {
+    let mut guard = PRINTER.lock().unwrap_or_else(|e| e.into_inner());
+    match guard.as_mut() {
+        Some(p) => p.write(msg.as_bytes()),
+        None => sys::write_all(OUT_FD.load(Ordering::Relaxed), msg.as_bytes()),
+    }
+}
+
+/// A symbolized frame.
+struct Frame {
+    pc: usize,
+    function: Option<String>,
+    file: Option<String>,
+    line: Option<u32>,
+    module: Option<String>,
+    module_offset: usize,
+}
+
+fn symbolize(pc: usize, exact: bool) -> Frame {
+    let lookup = if exact { pc } else { pc.saturating_sub(1) };
+    let mut f = Frame {
+        pc,
+        function: None,
+        file: None,
+        line: None,
+        module: None,
+        module_offset: 0,
+    };
+    backtrace::resolve(lookup as *mut libc::c_void, |sym| {
+        if f.function.is_none() {
+            f.function = sym.name().map(|n| n.to_string());
+        }
+        if f.file.is_none() {
+            f.file = sym.filename().map(|p| p.display().to_string());
+            f.line = sym.lineno();
+        }
+    });
+    // SAFETY: dladdr only reads loader tables; info is a valid out-pointer.
+    unsafe {
+        let mut info: libc::Dl_info = core::mem::zeroed();
+        if libc::dladdr(lookup as *const libc::c_void, &mut info) != 0 {
+            if !info.dli_fname.is_null() {
+                f.module = Some(
+                    std::ffi::CStr::from_ptr(info.dli_fname)
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+            f.module_offset = pc.wrapping_sub(info.dli_fbase as usize);
+            if f.function.is_none() && !info.dli_sname.is_null() {
+                f.function = Some(
+                    std::ffi::CStr::from_ptr(info.dli_sname)
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    f
+}
+
+fn symbolize_stack(s: &Stack, first_exact: bool) -> Vec<Frame> {
+    s.frames()
+        .iter()
+        .enumerate()
+        .map(|(i, &pc)| symbolize(pc, first_exact && i == 0))
+        .collect()
+}
+
+fn module_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default()
+}
+
+fn tid_of(id: u32) -> i32 {
+    crate::threads::record(id)
+        .map(|r| r.tid.load(Ordering::Relaxed))
+        .unwrap_or(0)
+}
+
+fn policy_text(r: &RawReport) -> String {
+    match Policy::decode(r.policy) {
+        Some(Policy::Private(t)) => format!("private(T{t})"),
+        Some(Policy::ProtectedBy(l)) => {
+            let holders = &r.holders[..(r.nholders as usize).min(4)];
+            if holders.is_empty() {
+                format!("protected_by(lock {l:#x}, not held)")
+            } else {
+                let names: Vec<String> = holders.iter().map(|h| format!("T{h}")).collect();
+                format!("protected_by(lock {l:#x}, held by {})", names.join(", "))
+            }
+        }
+        Some(p) => p.name().to_string(),
+        None => "none".into(),
+    }
+}
+
+impl Printer {
+    fn fd(&mut self) -> i32 {
+        let Some(path) = &self.opts.log_path else {
+            return OUT_FD.load(Ordering::Relaxed);
+        };
+        let pid = sys::getpid();
+        if self.log_fd < 0 || self.log_pid != pid {
+            if self.log_fd >= 0 && self.log_pid != pid {
+                // SAFETY: the inherited descriptor is ours to close in the child.
+                unsafe { libc::close(self.log_fd) };
+            }
+            let name = format!("{path}.{pid}\0");
+            // SAFETY: name is NUL-terminated.
+            self.log_fd = unsafe {
+                libc::open(
+                    name.as_ptr().cast(),
+                    libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC,
+                    0o644,
+                )
+            };
+            self.log_pid = pid;
+            if self.log_fd < 0 {
+                let msg = format!("PUSh: cannot open log_path '{}', writing to stderr\n", &name[..name.len() - 1]);
+                sys::write_all(2, msg.as_bytes());
+                return 2;
+            }
+        }
+        self.log_fd
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let fd = self.fd();
+        sys::write_all(fd, bytes);
+    }
+
+    fn suppressed(&mut self, kind: u8, frames: &[Frame]) -> bool {
+        for (k, pat, hits) in self.suppressions.iter_mut() {
+            if *k != kind {
+                continue;
+            }
+            let hit = frames.iter().any(|f| {
+                [&f.function, &f.file, &f.module]
+                    .iter()
+                    .any(|s| s.as_deref().is_some_and(|s| s.contains(pat.as_str())))
+            });
+            if hit {
+                *hits += 1;
+                return true;
+            }
+        }
+        false
+    }
+
+    fn print(&mut self, r: &RawReport) {
+        let frames = symbolize_stack(&r.stack, r.kind != KIND_ANNOTATION);
+        if self.suppressed(r.kind, &frames) {
+            SUPPRESSED.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        match r.kind {
+            KIND_RACE => RACES.fetch_add(1, Ordering::Relaxed),
+            KIND_UNORDERED => UNORDERED.fetch_add(1, Ordering::Relaxed),
+            _ => ANNOTATIONS.fetch_add(1, Ordering::Relaxed),
+        };
+        let alloc = (r.has_obj != 0).then(|| symbolize_stack(&stack::get(r.alloc_stack), false));
+        let other = (r.has_other != 0).then(|| symbolize_stack(&stack::get(r.other_stack), false));
+        let out = match self.opts.report_format {
+            ReportFormat::Text => text(r, &frames, alloc.as_deref(), other.as_deref()),
+            ReportFormat::Json => json(r, &frames, alloc.as_deref(), other.as_deref()),
+        };
+        self.write(out.as_bytes());
+    }
+}
+
+fn kind_name(k: u8) -> &'static str {
+    match k {
+        KIND_RACE => "data race",
+        KIND_UNORDERED => "unordered policy change",
+        _ => "annotation error",
+    }
+}
+
+fn frame_text(out: &mut String, i: usize, f: &Frame) {
+    let func = f.function.as_deref().unwrap_or("??");
+    match (&f.file, f.line) {
+        (Some(file), Some(line)) => {
+            let _ = writeln!(out, "    #{i} {:#x} in {func} {file}:{line}", f.pc);
+        }
+        _ => {
+            let m = f.module.clone().unwrap_or_else(module_name);
+            let _ = writeln!(out, "    #{i} {:#x} in {func} ({m}+{:#x})", f.pc, f.module_offset);
+        }
+    }
+}
+
+fn stack_text(out: &mut String, frames: &[Frame]) {
+    if frames.is_empty() {
+        out.push_str("    <no stack>\n");
+    }
+    for (i, f) in frames.iter().enumerate() {
+        frame_text(out, i, f);
+    }
+}
+
+fn text(r: &RawReport, frames: &[Frame], alloc: Option<&[Frame]>, other: Option<&[Frame]>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "==================\nWARNING: PUSh: {} (pid={})", kind_name(r.kind), sys::getpid());
+    match r.kind {
+        KIND_ANNOTATION => {
+            let reason = REASONS.get(r.reason as usize).copied().unwrap_or("");
+            let _ = writeln!(
+                s,
+                "  {}({:#x}) by thread T{} (tid {}): {} ({})",
+                API_NAMES.get(r.api as usize).copied().unwrap_or("?"),
+                r.addr,
+                r.thread,
+                r.tid,
+                reason,
+                errno_name(r.errno)
+            );
+            stack_text(&mut s, frames);
+        }
+        _ => {
+            let _ = writeln!(
+                s,
+                "  {} at {:#x} (offset {} in object {:#x}) by thread T{} (tid {}):",
+                if r.is_write != 0 { "Write" } else { "Read" },
+                r.addr,
+                r.addr.wrapping_sub(r.obj_base),
+                r.obj_base,
+                r.thread,
+                r.tid
+            );
+            stack_text(&mut s, frames);
+            if let Some(o) = other {
+                let _ = writeln!(
+                    s,
+                    "\n  Policy changed by {} in thread T{} (tid {}), not ordered before this access:",
+                    API_NAMES.get(r.other_api as usize).copied().unwrap_or("?"),
+                    r.other_thread,
+                    tid_of(r.other_thread)
+                );
+                stack_text(&mut s, o);
+            }
+        }
+    }
+    if r.has_obj != 0 {
+        let _ = writeln!(
+            s,
+            "\n  Object {:#x} of {} bytes, policy {}",
+            r.obj_base,
+            r.obj_size,
+            policy_text(r)
+        );
+        let _ = writeln!(s, "  allocated by thread T{} (tid {}) at:", r.alloc_thread, tid_of(r.alloc_thread));
+        stack_text(&mut s, alloc.unwrap_or(&[]));
+    }
+    s.push_str("==================\n");
+    s
+}
+
+fn errno_name(e: i32) -> &'static str {
+    match e {
+        libc::EINVAL => "EINVAL",
+        libc::EPERM => "EPERM",
+        libc::ENOMEM => "ENOMEM",
+        libc::ESRCH => "ESRCH",
+        0 => "0",
+        _ => "error",
+    }
+}
+
+fn frames_json(frames: &[Frame]) -> serde_json::Value {
+    serde_json::Value::Array(
+        frames
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "pc": format!("{:#x}", f.pc),
+                    "function": f.function,
+                    "file": f.file,
+                    "line": f.line,
+                    "module": f.module,
+                })
+            })
+            .collect(),
+    )
+}
+
+fn thread_json(id: u32, tid: i32) -> serde_json::Value {
+    serde_json::json!({"id": id, "tid": tid})
+}
+
+fn json(r: &RawReport, frames: &[Frame], alloc: Option<&[Frame]>, other: Option<&[Frame]>) -> String {
+    use serde_json::{json, Value};
+    let mut v = json!({"kind": kind_name(r.kind), "pid": sys::getpid()});
+    let thread = thread_json(r.thread, r.tid);
+    let message;
+    if r.kind == KIND_ANNOTATION {
+        let reason = REASONS.get(r.reason as usize).copied().unwrap_or("");
+        let api = API_NAMES.get(r.api as usize).copied().unwrap_or("?");
+        message = format!("{api}({:#x}) by T{}: {reason}", r.addr, r.thread);
+        v["call"] = json!({"function": api, "argument": format!("{:#x}", r.addr),
+            "errno": errno_name(r.errno), "thread": thread, "stack": frames_json(frames)});
+    } else {
+        let access = if r.is_write != 0 { "write" } else { "read" };
+        message = format!("{access} by T{} not allowed by {}", r.thread, policy_text(r));
+        v["access"] = json!({"type": access, "address": format!("{:#x}", r.addr),
+            "offset": r.addr.wrapping_sub(r.obj_base), "thread": thread, "stack": frames_json(frames)});
+        if let Some(o) = other {
+            v["call"] = json!({"function": API_NAMES.get(r.other_api as usize).copied().unwrap_or("?"),
+                "thread": thread_json(r.other_thread, tid_of(r.other_thread)), "stack": frames_json(o)});
+        }
+    }
+    if r.has_obj != 0 {
+        let policy = Policy::decode(r.policy);
+        let owner = match policy {
+            Some(Policy::Private(t)) => thread_json(t, tid_of(t)),
+            _ => Value::Null,
+        };
+        let lock = match policy {
+            Some(Policy::ProtectedBy(l)) => Value::String(format!("{l:#x}")),
+            _ => Value::Null,
+        };
+        v["object"] = json!({
+            "address": format!("{:#x}", r.obj_base),
+            "size": r.obj_size,
+            "policy": policy.map(|p| p.name()).unwrap_or("none"),
+            "owner": owner,
+            "lock": lock,
+            "lock_holders": &r.holders[..(r.nholders as usize).min(4)],
+            "allocated_by": thread_json(r.alloc_thread, tid_of(r.alloc_thread)),
+            "allocation_stack": frames_json(alloc.unwrap_or(&[])),
+        });
+    }
+    v["message"] = Value::String(message);
+    format!("{v}\n")
+}

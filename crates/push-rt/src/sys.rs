@@ -1,0 +1,176 @@
+//! Raw system calls used from the fault handler and the hooks.
+//!
+//! # Safety
+//! Every function here is async-signal-safe: a system call or plain memory
+//! access, no allocation, no lock. The wrappers that hand out memory
+//! ([`reserve`]) return zero-filled anonymous mappings that live for the rest
+//! of the process; callers treat them as arrays of atomics, for which the
+//! all-zero bit pattern is a valid value.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+/// Reserves `len` bytes of zero-filled, lazily backed, read-write memory
+/// (key 0, `MAP_NORESERVE`). Returns null on failure.
+pub fn reserve(len: usize) -> *mut u8 {
+    // SAFETY: an anonymous private mapping at a kernel-chosen address touches
+    // no existing memory.
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        core::ptr::null_mut()
+    } else {
+        p.cast()
+    }
+}
+
+/// Gives the pages back to the kernel; they read as zero afterwards.
+///
+/// # Safety
+/// The range must be page-aligned private anonymous memory owned by the caller
+/// and no longer in use.
+pub unsafe fn discard(addr: *mut u8, len: usize) {
+    // SAFETY: per the caller.
+    unsafe {
+        libc::madvise(addr.cast(), len, libc::MADV_DONTNEED);
+    }
+}
+
+/// Writes all of `bytes` to `fd`, retrying on EINTR and short writes.
+pub fn write_all(fd: i32, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: the buffer is valid for its length.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return;
+        }
+        bytes = &bytes[n as usize..];
+    }
+}
+
+pub fn errno() -> i32 {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+pub fn set_errno(v: i32) {
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = v }
+}
+
+pub fn gettid() -> i32 {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+pub fn getpid() -> i32 {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// Waits while `word` holds `expected`, at most `timeout_ms` (0 = forever).
+pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ms: u64) {
+    let ts = libc::timespec {
+        tv_sec: (timeout_ms / 1000) as libc::time_t,
+        tv_nsec: ((timeout_ms % 1000) * 1_000_000) as libc::c_long,
+    };
+    let tsp = if timeout_ms == 0 {
+        core::ptr::null()
+    } else {
+        &ts as *const libc::timespec
+    };
+    // SAFETY: the futex word is a live AtomicU32; the kernel only reads it.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            tsp,
+        );
+    }
+}
+
+pub fn futex_wake(word: &AtomicU32) {
+    // SAFETY: waking waiters on a live futex word touches no memory.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            i32::MAX,
+        );
+    }
+}
+
+/// Ends the process at once with `code` (no atexit handlers).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: exit_group never returns.
+    unsafe {
+        libc::syscall(libc::SYS_exit_group, code);
+    }
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+/// Number of bytes in a page.
+pub const PAGE: usize = 4096;
+
+pub fn page_round_up(n: usize) -> usize {
+    n.div_ceil(PAGE) * PAGE
+}
+
+/// Loads a relaxed atomic; shorthand used across the runtime.
+#[inline(always)]
+pub fn ld(a: &AtomicU32) -> u32 {
+    a.load(Ordering::Relaxed)
+}
+
+/// A fixed array of `T` in memory from [`reserve`], never freed.
+pub struct FixedArray<T: 'static> {
+    items: &'static [T],
+}
+
+impl<T: 'static> FixedArray<T> {
+    /// Reserves room for `len` items.
+    ///
+    /// # Safety
+    /// The all-zero bit pattern must be a valid `T` (atomics, integers).
+    pub unsafe fn new(len: usize) -> Option<Self> {
+        let bytes = len.checked_mul(core::mem::size_of::<T>())?;
+        let p = reserve(page_round_up(bytes.max(1)));
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: the mapping is zero-filled, aligned to a page, lives forever,
+        // and zero is a valid T per the caller.
+        let items = unsafe { core::slice::from_raw_parts(p as *const T, len) };
+        Some(FixedArray { items })
+    }
+
+    pub fn get(&self, i: usize) -> Option<&'static T> {
+        self.items.get(i)
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn base(&self) -> usize {
+        self.items.as_ptr() as usize
+    }
+}

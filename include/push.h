@@ -1,0 +1,128 @@
+/* PUSh annotations for C and C++.
+ *
+ * Include this header and annotate; no extra link flags are needed. Run the
+ * program under PUSh (`push run -- ./app`, or LD_PRELOAD=libpush.so) to have
+ * every sharing policy enforced; run it natively and every annotation is a
+ * no-op: the functions are weak symbols, push_malloc/calloc/realloc/free fall
+ * back to malloc/calloc/realloc/free, and the policy calls return 0.
+ *
+ * Model (see DESIGN.md): each tracked object has one policy at a time.
+ *   private(T)        read-write for thread T only; the default, T = creator
+ *   readonly          read for every thread, write for none
+ *   protected_by(L)   read-write for the thread holding L exclusively,
+ *                     read for threads holding L in read mode
+ *   released          no access until some thread calls push_acquire
+ *   racy              never reported
+ * An access the policy does not allow is reported as a data race.
+ *
+ * Who may change a policy: the owner of a private object, a holder of the
+ * protecting lock, or anyone for a readonly, released or racy object.
+ * Anything else is reported as an annotation error and changes nothing.
+ *
+ * Every int-returning call returns 0 or an errno value: EINVAL when `obj`
+ * does not point into a tracked object (or `lock`/`to` is unusable), EPERM
+ * when the caller may not change the object's policy.
+ */
+#ifndef PUSH_H
+#define PUSH_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PUSH_WEAK __attribute__((weak))
+
+/* Tracked allocation: the object gets pages of its own, private to the
+ * calling thread. Free with push_free (plain free() also works). */
+void *push_malloc(size_t size) PUSH_WEAK;
+void *push_calloc(size_t nmemb, size_t size) PUSH_WEAK;
+/* Keeps contents and policy. */
+void *push_realloc(void *ptr, size_t size) PUSH_WEAK;
+void push_free(void *ptr) PUSH_WEAK;
+
+/* Policy changes. `obj` may point anywhere inside a tracked object. */
+int push_private(void *obj) PUSH_WEAK;   /* private to the caller */
+int push_readonly(void *obj) PUSH_WEAK;
+/* `lock`: a pthread_mutex_t, pthread_rwlock_t, pthread_spinlock_t, or a
+ * custom lock announced with push_lock_acquired/released. */
+int push_protected_by(void *obj, const void *lock) PUSH_WEAK;
+/* Private to thread `to`; `to` must be a live thread. */
+int push_transfer(void *obj, pthread_t to) PUSH_WEAK;
+/* No access until a thread calls push_acquire (then private to it). */
+int push_release(void *obj) PUSH_WEAK;
+int push_acquire(void *obj) PUSH_WEAK;
+int push_racy(void *obj) PUSH_WEAK;
+
+/* Synchronization the runtime cannot see (atomics, lock-free queues):
+ * push_happens_before(addr) is a release on addr, push_happens_after(addr)
+ * an acquire on addr; every release on addr happens before every later
+ * acquire on addr. */
+void push_happens_before(const void *addr) PUSH_WEAK;
+void push_happens_after(const void *addr) PUSH_WEAK;
+
+/* Custom locks: call right after acquiring (exclusive != 0 for a write or
+ * exclusive lock, 0 for a read lock) and right before releasing. They create
+ * the same happens-before edges and grant the same access as a pthread lock. */
+void push_lock_acquired(const void *lock, int exclusive) PUSH_WEAK;
+void push_lock_released(const void *lock) PUSH_WEAK;
+
+/* Used by PUSH_GLOBAL; not for direct use. */
+void push_register_global(void *addr, size_t size) PUSH_WEAK;
+
+#ifdef __cplusplus
+}
+#endif
+
+/* Calls go through these macros so that a program run without the runtime
+ * (the weak symbols are then null) behaves as if the annotations were absent.
+ * Taking the address of an API function still yields the weak symbol. */
+#define push_malloc(size) (push_malloc ? (push_malloc)(size) : malloc(size))
+#define push_calloc(nmemb, size) \
+  (push_calloc ? (push_calloc)((nmemb), (size)) : calloc((nmemb), (size)))
+#define push_realloc(ptr, size) \
+  (push_realloc ? (push_realloc)((ptr), (size)) : realloc((ptr), (size)))
+#define push_free(ptr) (push_free ? (push_free)(ptr) : free(ptr))
+#define push_private(obj) (push_private ? (push_private)(obj) : 0)
+#define push_readonly(obj) (push_readonly ? (push_readonly)(obj) : 0)
+#define push_protected_by(obj, lock) \
+  (push_protected_by ? (push_protected_by)((obj), (lock)) : 0)
+#define push_transfer(obj, to) \
+  (push_transfer ? (push_transfer)((obj), (to)) : 0)
+#define push_release(obj) (push_release ? (push_release)(obj) : 0)
+#define push_acquire(obj) (push_acquire ? (push_acquire)(obj) : 0)
+#define push_racy(obj) (push_racy ? (push_racy)(obj) : 0)
+#define push_happens_before(addr) \
+  (push_happens_before ? (push_happens_before)(addr) : (void)0)
+#define push_happens_after(addr) \
+  (push_happens_after ? (push_happens_after)(addr) : (void)0)
+#define push_lock_acquired(lock, exclusive) \
+  (push_lock_acquired ? (push_lock_acquired)((lock), (exclusive)) : (void)0)
+#define push_lock_released(lock) \
+  (push_lock_released ? (push_lock_released)(lock) : (void)0)
+
+#define PUSH_PAGE_ROUND_(n) ((((n) + 4095) / 4096) * 4096)
+
+/* PUSH_GLOBAL(type, name); at file scope defines a zero-initialised global
+ * `name` of `type` on pages of its own (the size is rounded up to whole
+ * pages), tracked by PUSh and private to the main thread from start-up.
+ * Use it as a plain lvalue: `counter++`, `&table[3]`. It has external
+ * linkage; declare it elsewhere with `extern type name;`. No initializer;
+ * in C++ `type` must be a named, trivially constructible type. */
+#define PUSH_GLOBAL(type, name)                                               \
+  extern type name;                                                           \
+  __attribute__((used, constructor)) static void push_global_init_##name(     \
+      void) {                                                                 \
+    __asm__ volatile(".pushsection .bss.push_global." #name                  \
+                     ",\"aw\",@nobits\n\t.balign 4096\n\t.globl " #name      \
+                     "\n\t.type " #name ",@object\n" #name                   \
+                     ":\n\t.zero %c0\n\t.size " #name ",%c0\n\t.popsection"  \
+                     ::"i"(PUSH_PAGE_ROUND_(sizeof(name))));                  \
+    if (push_register_global) (push_register_global)(&name, sizeof(name));    \
+  }                                                                           \
+  extern __typeof__(name) name
+
+#endif /* PUSH_H */

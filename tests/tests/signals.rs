@@ -1,0 +1,38 @@
+//! Signals: real segfaults are not swallowed, and an application's own
+//! SIGSEGV handler keeps working next to the runtime's.
+
+use push_tests::*;
+
+const SIGSEGV: i32 = 11;
+
+#[test]
+fn null_dereference_dies_of_sigsegv() {
+    let bin = compile_c("segfault");
+    let native = run_native(&bin);
+    assert_signal(&native, SIGSEGV);
+    assert_stdout(&native, "started\nbefore=1\n");
+    require_pku!();
+
+    let r = run_preload(&bin, "");
+    assert_signal(&r, SIGSEGV);
+    assert_stdout(&r, "started\nbefore=1\n");
+    assert!(r.reports_of(DATA_RACE).is_empty(), "{r}");
+
+    let r = run_cli(&bin, &[]);
+    assert_exit_code(&r, CLI_SEGV_EXIT);
+    assert_stdout(&r, "started\nbefore=1\n");
+    assert!(r.reports_of(DATA_RACE).is_empty(), "{r}");
+}
+
+#[test]
+fn application_sigsegv_handler_coexists_with_one_race() {
+    let r = check_racy(
+        "app_sigsegv",
+        "write",
+        Access::Write,
+        "started\nresult=1,5 faults=7 page=42\n",
+    );
+    if let Some(r) = r {
+        assert_eq!(r.access_thread().as_deref(), Some("T1"));
+    }
+}
