@@ -74,7 +74,11 @@ fn own_text_range() -> (usize, usize) {
         addr: usize,
         range: (usize, usize),
     }
-    unsafe extern "C" fn visit(info: *mut libc::dl_phdr_info, _size: size_t, data: *mut c_void) -> c_int {
+    unsafe extern "C" fn visit(
+        info: *mut libc::dl_phdr_info,
+        _size: size_t,
+        data: *mut c_void,
+    ) -> c_int {
         // SAFETY: dl_iterate_phdr passes valid info and our Search pointer.
         unsafe {
             let s = &mut *(data as *mut Search);
@@ -257,17 +261,23 @@ fn access_hook(addrs: &[usize], call: impl FnOnce() -> c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_lock(m: M) -> c_int {
     // SAFETY (all hooks below): arguments go unchanged to the real function.
-    acquire_hook(m as usize, true, || unsafe { real::pthread_mutex_lock()(m) })
+    acquire_hook(m as usize, true, || unsafe {
+        real::pthread_mutex_lock()(m)
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_trylock(m: M) -> c_int {
-    acquire_hook(m as usize, true, || unsafe { real::pthread_mutex_trylock()(m) })
+    acquire_hook(m as usize, true, || unsafe {
+        real::pthread_mutex_trylock()(m)
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_timedlock(m: M, t: *const timespec) -> c_int {
-    acquire_hook(m as usize, true, || unsafe { real::pthread_mutex_timedlock()(m, t) })
+    acquire_hook(m as usize, true, || unsafe {
+        real::pthread_mutex_timedlock()(m, t)
+    })
 }
 
 #[no_mangle]
@@ -277,44 +287,60 @@ pub unsafe extern "C" fn pthread_mutex_unlock(m: M) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_init(m: M, a: *const libc::pthread_mutexattr_t) -> c_int {
-    access_hook(&[m as usize], || unsafe { real::pthread_mutex_init()(m, a) })
+    access_hook(&[m as usize], || unsafe {
+        real::pthread_mutex_init()(m, a)
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_destroy(m: M) -> c_int {
-    access_hook(&[m as usize], || unsafe { real::pthread_mutex_destroy()(m) })
+    access_hook(&[m as usize], || unsafe {
+        real::pthread_mutex_destroy()(m)
+    })
 }
 
 // ------------------------------------------------------------------- rwlocks
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_rdlock(l: R) -> c_int {
-    acquire_hook(l as usize, false, || unsafe { real::pthread_rwlock_rdlock()(l) })
+    acquire_hook(l as usize, false, || unsafe {
+        real::pthread_rwlock_rdlock()(l)
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_tryrdlock(l: R) -> c_int {
-    acquire_hook(l as usize, false, || unsafe { real::pthread_rwlock_tryrdlock()(l) })
+    acquire_hook(l as usize, false, || unsafe {
+        real::pthread_rwlock_tryrdlock()(l)
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_timedrdlock(l: R, t: *const timespec) -> c_int {
-    acquire_hook(l as usize, false, || unsafe { real::pthread_rwlock_timedrdlock()(l, t) })
+    acquire_hook(l as usize, false, || unsafe {
+        real::pthread_rwlock_timedrdlock()(l, t)
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_wrlock(l: R) -> c_int {
-    acquire_hook(l as usize, true, || unsafe { real::pthread_rwlock_wrlock()(l) })
+    acquire_hook(l as usize, true, || unsafe {
+        real::pthread_rwlock_wrlock()(l)
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_trywrlock(l: R) -> c_int {
-    acquire_hook(l as usize, true, || unsafe { real::pthread_rwlock_trywrlock()(l) })
+    acquire_hook(l as usize, true, || unsafe {
+        real::pthread_rwlock_trywrlock()(l)
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_timedwrlock(l: R, t: *const timespec) -> c_int {
-    acquire_hook(l as usize, true, || unsafe { real::pthread_rwlock_timedwrlock()(l, t) })
+    acquire_hook(l as usize, true, || unsafe {
+        real::pthread_rwlock_timedwrlock()(l, t)
+    })
 }
 
 #[no_mangle]
@@ -331,7 +357,9 @@ pub unsafe extern "C" fn pthread_spin_lock(l: S) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_trylock(l: S) -> c_int {
-    acquire_hook(l as usize, true, || unsafe { real::pthread_spin_trylock()(l) })
+    acquire_hook(l as usize, true, || unsafe {
+        real::pthread_spin_trylock()(l)
+    })
 }
 
 #[no_mangle]
@@ -370,7 +398,9 @@ pub unsafe extern "C" fn pthread_cond_signal(c: C) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_cond_broadcast(c: C) -> c_int {
-    access_hook(&[c as usize], || unsafe { real::pthread_cond_broadcast()(c) })
+    access_hook(&[c as usize], || unsafe {
+        real::pthread_cond_broadcast()(c)
+    })
 }
 
 #[no_mangle]
@@ -455,7 +485,11 @@ pub unsafe extern "C" fn pthread_exit(v: *mut c_void) -> ! {
 // ------------------------------------------------------------------- signals
 
 #[no_mangle]
-pub unsafe extern "C" fn sigaction(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> c_int {
+pub unsafe extern "C" fn sigaction(
+    sig: c_int,
+    act: *const libc::sigaction,
+    old: *mut libc::sigaction,
+) -> c_int {
     if let Some(r) = rt::fault::app_sigaction(sig, act, old) {
         return r;
     }

@@ -14,7 +14,11 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 #[derive(Parser)]
-#[command(name = "push", version, about = "PUSh: find data races by preventing unintended sharing")]
+#[command(
+    name = "push",
+    version,
+    about = "PUSh: find data races by preventing unintended sharing"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -153,7 +157,11 @@ fn run(opts: &Options, program: &[String]) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("push: cannot run '{}': {e}", program[0]);
-            return ExitCode::from(if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 });
+            return ExitCode::from(if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            });
         }
     };
     if let Some(code) = status.code() {
@@ -174,7 +182,9 @@ fn doctor() -> ExitCode {
     println!("  CPU has PKU:          {}", yes(p.cpu_pku));
     println!("  OS enabled PKU:       {}", yes(p.os_pke));
     match p.allocatable_keys {
-        Ok(n) => println!("  free protection keys: {n} (PUSh reserves 2, hashes owners over the rest)"),
+        Ok(n) => {
+            println!("  free protection keys: {n} (PUSh reserves 2, hashes owners over the rest)")
+        }
         Err(e) => println!("  free protection keys: none (pkey_alloc errno {e})"),
     }
     match p.pkru_xsave {
@@ -190,7 +200,9 @@ fn doctor() -> ExitCode {
     }
     match libpush_path() {
         Some(l) => println!("  libpush.so:           {}", l.display()),
-        None => println!("  libpush.so:           not found next to this binary (cargo build --release)"),
+        None => println!(
+            "  libpush.so:           not found next to this binary (cargo build --release)"
+        ),
     }
     let remedies = p.remedies();
     if remedies.is_empty() && p.usable() {
@@ -204,4 +216,3 @@ fn doctor() -> ExitCode {
         ExitCode::from(1)
     }
 }
-

@@ -3,7 +3,10 @@
 //!
 //! All keys are allocated once at start-up. Two are reserved: `readonly`
 //! (every thread may read, none may write) and `noaccess` (released objects).
-//! The rest are domains, hashed among owners with a seed: a private object
+//! The rest are domains, shared among owners: each owner (a thread, or a lock
+//! once it protects an object) gets an ordinal in order of appearance, and
+//! ordinal k maps to domain (k + rotation) mod n, the rotation drawn from the
+//! seed. Up to n owners therefore never share a key. A private object
 //! carries its owner thread's domain key, an object protected by lock L
 //! carries L's. A thread's PKRU grants key 0, read on `readonly`, read-write
 //! on its own domain, and for each held lock that protects objects, that
@@ -15,7 +18,7 @@
 
 use crate::sys::FixedArray;
 use crate::threads::ThreadRecord;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use x86_check::pkru::Access;
 use x86_check::Pkru;
@@ -29,6 +32,12 @@ pub struct Keys {
 
 static KEYS: OnceLock<Keys> = OnceLock::new();
 static SEED: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+static NEXT_ORDINAL: AtomicU32 = AtomicU32::new(0);
+
+/// A new owner's ordinal.
+pub fn next_ordinal() -> u32 {
+    NEXT_ORDINAL.fetch_add(1, Ordering::Relaxed)
+}
 
 /// Allocates every free key. Fails (with the errno) if fewer than three are free.
 pub fn init(seed: u64) -> Result<&'static Keys, i32> {
@@ -85,19 +94,22 @@ impl Keys {
         self.ndomains
     }
 
-    fn pick(&self, owner: u64) -> u32 {
-        let h = mix(owner ^ SEED.load(Ordering::Relaxed));
-        self.domains[(h % self.ndomains as u64) as usize]
+    fn pick(&self, ordinal: u32) -> u32 {
+        let rotation = SEED.load(Ordering::Relaxed) % self.ndomains as u64;
+        self.domains[((ordinal as u64 + rotation) % self.ndomains as u64) as usize]
     }
 
     /// Domain key of a thread's private objects.
     pub fn of_thread(&self, id: u32) -> u32 {
-        self.pick(id as u64 | (1 << 63))
+        let ordinal = crate::threads::record(id)
+            .map(|r| r.ordinal.load(Ordering::Relaxed))
+            .unwrap_or(id);
+        self.pick(ordinal)
     }
 
     /// Domain key of the objects a lock protects.
     pub fn of_lock(&self, lock: usize) -> u32 {
-        self.pick(lock as u64)
+        self.pick(lock_ordinal(lock).unwrap_or(mix(lock as u64) as u32))
     }
 
     /// The PKRU a thread should run with right now.
@@ -106,14 +118,17 @@ impl Keys {
             .with(self.readonly, Access::Read)
             .with(self.of_thread(id), Access::ReadWrite);
         for (lock, exclusive) in t.held_locks() {
-            if is_protecting(lock) {
-                let access = if exclusive {
-                    Access::ReadWrite
-                } else {
-                    Access::Read
-                };
-                p = p.grant(self.of_lock(lock), access);
-            }
+            let ordinal = match lock_ordinal(lock) {
+                Some(o) => o,
+                None if LOCKSET_FULL.load(Ordering::Relaxed) != 0 => mix(lock as u64) as u32,
+                None => continue,
+            };
+            let access = if exclusive {
+                Access::ReadWrite
+            } else {
+                Access::Read
+            };
+            p = p.grant(self.pick(ordinal), access);
         }
         p
     }
@@ -124,10 +139,19 @@ impl Keys {
     }
 }
 
-/// Locks that protect at least one object: only they change a holder's PKRU.
-/// An open-addressing set of addresses, insert-only, lock-free.
+/// Locks that protect at least one object (only they change a holder's
+/// PKRU), with their owner ordinals. An open-addressing map from address to
+/// ordinal, insert-only, lock-free.
 const LOCKSET_SIZE: usize = 1 << 18;
-static LOCKSET: OnceLock<FixedArray<AtomicUsize>> = OnceLock::new();
+
+#[derive(Default)]
+struct LockEntry {
+    addr: AtomicUsize,
+    /// Ordinal + 1; 0 while the entry is being filled.
+    ordinal: AtomicU32,
+}
+
+static LOCKSET: OnceLock<FixedArray<LockEntry>> = OnceLock::new();
 static LOCKSET_FULL: AtomicUsize = AtomicUsize::new(0);
 static LOCKSET_LEN: AtomicUsize = AtomicUsize::new(0);
 
@@ -135,9 +159,12 @@ pub fn init_lockset() -> bool {
     if LOCKSET.get().is_some() {
         return true;
     }
-    // SAFETY: AtomicUsize is valid when zero (empty slot).
-    match unsafe { FixedArray::<AtomicUsize>::new(LOCKSET_SIZE) } {
-        Some(a) => LOCKSET.set(a).is_ok() || true,
+    // SAFETY: LockEntry is all atomics, valid when zero (empty slot).
+    match unsafe { FixedArray::<LockEntry>::new(LOCKSET_SIZE) } {
+        Some(a) => {
+            let _ = LOCKSET.set(a);
+            true
+        }
         None => false,
     }
 }
@@ -149,17 +176,23 @@ fn slot_of(lock: usize) -> usize {
 /// Whether `lock` protects objects. Lock-free; a few ns.
 #[inline]
 pub fn is_protecting(lock: usize) -> bool {
-    if LOCKSET_FULL.load(Ordering::Relaxed) != 0 {
-        return true;
-    }
-    let Some(set) = LOCKSET.get() else {
-        return false;
-    };
+    LOCKSET_FULL.load(Ordering::Relaxed) != 0 || lock_ordinal(lock).is_some()
+}
+
+/// The owner ordinal of a protecting lock.
+#[inline]
+pub fn lock_ordinal(lock: usize) -> Option<u32> {
+    let set = LOCKSET.get()?;
     let mut i = slot_of(lock);
     loop {
-        match set.get(i).map(|s| s.load(Ordering::Acquire)) {
-            Some(v) if v == lock => return true,
-            Some(0) | None => return false,
+        let e = set.get(i)?;
+        match e.addr.load(Ordering::Acquire) {
+            0 => return None,
+            v if v == lock => {
+                // A concurrent insert may not have published the ordinal yet.
+                let o = e.ordinal.load(Ordering::Acquire);
+                return (o != 0).then(|| o - 1);
+            }
             _ => i = (i + 1) & (LOCKSET_SIZE - 1),
         }
     }
@@ -178,9 +211,13 @@ pub fn add_protecting(lock: usize) {
     }
     let mut i = slot_of(lock);
     loop {
-        let Some(s) = set.get(i) else { return };
-        match s.compare_exchange(0, lock, Ordering::AcqRel, Ordering::Acquire) {
+        let Some(e) = set.get(i) else { return };
+        match e
+            .addr
+            .compare_exchange(0, lock, Ordering::AcqRel, Ordering::Acquire)
+        {
             Ok(_) => {
+                e.ordinal.store(next_ordinal() + 1, Ordering::Release);
                 LOCKSET_LEN.fetch_add(1, Ordering::Relaxed);
                 return;
             }

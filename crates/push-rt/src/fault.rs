@@ -97,7 +97,10 @@ pub fn install(pkru_offset: u32) -> bool {
     PKRU_OFFSET.store(pkru_offset, Ordering::Relaxed);
     let sigaction = real::get::sigaction();
     for (sig, handler) in [
-        (libc::SIGSEGV, on_segv as extern "C" fn(c_int, *mut siginfo_t, *mut c_void)),
+        (
+            libc::SIGSEGV,
+            on_segv as extern "C" fn(c_int, *mut siginfo_t, *mut c_void),
+        ),
         (libc::SIGTRAP, on_trap),
     ] {
         // SAFETY: zeroed sigaction structs are valid; we fill handler, flags
@@ -123,7 +126,11 @@ pub fn install(pkru_offset: u32) -> bool {
 /// The `sigaction` interposer's work for SIGSEGV and SIGTRAP: record the
 /// application's action instead of replacing ours. Returns None for other
 /// signals (the caller then uses the real sigaction).
-pub fn app_sigaction(sig: c_int, act: *const libc::sigaction, old: *mut libc::sigaction) -> Option<c_int> {
+pub fn app_sigaction(
+    sig: c_int,
+    act: *const libc::sigaction,
+    old: *mut libc::sigaction,
+) -> Option<c_int> {
     if !INSTALLED.load(Ordering::Acquire) {
         return None;
     }
@@ -273,8 +280,19 @@ pub fn fill_object(r: &mut RawReport, obj_id: u32, obj: &Object) {
     }
 }
 
-fn step_with_grant(area: *mut u8, g: &mut [i64; 23], rec: &ThreadRecord, base: Pkru, key: u32, write: bool) {
-    let access = if write { Access::ReadWrite } else { Access::Read };
+fn step_with_grant(
+    area: *mut u8,
+    g: &mut [i64; 23],
+    rec: &ThreadRecord,
+    base: Pkru,
+    key: u32,
+    write: bool,
+) {
+    let access = if write {
+        Access::ReadWrite
+    } else {
+        Access::Read
+    };
     set_saved_pkru(area, base.grant(key, access));
     g[libc::REG_EFL as usize] |= TRAP_FLAG;
     rec.stepping.store(1, Ordering::Relaxed);
@@ -283,7 +301,9 @@ fn step_with_grant(area: *mut u8, g: &mut [i64; 23], rec: &ThreadRecord, base: P
 extern "C" fn on_trap(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
     let errno = sys::errno();
     let mut handled = false;
-    if let (Some((id, rec)), Some(keys), Some(area)) = (threads::current(), domains::keys(), frame_area(ctx)) {
+    if let (Some((id, rec)), Some(keys), Some(area)) =
+        (threads::current(), domains::keys(), frame_area(ctx))
+    {
         if rec.stepping.swap(0, Ordering::Relaxed) != 0 {
             gregs(ctx)[libc::REG_EFL as usize] &= !TRAP_FLAG;
             set_saved_pkru(area, keys.pkru_for(id, rec));
@@ -320,7 +340,8 @@ fn chain(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
             // signal, with the signature its SA_SIGINFO flag promises.
             unsafe {
                 if act.sa_flags & libc::SA_SIGINFO != 0 {
-                    let f: extern "C" fn(c_int, *mut siginfo_t, *mut c_void) = core::mem::transmute(h);
+                    let f: extern "C" fn(c_int, *mut siginfo_t, *mut c_void) =
+                        core::mem::transmute(h);
                     f(sig, info, ctx);
                 } else {
                     let f: extern "C" fn(c_int) = core::mem::transmute(h);

@@ -80,7 +80,9 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         return Err(Disabled::NoPku(p.remedies().join("; ")));
     }
     let Some((pkru_offset, _)) = x86_check::xsave::pkru_component() else {
-        return Err(Disabled::NoPku("the CPU does not report PKRU in XSAVE".into()));
+        return Err(Disabled::NoPku(
+            "the CPU does not report PKRU in XSAVE".into(),
+        ));
     };
     let seed = if opts.seed != 0 {
         opts.seed
@@ -95,11 +97,7 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
             "pkey_alloc could not provide 3 protection keys (errno {e})"
         )));
     }
-    if !(threads::init()
-        && registry::init()
-        && stack::init_depot()
-        && domains::init_lockset())
-    {
+    if !(threads::init() && registry::init() && stack::init_depot() && domains::init_lockset()) {
         return Err(Disabled::NoPku("could not reserve runtime tables".into()));
     }
     real::resolve_all();
@@ -108,7 +106,9 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
     threads::adopt(main);
     threads::record_stack_bounds(main);
     if !fault::install(pkru_offset) {
-        return Err(Disabled::NoPku("could not install the SIGSEGV handler".into()));
+        return Err(Disabled::NoPku(
+            "could not install the SIGSEGV handler".into(),
+        ));
     }
     ENABLED.store(true, Ordering::Release);
     refresh_pkru();
@@ -146,7 +146,10 @@ pub fn grant_for_sync(addrs: &[usize]) -> bool {
     let mut p = unsafe { x86_check::pkru::read() };
     for &a in addrs {
         if let Some((_, o)) = registry::lookup(a) {
-            p = p.grant(o.key.load(Ordering::Acquire), x86_check::pkru::Access::ReadWrite);
+            p = p.grant(
+                o.key.load(Ordering::Acquire),
+                x86_check::pkru::Access::ReadWrite,
+            );
             granted = true;
         }
     }
@@ -159,7 +162,9 @@ pub fn grant_for_sync(addrs: &[usize]) -> bool {
 /// A lock was acquired (exclusive: mutex, spinlock, write lock).
 #[inline]
 pub fn on_lock_acquired(lock: usize, exclusive: bool, force_refresh: bool) {
-    let Some((_, rec)) = current_thread() else { return };
+    let Some((_, rec)) = current_thread() else {
+        return;
+    };
     rec.push_lock(lock, exclusive);
     if force_refresh || domains::is_protecting(lock) {
         refresh_pkru();
@@ -217,7 +222,9 @@ pub fn on_thread_exit() {
 
 /// `pthread_join` returned 0 for `handle`.
 pub fn on_thread_joined(handle: u64) {
-    let Some((me, _)) = current_thread() else { return };
+    let Some((me, _)) = current_thread() else {
+        return;
+    };
     if let Some(t) = threads::find_by_pthread(handle) {
         if let Some(r) = threads::record(t) {
             r.joined_by.store(me + 1, Ordering::Release);
@@ -310,7 +317,9 @@ fn alloc_tracked(size: usize) -> usize {
     let Some((id, _)) = current_thread() else {
         return 0;
     };
-    let Some(keys) = domains::keys() else { return 0 };
+    let Some(keys) = domains::keys() else {
+        return 0;
+    };
     report::ensure_reporter();
     let stack = stack::intern(&stack::capture_here());
     let Some((obj_id, base)) = registry::alloc(size, Policy::Private(id), id, stack) else {
@@ -328,7 +337,9 @@ static UNTRACKED_WARNED: AtomicBool = AtomicBool::new(false);
 
 fn warn_untracked() {
     if !UNTRACKED_WARNED.swap(true, Ordering::Relaxed) {
-        report::warn("PUSh: warning: out of tracked memory; further objects are allocated untracked\n");
+        report::warn(
+            "PUSh: warning: out of tracked memory; further objects are allocated untracked\n",
+        );
     }
 }
 
@@ -383,7 +394,11 @@ pub fn api_free(ptr: *mut u8, api: u8) {
         Some((id, o)) if o.base.load(Ordering::Relaxed) == addr => registry::free(id),
         other => {
             annotation_error(
-                if api == API_PLAIN_FREE { API_PLAIN_FREE } else { API_FREE },
+                if api == API_PLAIN_FREE {
+                    API_PLAIN_FREE
+                } else {
+                    API_FREE
+                },
                 WHY_UNTRACKED,
                 libc::EINVAL,
                 addr,
@@ -403,7 +418,9 @@ pub fn api_realloc(ptr: *mut u8, size: usize) -> *mut u8 {
         // SAFETY: not ours: the pointer came from libc's allocator.
         return unsafe { libc::realloc(ptr.cast(), size) }.cast();
     }
-    let Some((id, o)) = registry::lookup(addr).filter(|(_, o)| o.base.load(Ordering::Relaxed) == addr) else {
+    let Some((id, o)) =
+        registry::lookup(addr).filter(|(_, o)| o.base.load(Ordering::Relaxed) == addr)
+    else {
         annotation_error(API_REALLOC, WHY_UNTRACKED, libc::EINVAL, addr, None);
         return core::ptr::null_mut();
     };
@@ -427,7 +444,9 @@ pub fn api_realloc(ptr: *mut u8, size: usize) -> *mut u8 {
     // caller's rights is the access realloc makes.
     unsafe { core::ptr::copy_nonoverlapping(ptr, new as *mut u8, old_size.min(size)) };
     let _ = new_id;
-    new_obj.policy.store(o.policy.load(Ordering::Acquire), Ordering::Release);
+    new_obj
+        .policy
+        .store(o.policy.load(Ordering::Acquire), Ordering::Release);
     let _ = registry::set_key(new_obj, o.key.load(Ordering::Acquire));
     registry::free(id);
     new as *mut u8
@@ -484,7 +503,13 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
         }
     }
     if !may_change(keys, id, rec, obj) {
-        return annotation_error(api, WHY_NOT_ALLOWED, libc::EPERM, obj_ptr, Some((obj_id, obj)));
+        return annotation_error(
+            api,
+            WHY_NOT_ALLOWED,
+            libc::EPERM,
+            obj_ptr,
+            Some((obj_id, obj)),
+        );
     }
     let key = match new {
         Policy::Private(t) => keys.of_thread(t),
@@ -527,17 +552,27 @@ pub fn api_transfer(obj: usize, to: u64) -> i32 {
     });
     match target {
         Some(t) => api_set_policy(API_TRANSFER, obj, Policy::Private(t)),
-        None => annotation_error(API_TRANSFER, WHY_NO_THREAD, libc::EINVAL, obj, registry::lookup(obj)),
+        None => annotation_error(
+            API_TRANSFER,
+            WHY_NO_THREAD,
+            libc::EINVAL,
+            obj,
+            registry::lookup(obj),
+        ),
     }
 }
 
 pub fn api_acquire(obj: usize) -> i32 {
-    let Some((id, _)) = current_thread() else { return 0 };
+    let Some((id, _)) = current_thread() else {
+        return 0;
+    };
     api_set_policy(API_ACQUIRE, obj, Policy::Private(id))
 }
 
 pub fn api_private(obj: usize) -> i32 {
-    let Some((id, _)) = current_thread() else { return 0 };
+    let Some((id, _)) = current_thread() else {
+        return 0;
+    };
     api_set_policy(API_PRIVATE, obj, Policy::Private(id))
 }
 
@@ -553,7 +588,9 @@ pub fn api_lock_released(lock: usize) {
     if !enabled() {
         return;
     }
-    let Some((_, rec)) = current_thread() else { return };
+    let Some((_, rec)) = current_thread() else {
+        return;
+    };
     if rec.holds(lock).is_none() && !rec.overflowed() {
         annotation_error(API_LOCK_RELEASED, WHY_NOT_HELD, libc::EINVAL, lock, None);
         return;

@@ -152,9 +152,7 @@ impl Options {
                 }
                 self.suppressions = Some(value.to_string());
             }
-            "rehash_ms" => {
-                self.rehash_ms = parse_num(name, value, "a number of milliseconds")?
-            }
+            "rehash_ms" => self.rehash_ms = parse_num(name, value, "a number of milliseconds")?,
             "seed" => self.seed = parse_num(name, value, "an unsigned integer")?,
             _ => {
                 let known: Vec<&str> = OPTIONS.iter().map(|o| o.name).collect();
@@ -177,9 +175,7 @@ impl Options {
             .filter(|s| !s.is_empty())
         {
             let Some((name, value)) = item.split_once('=') else {
-                return Err(format!(
-                    "malformed setting '{item}': expected name=value"
-                ));
+                return Err(format!("malformed setting '{item}': expected name=value"));
             };
             self.set(name.trim(), value.trim())?;
         }

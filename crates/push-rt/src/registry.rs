@@ -190,7 +190,17 @@ fn new_id(st: &mut AllocState) -> Option<u32> {
     }
 }
 
-fn fill(o: &Object, base: usize, size: usize, span: usize, policy: Policy, key: u32, thread: u32, stack: u32, global: bool) {
+fn fill(
+    o: &Object,
+    base: usize,
+    size: usize,
+    span: usize,
+    policy: Policy,
+    key: u32,
+    thread: u32,
+    stack: u32,
+    global: bool,
+) {
     o.size.store(size, Ordering::Relaxed);
     o.span.store(span, Ordering::Relaxed);
     o.policy.store(policy.encode(), Ordering::Relaxed);
@@ -223,7 +233,17 @@ pub fn alloc(size: usize, policy: Policy, thread: u32, stack: u32) -> Option<(u3
     };
     drop(st);
     let base = t.arena + page * PAGE;
-    fill(t.objects.get(id as usize)?, base, size, npages * PAGE, policy, 0, thread, stack, false);
+    fill(
+        t.objects.get(id as usize)?,
+        base,
+        size,
+        npages * PAGE,
+        policy,
+        0,
+        thread,
+        stack,
+        false,
+    );
     for p in page..page + npages {
         t.pages.get(p)?.store(id, Ordering::Release);
     }
@@ -234,7 +254,9 @@ pub fn alloc(size: usize, policy: Policy, thread: u32, stack: u32) -> Option<(u3
 /// Frees a heap object: its pages go back to key 0, zeroed, for reuse.
 pub fn free(id: u32) {
     let Some(t) = TABLES.get() else { return };
-    let Some(o) = t.objects.get(id as usize) else { return };
+    let Some(o) = t.objects.get(id as usize) else {
+        return;
+    };
     let base = o.base.swap(0, Ordering::AcqRel);
     if base == 0 || o.global.load(Ordering::Relaxed) != 0 {
         return;
@@ -248,7 +270,8 @@ pub fn free(id: u32) {
     }
     // SAFETY: the pages belong to this freed object only; nobody tracks them now.
     unsafe {
-        let _ = x86_check::pkey::mprotect(base as *mut u8, span, libc::PROT_READ | libc::PROT_WRITE, 0);
+        let _ =
+            x86_check::pkey::mprotect(base as *mut u8, span, libc::PROT_READ | libc::PROT_WRITE, 0);
         sys::discard(base as *mut u8, span);
     }
     o.policy.store(0, Ordering::Release);
@@ -260,7 +283,13 @@ pub fn free(id: u32) {
 
 /// Registers a `PUSH_GLOBAL`: page-aligned storage of `size` bytes padded to
 /// whole pages by the macro.
-pub fn register_global(addr: usize, size: usize, policy: Policy, thread: u32, stack: u32) -> Option<u32> {
+pub fn register_global(
+    addr: usize,
+    size: usize,
+    policy: Policy,
+    thread: u32,
+    stack: u32,
+) -> Option<u32> {
     let t = TABLES.get()?;
     if addr % PAGE != 0 || size == 0 {
         return None;
@@ -272,7 +301,17 @@ pub fn register_global(addr: usize, size: usize, policy: Policy, thread: u32, st
         return None;
     }
     let id = new_id(&mut st)?;
-    fill(t.objects.get(id as usize)?, addr, size, span, policy, 0, thread, stack, true);
+    fill(
+        t.objects.get(id as usize)?,
+        addr,
+        size,
+        span,
+        policy,
+        0,
+        thread,
+        stack,
+        true,
+    );
     let g = t.globals.get(i)?;
     g[0].store(addr, Ordering::Relaxed);
     g[1].store(addr + span, Ordering::Relaxed);

@@ -152,7 +152,10 @@ fn parse_suppressions(path: &str) -> Result<Vec<(u8, String, u32)>, String> {
             continue;
         }
         let Some((kind, pat)) = line.split_once(':') else {
-            return Err(format!("{path}:{}: expected KIND:PATTERN, got '{line}'", n + 1));
+            return Err(format!(
+                "{path}:{}: expected KIND:PATTERN, got '{line}'",
+                n + 1
+            ));
         };
         let kind = match kind.trim() {
             "race" => KIND_RACE,
@@ -280,12 +283,18 @@ pub fn drain() {
     }
     batch.sort_by_key(|r| r.seq);
     let n = batch.len() as u32;
+    let before = total();
     if let Some(p) = guard.as_mut() {
         for r in &batch {
             p.print(r);
         }
     }
     drop(guard);
+    if total() > before {
+        // With halt_on_error this ends the process before the faulting
+        // thread, waiting for DONE, can go on.
+        crate::halt_if_reported();
+    }
     if n > 0 {
         DONE.fetch_add(n, Ordering::AcqRel);
         sys::futex_wake(&DONE);
@@ -305,7 +314,9 @@ pub fn report_now(r: &RawReport) {
 
 /// Total reports that count toward the exit status.
 pub fn total() -> u32 {
-    RACES.load(Ordering::Relaxed) + UNORDERED.load(Ordering::Relaxed) + ANNOTATIONS.load(Ordering::Relaxed)
+    RACES.load(Ordering::Relaxed)
+        + UNORDERED.load(Ordering::Relaxed)
+        + ANNOTATIONS.load(Ordering::Relaxed)
 }
 
 fn plural(n: u32, one: &str, many: &str) -> String {
@@ -373,6 +384,8 @@ struct Frame {
 }
 
 fn symbolize(pc: usize, exact: bool) -> Frame {
+    // backtrace::resolve treats its argument as a return address and looks
+    // up the byte before it; an exact pc is therefore passed as pc + 1.
     let lookup = if exact { pc } else { pc.saturating_sub(1) };
     let mut f = Frame {
         pc,
@@ -382,7 +395,7 @@ fn symbolize(pc: usize, exact: bool) -> Frame {
         module: None,
         module_offset: 0,
     };
-    backtrace::resolve(lookup as *mut libc::c_void, |sym| {
+    backtrace::resolve((lookup + 1) as *mut libc::c_void, |sym| {
         if f.function.is_none() {
             f.function = sym.name().map(|n| n.to_string());
         }
@@ -475,7 +488,10 @@ impl Printer {
             };
             self.log_pid = pid;
             if self.log_fd < 0 {
-                let msg = format!("PUSh: cannot open log_path '{}', writing to stderr\n", &name[..name.len() - 1]);
+                let msg = format!(
+                    "PUSh: cannot open log_path '{}', writing to stderr\n",
+                    &name[..name.len() - 1]
+                );
                 sys::write_all(2, msg.as_bytes());
                 return 2;
             }
@@ -543,7 +559,11 @@ fn frame_text(out: &mut String, i: usize, f: &Frame) {
         }
         _ => {
             let m = f.module.clone().unwrap_or_else(module_name);
-            let _ = writeln!(out, "    #{i} {:#x} in {func} ({m}+{:#x})", f.pc, f.module_offset);
+            let _ = writeln!(
+                out,
+                "    #{i} {:#x} in {func} ({m}+{:#x})",
+                f.pc, f.module_offset
+            );
         }
     }
 }
@@ -557,9 +577,19 @@ fn stack_text(out: &mut String, frames: &[Frame]) {
     }
 }
 
-fn text(r: &RawReport, frames: &[Frame], alloc: Option<&[Frame]>, other: Option<&[Frame]>) -> String {
+fn text(
+    r: &RawReport,
+    frames: &[Frame],
+    alloc: Option<&[Frame]>,
+    other: Option<&[Frame]>,
+) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "==================\nWARNING: PUSh: {} (pid={})", kind_name(r.kind), sys::getpid());
+    let _ = writeln!(
+        s,
+        "==================\nWARNING: PUSh: {} (pid={})",
+        kind_name(r.kind),
+        sys::getpid()
+    );
     match r.kind {
         KIND_ANNOTATION => {
             let reason = REASONS.get(r.reason as usize).copied().unwrap_or("");
@@ -607,7 +637,12 @@ fn text(r: &RawReport, frames: &[Frame], alloc: Option<&[Frame]>, other: Option<
             r.obj_size,
             policy_text(r)
         );
-        let _ = writeln!(s, "  allocated by thread T{} (tid {}) at:", r.alloc_thread, tid_of(r.alloc_thread));
+        let _ = writeln!(
+            s,
+            "  allocated by thread T{} (tid {}) at:",
+            r.alloc_thread,
+            tid_of(r.alloc_thread)
+        );
         stack_text(&mut s, alloc.unwrap_or(&[]));
     }
     s.push_str("==================\n");
@@ -646,7 +681,12 @@ fn thread_json(id: u32, tid: i32) -> serde_json::Value {
     serde_json::json!({"id": id, "tid": tid})
 }
 
-fn json(r: &RawReport, frames: &[Frame], alloc: Option<&[Frame]>, other: Option<&[Frame]>) -> String {
+fn json(
+    r: &RawReport,
+    frames: &[Frame],
+    alloc: Option<&[Frame]>,
+    other: Option<&[Frame]>,
+) -> String {
     use serde_json::{json, Value};
     let mut v = json!({"kind": kind_name(r.kind), "pid": sys::getpid()});
     let thread = thread_json(r.thread, r.tid);
@@ -659,7 +699,11 @@ fn json(r: &RawReport, frames: &[Frame], alloc: Option<&[Frame]>, other: Option<
             "errno": errno_name(r.errno), "thread": thread, "stack": frames_json(frames)});
     } else {
         let access = if r.is_write != 0 { "write" } else { "read" };
-        message = format!("{access} by T{} not allowed by {}", r.thread, policy_text(r));
+        message = format!(
+            "{access} by T{} not allowed by {}",
+            r.thread,
+            policy_text(r)
+        );
         v["access"] = json!({"type": access, "address": format!("{:#x}", r.addr),
             "offset": r.addr.wrapping_sub(r.obj_base), "thread": thread, "stack": frames_json(frames)});
         if let Some(o) = other {

@@ -95,7 +95,9 @@ pub fn walk(first: usize, mut fp: usize, out: &mut Stack) {
 pub fn capture_here() -> Stack {
     let fp: usize;
     // SAFETY: reads the frame-pointer register; no memory access.
-    unsafe { core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
+    };
     let mut s = Stack::default();
     walk(0, fp, &mut s);
     s
@@ -139,7 +141,10 @@ pub fn intern(s: &Stack) -> u32 {
     let mut i = (h as usize) % DEPOT_SIZE;
     for _ in 0..64 {
         let e = d.get(i).expect("index in range");
-        match e.hash.compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire) {
+        match e
+            .hash
+            .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)
+        {
             Ok(_) => {
                 for (slot, &pc) in e.pcs.iter().zip(s.frames()) {
                     slot.store(pc, Ordering::Relaxed);

@@ -47,6 +47,8 @@ pub struct ThreadRecord {
     pub stepping: AtomicU32,
     /// Internal runtime threads (the reporter): hooks pass through.
     pub internal: AtomicBool,
+    /// Owner ordinal: picks the thread's domain (see `domains`).
+    pub ordinal: AtomicU32,
 }
 
 static TABLE: OnceLock<FixedArray<ThreadRecord>> = OnceLock::new();
@@ -85,6 +87,9 @@ pub fn reserve() -> Option<u32> {
     TABLE.get()?;
     let id = NEXT_ID.fetch_add(1, Ordering::AcqRel);
     if (id as usize) < MAX_THREADS {
+        record(id)?
+            .ordinal
+            .store(crate::domains::next_ordinal(), Ordering::Relaxed);
         Some(id)
     } else {
         NEXT_ID.store(MAX_THREADS as u32, Ordering::Release);

@@ -109,7 +109,11 @@ pub fn probe() -> Probe {
     } else {
         Err(libc::ENOSYS)
     };
-    let pkru_xsave = if cpu_pku { xsave::pkru_component() } else { None };
+    let pkru_xsave = if cpu_pku {
+        xsave::pkru_component()
+    } else {
+        None
+    };
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into());
