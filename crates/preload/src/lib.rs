@@ -130,13 +130,15 @@ pub extern "C" fn push_calloc(n: size_t, size: size_t) -> *mut c_void {
 #[no_mangle]
 pub extern "C" fn push_realloc(p: *mut c_void, size: size_t) -> *mut c_void {
     let _g = rt::enter();
-    rt::api_realloc(p.cast(), size).cast()
+    // SAFETY: the C contract of push_realloc: p is null or from push_malloc/malloc.
+    unsafe { rt::api_realloc(p.cast(), size) }.cast()
 }
 
 #[no_mangle]
 pub extern "C" fn push_free(p: *mut c_void) {
     let _g = rt::enter();
-    rt::api_free(p.cast(), 0);
+    // SAFETY: the C contract of push_free: p is null or from push_malloc/malloc.
+    unsafe { rt::api_free(p.cast(), 0) };
 }
 
 #[no_mangle]
@@ -160,7 +162,7 @@ pub extern "C" fn push_protected_by(obj: *mut c_void, lock: *const c_void) -> c_
 #[no_mangle]
 pub extern "C" fn push_transfer(obj: *mut c_void, to: pthread_t) -> c_int {
     let _g = rt::enter();
-    rt::api_transfer(obj as usize, to as u64)
+    rt::api_transfer(obj as usize, to)
 }
 
 #[no_mangle]
@@ -260,7 +262,7 @@ fn access_hook(addrs: &[usize], call: impl FnOnce() -> c_int) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_lock(m: M) -> c_int {
-    // SAFETY (all hooks below): arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go unchanged to the real function.
     acquire_hook(m as usize, true, || unsafe {
         real::pthread_mutex_lock()(m)
     })
@@ -268,6 +270,7 @@ pub unsafe extern "C" fn pthread_mutex_lock(m: M) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_trylock(m: M) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     acquire_hook(m as usize, true, || unsafe {
         real::pthread_mutex_trylock()(m)
     })
@@ -275,6 +278,7 @@ pub unsafe extern "C" fn pthread_mutex_trylock(m: M) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_timedlock(m: M, t: *const timespec) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     acquire_hook(m as usize, true, || unsafe {
         real::pthread_mutex_timedlock()(m, t)
     })
@@ -282,11 +286,13 @@ pub unsafe extern "C" fn pthread_mutex_timedlock(m: M, t: *const timespec) -> c_
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_unlock(m: M) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     release_hook(m as usize, || unsafe { real::pthread_mutex_unlock()(m) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_init(m: M, a: *const libc::pthread_mutexattr_t) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     access_hook(&[m as usize], || unsafe {
         real::pthread_mutex_init()(m, a)
     })
@@ -294,6 +300,7 @@ pub unsafe extern "C" fn pthread_mutex_init(m: M, a: *const libc::pthread_mutexa
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_destroy(m: M) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     access_hook(&[m as usize], || unsafe {
         real::pthread_mutex_destroy()(m)
     })
@@ -303,6 +310,7 @@ pub unsafe extern "C" fn pthread_mutex_destroy(m: M) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_rdlock(l: R) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     acquire_hook(l as usize, false, || unsafe {
         real::pthread_rwlock_rdlock()(l)
     })
@@ -310,6 +318,7 @@ pub unsafe extern "C" fn pthread_rwlock_rdlock(l: R) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_tryrdlock(l: R) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     acquire_hook(l as usize, false, || unsafe {
         real::pthread_rwlock_tryrdlock()(l)
     })
@@ -317,6 +326,7 @@ pub unsafe extern "C" fn pthread_rwlock_tryrdlock(l: R) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_timedrdlock(l: R, t: *const timespec) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     acquire_hook(l as usize, false, || unsafe {
         real::pthread_rwlock_timedrdlock()(l, t)
     })
@@ -324,6 +334,7 @@ pub unsafe extern "C" fn pthread_rwlock_timedrdlock(l: R, t: *const timespec) ->
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_wrlock(l: R) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     acquire_hook(l as usize, true, || unsafe {
         real::pthread_rwlock_wrlock()(l)
     })
@@ -331,6 +342,7 @@ pub unsafe extern "C" fn pthread_rwlock_wrlock(l: R) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_trywrlock(l: R) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     acquire_hook(l as usize, true, || unsafe {
         real::pthread_rwlock_trywrlock()(l)
     })
@@ -338,6 +350,7 @@ pub unsafe extern "C" fn pthread_rwlock_trywrlock(l: R) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_timedwrlock(l: R, t: *const timespec) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     acquire_hook(l as usize, true, || unsafe {
         real::pthread_rwlock_timedwrlock()(l, t)
     })
@@ -345,6 +358,7 @@ pub unsafe extern "C" fn pthread_rwlock_timedwrlock(l: R, t: *const timespec) ->
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_unlock(l: R) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     release_hook(l as usize, || unsafe { real::pthread_rwlock_unlock()(l) })
 }
 
@@ -352,11 +366,13 @@ pub unsafe extern "C" fn pthread_rwlock_unlock(l: R) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_lock(l: S) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     acquire_hook(l as usize, true, || unsafe { real::pthread_spin_lock()(l) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_trylock(l: S) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     acquire_hook(l as usize, true, || unsafe {
         real::pthread_spin_trylock()(l)
     })
@@ -364,6 +380,7 @@ pub unsafe extern "C" fn pthread_spin_trylock(l: S) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_unlock(l: S) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     release_hook(l as usize, || unsafe { real::pthread_spin_unlock()(l) })
 }
 
@@ -383,21 +400,25 @@ fn cond_wait_hook(c: C, m: M, call: impl FnOnce() -> c_int) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_cond_wait(c: C, m: M) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     cond_wait_hook(c, m, || unsafe { real::pthread_cond_wait()(c, m) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_cond_timedwait(c: C, m: M, t: *const timespec) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     cond_wait_hook(c, m, || unsafe { real::pthread_cond_timedwait()(c, m, t) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_cond_signal(c: C) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     access_hook(&[c as usize], || unsafe { real::pthread_cond_signal()(c) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_cond_broadcast(c: C) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     access_hook(&[c as usize], || unsafe {
         real::pthread_cond_broadcast()(c)
     })
@@ -405,11 +426,13 @@ pub unsafe extern "C" fn pthread_cond_broadcast(c: C) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_cond_init(c: C, a: *const libc::pthread_condattr_t) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     access_hook(&[c as usize], || unsafe { real::pthread_cond_init()(c, a) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_cond_destroy(c: C) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
     access_hook(&[c as usize], || unsafe { real::pthread_cond_destroy()(c) })
 }
 
@@ -458,7 +481,7 @@ pub unsafe extern "C" fn pthread_create(
         return r;
     }
     // SAFETY: on success the real pthread_create wrote the handle.
-    rt::on_thread_created(id, unsafe { *thread } as u64);
+    rt::on_thread_created(id, unsafe { *thread });
     r
 }
 
@@ -467,7 +490,7 @@ pub unsafe extern "C" fn pthread_join(t: pthread_t, ret: *mut *mut c_void) -> c_
     // SAFETY: unchanged arguments.
     let r = unsafe { real::pthread_join()(t, ret) };
     if r == 0 && !passthrough() {
-        rt::on_thread_joined(t as u64);
+        rt::on_thread_joined(t);
     }
     r
 }
@@ -490,7 +513,8 @@ pub unsafe extern "C" fn sigaction(
     act: *const libc::sigaction,
     old: *mut libc::sigaction,
 ) -> c_int {
-    if let Some(r) = rt::fault::app_sigaction(sig, act, old) {
+    // SAFETY: the caller's pointers, valid per the sigaction contract.
+    if let Some(r) = unsafe { rt::fault::app_sigaction(sig, act, old) } {
         return r;
     }
     // SAFETY: unchanged arguments.
@@ -530,7 +554,8 @@ fn resolve_free() {
 pub unsafe extern "C" fn free(p: *mut c_void) {
     if !p.is_null() && rt::registry::in_arena(p as usize) {
         let _g = rt::enter();
-        rt::api_free(p.cast(), rt::API_PLAIN_FREE);
+        // SAFETY: p lies in the tracked arena, so it is ours to free.
+        unsafe { rt::api_free(p.cast(), rt::API_PLAIN_FREE) };
         return;
     }
     match REAL_FREE.load(Ordering::Acquire) {

@@ -126,7 +126,10 @@ pub fn install(pkru_offset: u32) -> bool {
 /// The `sigaction` interposer's work for SIGSEGV and SIGTRAP: record the
 /// application's action instead of replacing ours. Returns None for other
 /// signals (the caller then uses the real sigaction).
-pub fn app_sigaction(
+///
+/// # Safety
+/// `act` and `old` are null or valid, as for `sigaction(2)`.
+pub unsafe fn app_sigaction(
     sig: c_int,
     act: *const libc::sigaction,
     old: *mut libc::sigaction,

@@ -322,7 +322,14 @@ fn alloc_tracked(size: usize) -> usize {
     };
     report::ensure_reporter();
     let stack = stack::intern(&stack::capture_here());
-    let Some((obj_id, base)) = registry::alloc(size, Policy::Private(id), id, stack) else {
+    let Some((obj_id, base)) = registry::alloc(
+        size,
+        registry::Origin {
+            policy: Policy::Private(id),
+            thread: id,
+            stack,
+        },
+    ) else {
         return 0;
     };
     let obj = registry::object(obj_id).expect("fresh object");
@@ -380,7 +387,10 @@ pub fn api_calloc(n: usize, size: usize) -> *mut u8 {
 }
 
 /// `push_free` (and plain `free` of a tracked pointer).
-pub fn api_free(ptr: *mut u8, api: u8) {
+///
+/// # Safety
+/// `ptr` is null, a tracked object, or a pointer libc's allocator may free.
+pub unsafe fn api_free(ptr: *mut u8, api: u8) {
     if ptr.is_null() {
         return;
     }
@@ -409,7 +419,10 @@ pub fn api_free(ptr: *mut u8, api: u8) {
 }
 
 /// `push_realloc`: keeps contents and policy.
-pub fn api_realloc(ptr: *mut u8, size: usize) -> *mut u8 {
+///
+/// # Safety
+/// `ptr` is null, a tracked object, or a pointer libc's allocator may resize.
+pub unsafe fn api_realloc(ptr: *mut u8, size: usize) -> *mut u8 {
     if ptr.is_null() {
         return api_malloc(size);
     }
@@ -462,7 +475,15 @@ pub fn api_register_global(addr: usize, size: usize) {
     };
     report::ensure_reporter();
     let stack = stack::intern(&stack::capture_here());
-    let Some(obj_id) = registry::register_global(addr, size, Policy::Private(id), id, stack) else {
+    let Some(obj_id) = registry::register_global(
+        addr,
+        size,
+        registry::Origin {
+            policy: Policy::Private(id),
+            thread: id,
+            stack,
+        },
+    ) else {
         annotation_error(API_GLOBAL, WHY_UNTRACKED, libc::EINVAL, addr, None);
         return;
     };

@@ -26,8 +26,8 @@ fn resolve(slot: &AtomicUsize, name: &'static [u8], version: Option<&'static [u8
             None => core::ptr::null_mut(),
         }
     };
-    // SAFETY: as above.
     let p = if p.is_null() {
+        // SAFETY: as above.
         unsafe { libc::dlsym(libc::RTLD_NEXT, name.as_ptr().cast()) }
     } else {
         p

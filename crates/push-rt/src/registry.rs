@@ -190,30 +190,28 @@ fn new_id(st: &mut AllocState) -> Option<u32> {
     }
 }
 
-fn fill(
-    o: &Object,
-    base: usize,
-    size: usize,
-    span: usize,
-    policy: Policy,
-    key: u32,
-    thread: u32,
-    stack: u32,
-    global: bool,
-) {
+/// Where a new object comes from: its first owner and allocation stack.
+#[derive(Clone, Copy)]
+pub struct Origin {
+    pub policy: Policy,
+    pub thread: u32,
+    pub stack: u32,
+}
+
+fn fill(o: &Object, base: usize, size: usize, span: usize, origin: Origin, global: bool) {
     o.size.store(size, Ordering::Relaxed);
     o.span.store(span, Ordering::Relaxed);
-    o.policy.store(policy.encode(), Ordering::Relaxed);
-    o.key.store(key, Ordering::Relaxed);
-    o.alloc_thread.store(thread, Ordering::Relaxed);
-    o.alloc_stack.store(stack, Ordering::Relaxed);
+    o.policy.store(origin.policy.encode(), Ordering::Relaxed);
+    o.key.store(0, Ordering::Relaxed);
+    o.alloc_thread.store(origin.thread, Ordering::Relaxed);
+    o.alloc_stack.store(origin.stack, Ordering::Relaxed);
     o.global.store(global as u32, Ordering::Relaxed);
     o.base.store(base, Ordering::Release);
 }
 
 /// Allocates a tracked heap object of `size` bytes on fresh (zeroed) pages,
 /// still on key 0. The caller sets its key.
-pub fn alloc(size: usize, policy: Policy, thread: u32, stack: u32) -> Option<(u32, usize)> {
+pub fn alloc(size: usize, origin: Origin) -> Option<(u32, usize)> {
     let t = TABLES.get()?;
     let npages = size.max(1).div_ceil(PAGE);
     let mut st = ALLOC.lock().unwrap_or_else(|e| e.into_inner());
@@ -238,10 +236,7 @@ pub fn alloc(size: usize, policy: Policy, thread: u32, stack: u32) -> Option<(u3
         base,
         size,
         npages * PAGE,
-        policy,
-        0,
-        thread,
-        stack,
+        origin,
         false,
     );
     for p in page..page + npages {
@@ -283,15 +278,9 @@ pub fn free(id: u32) {
 
 /// Registers a `PUSH_GLOBAL`: page-aligned storage of `size` bytes padded to
 /// whole pages by the macro.
-pub fn register_global(
-    addr: usize,
-    size: usize,
-    policy: Policy,
-    thread: u32,
-    stack: u32,
-) -> Option<u32> {
+pub fn register_global(addr: usize, size: usize, origin: Origin) -> Option<u32> {
     let t = TABLES.get()?;
-    if addr % PAGE != 0 || size == 0 {
+    if !addr.is_multiple_of(PAGE) || size == 0 {
         return None;
     }
     let span = sys::page_round_up(size);
@@ -301,17 +290,7 @@ pub fn register_global(
         return None;
     }
     let id = new_id(&mut st)?;
-    fill(
-        t.objects.get(id as usize)?,
-        addr,
-        size,
-        span,
-        policy,
-        0,
-        thread,
-        stack,
-        true,
-    );
+    fill(t.objects.get(id as usize)?, addr, size, span, origin, true);
     let g = t.globals.get(i)?;
     g[0].store(addr, Ordering::Relaxed);
     g[1].store(addr + span, Ordering::Relaxed);

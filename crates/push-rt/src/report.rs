@@ -124,8 +124,9 @@ static PRINTER: Mutex<Option<Printer>> = Mutex::new(None);
 static OUT_FD: AtomicI32 = AtomicI32::new(2);
 
 pub fn init(opts: &Options) -> Result<(), String> {
-    // SAFETY: Slot and AtomicU64 are valid when zero (empty).
+    // SAFETY: Slot is valid when zero (an empty slot of integers).
     let q = unsafe { FixedArray::<Slot>::new(QUEUE_LEN) }.ok_or("cannot map report queue")?;
+    // SAFETY: AtomicU64 is valid when zero (an empty entry).
     let d = unsafe { FixedArray::<AtomicU64>::new(DEDUP_LEN) }.ok_or("cannot map dedup set")?;
     let _ = QUEUE.set(q);
     let _ = DEDUP.set(d);

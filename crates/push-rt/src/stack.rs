@@ -70,7 +70,7 @@ pub fn walk(first: usize, mut fp: usize, out: &mut Stack) {
         return;
     }
     while out.len < MAX_FRAMES {
-        if fp < lo || fp + 16 > hi || fp % 8 != 0 {
+        if fp < lo || fp + 16 > hi || !fp.is_multiple_of(8) {
             break;
         }
         // SAFETY: fp and fp+8 lie inside this thread's stack (checked above),
