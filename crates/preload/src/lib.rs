@@ -218,15 +218,15 @@ pub extern "C" fn push_register_global(addr: *mut c_void, size: size_t) {
 /// Shape of every lock-acquiring hook.
 #[inline(always)]
 fn acquire_hook(lock: usize, exclusive: bool, call: impl FnOnce() -> c_int) -> c_int {
-    if passthrough() {
+    let Some(t) = rt::hook_thread() else {
         return call();
-    }
+    };
     let granted = rt::grant_for_sync(&[lock]);
     let r = call();
     if r == 0 {
-        rt::on_lock_acquired(lock, exclusive, granted);
+        rt::on_lock_acquired(t, lock, exclusive, granted);
     } else if granted {
-        rt::refresh_pkru();
+        rt::refresh_pkru_of(t.0, t.1);
     }
     r
 }
@@ -234,14 +234,14 @@ fn acquire_hook(lock: usize, exclusive: bool, call: impl FnOnce() -> c_int) -> c
 /// Shape of every lock-releasing hook.
 #[inline(always)]
 fn release_hook(lock: usize, call: impl FnOnce() -> c_int) -> c_int {
-    if passthrough() {
+    let Some(t) = rt::hook_thread() else {
         return call();
-    }
+    };
     let granted = rt::grant_for_sync(&[lock]);
-    let refresh = rt::on_lock_releasing(lock);
+    let refresh = rt::on_lock_releasing(t, lock);
     let r = call();
     if granted || refresh {
-        rt::refresh_pkru();
+        rt::refresh_pkru_of(t.0, t.1);
     }
     r
 }
@@ -387,14 +387,14 @@ pub unsafe extern "C" fn pthread_spin_unlock(l: S) -> c_int {
 // -------------------------------------------------------- condition variables
 
 fn cond_wait_hook(c: C, m: M, call: impl FnOnce() -> c_int) -> c_int {
-    if passthrough() {
+    let Some(t) = rt::hook_thread() else {
         return call();
-    }
+    };
     let granted = rt::grant_for_sync(&[c as usize, m as usize]);
-    let refresh = rt::on_lock_releasing(m as usize);
+    let refresh = rt::on_lock_releasing(t, m as usize);
     let r = call();
     // The mutex is held again on return, whatever the result.
-    rt::on_lock_acquired(m as usize, true, granted || refresh);
+    rt::on_lock_acquired(t, m as usize, true, granted || refresh);
     r
 }
 

@@ -112,25 +112,62 @@ impl Keys {
         self.pick(lock_ordinal(lock).unwrap_or(mix(lock as u64) as u32))
     }
 
-    /// The PKRU a thread should run with right now.
-    pub fn pkru_for(&self, id: u32, t: &ThreadRecord) -> Pkru {
-        let mut p = Pkru::ONLY_KEY0
+    /// Key of the objects `lock` protects, or 0 if it protects none.
+    #[inline]
+    pub fn lock_key(&self, lock: usize) -> u32 {
+        match lock_ordinal(lock) {
+            Some(o) => self.pick(o),
+            None if LOCKSET_FULL.load(Ordering::Relaxed) != 0 => self.pick(mix(lock as u64) as u32),
+            None => 0,
+        }
+    }
+
+    fn base_pkru(&self, id: u32) -> Pkru {
+        Pkru::ONLY_KEY0
             .with(self.readonly, Access::Read)
-            .with(self.of_thread(id), Access::ReadWrite);
-        for (lock, exclusive) in t.held_locks() {
-            let ordinal = match lock_ordinal(lock) {
-                Some(o) => o,
-                None if LOCKSET_FULL.load(Ordering::Relaxed) != 0 => mix(lock as u64) as u32,
-                None => continue,
-            };
-            let access = if exclusive {
-                Access::ReadWrite
-            } else {
-                Access::Read
-            };
-            p = p.grant(self.pick(ordinal), access);
+            .with(self.of_thread(id), Access::ReadWrite)
+    }
+
+    /// The PKRU a thread should run with, from its cached base and the keys
+    /// cached in its held-lock entries. No lookups; a few ns.
+    #[inline]
+    pub fn pkru_for(&self, id: u32, t: &ThreadRecord) -> Pkru {
+        let mut p = match t.base_pkru.load(Ordering::Relaxed) {
+            0 => {
+                let b = self.base_pkru(id);
+                t.base_pkru.store(b.0, Ordering::Relaxed);
+                b
+            }
+            b => Pkru(b),
+        };
+        let len = (t.held_len.load(Ordering::Acquire) as usize).min(crate::threads::MAX_HELD);
+        for h in &t.held[..len] {
+            let key = h.key.load(Ordering::Relaxed);
+            if key != 0 {
+                let access = if h.exclusive.load(Ordering::Relaxed) {
+                    Access::ReadWrite
+                } else {
+                    Access::Read
+                };
+                p = p.grant(key, access);
+            }
         }
         p
+    }
+
+    /// Recomputes the thread's cached base and lock keys from the current
+    /// owner map, then its PKRU. Only on the thread itself (it writes the
+    /// thread's held-lock entries): the fault handler and policy changes.
+    pub fn pkru_fresh(&self, id: u32, t: &ThreadRecord) -> Pkru {
+        t.base_pkru.store(self.base_pkru(id).0, Ordering::Relaxed);
+        let len = (t.held_len.load(Ordering::Acquire) as usize).min(crate::threads::MAX_HELD);
+        for h in &t.held[..len] {
+            h.key.store(
+                self.lock_key(h.addr.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
+        }
+        self.pkru_for(id, t)
     }
 
     /// Whether `key` is one of ours (not key 0 or an application's key).

@@ -228,7 +228,7 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
     let write = g[libc::REG_ERR as usize] & 2 != 0;
     let pc = g[libc::REG_RIP as usize] as usize;
     let stepping = rec.stepping.load(Ordering::Relaxed) != 0;
-    let correct = keys.pkru_for(id, rec);
+    let correct = keys.pkru_fresh(id, rec);
     let base = if stepping { saved_pkru(area) } else { correct };
     let key = obj.key.load(Ordering::Acquire);
 
@@ -309,7 +309,7 @@ extern "C" fn on_trap(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
     {
         if rec.stepping.swap(0, Ordering::Relaxed) != 0 {
             gregs(ctx)[libc::REG_EFL as usize] &= !TRAP_FLAG;
-            set_saved_pkru(area, keys.pkru_for(id, rec));
+            set_saved_pkru(area, keys.pkru_fresh(id, rec));
             handled = true;
         }
     }

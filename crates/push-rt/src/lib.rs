@@ -118,11 +118,26 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
 /// Sets the calling thread's PKRU to what its domain and held locks grant.
 #[inline]
 pub fn refresh_pkru() {
-    if let (Some(keys), Some(id)) = (domains::keys(), threads::current_or_register()) {
-        if let Some(rec) = threads::record(id) {
-            domains::apply_pkru(keys.pkru_for(id, rec));
-        }
+    if let Some((id, rec)) = threads::current_or_register_record() {
+        refresh_pkru_of(id, rec);
     }
+}
+
+#[inline]
+pub fn refresh_pkru_of(id: u32, rec: &threads::ThreadRecord) {
+    if let Some(keys) = domains::keys() {
+        domains::apply_pkru(keys.pkru_for(id, rec));
+    }
+}
+
+/// For hooks: the calling thread, or None when the hook must pass straight
+/// through (runtime disabled, or the thread is inside runtime code).
+#[inline]
+pub fn hook_thread() -> Option<(u32, &'static threads::ThreadRecord)> {
+    if !enabled() {
+        return None;
+    }
+    threads::hook_thread()
 }
 
 /// Whether `addr` may lie in a tracked object (a fast pre-check).
@@ -159,32 +174,31 @@ pub fn grant_for_sync(addrs: &[usize]) -> bool {
     granted
 }
 
-/// A lock was acquired (exclusive: mutex, spinlock, write lock).
+/// A lock was acquired by thread `t` (exclusive: mutex, spinlock, write lock).
 #[inline]
-pub fn on_lock_acquired(lock: usize, exclusive: bool, force_refresh: bool) {
-    let Some((_, rec)) = current_thread() else {
-        return;
-    };
-    rec.push_lock(lock, exclusive);
-    if force_refresh || domains::is_protecting(lock) {
-        refresh_pkru();
+pub fn on_lock_acquired(
+    t: (u32, &threads::ThreadRecord),
+    lock: usize,
+    exclusive: bool,
+    force_refresh: bool,
+) {
+    let key = domains::keys().map_or(0, |k| k.lock_key(lock));
+    t.1.push_lock(lock, exclusive, key);
+    if force_refresh || key != 0 {
+        refresh_pkru_of(t.0, t.1);
     }
 }
 
-/// A lock is about to be released. Returns whether the caller must refresh
-/// PKRU after the real release.
+/// Thread `t` is about to release a lock. Returns whether the caller must
+/// refresh PKRU after the real release.
 #[inline]
-pub fn on_lock_releasing(lock: usize) -> bool {
-    let Some((_, rec)) = current_thread() else {
-        return false;
-    };
-    rec.pop_lock(lock);
-    domains::is_protecting(lock)
+pub fn on_lock_releasing(t: (u32, &threads::ThreadRecord), lock: usize) -> bool {
+    t.1.pop_lock(lock) != 0
 }
 
+#[inline]
 fn current_thread() -> Option<(u32, &'static threads::ThreadRecord)> {
-    let id = threads::current_or_register()?;
-    Some((id, threads::record(id)?))
+    threads::current_or_register_record()
 }
 
 /// Parent side of `pthread_create`: reserves the child's record.
@@ -548,7 +562,8 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
     }
     if let Policy::ProtectedBy(lock) = new {
         if rec.holds(lock).is_some() {
-            refresh_pkru();
+            // The lock's key is new: refresh the cached keys of held locks.
+            domains::apply_pkru(keys.pkru_fresh(id, rec));
         }
     }
     0
@@ -599,8 +614,8 @@ pub fn api_private(obj: usize) -> i32 {
 
 /// `push_lock_acquired` for custom locks.
 pub fn api_lock_acquired(lock: usize, exclusive: bool) {
-    if enabled() {
-        on_lock_acquired(lock, exclusive, false);
+    if let (true, Some(t)) = (enabled(), current_thread()) {
+        on_lock_acquired(t, lock, exclusive, false);
     }
 }
 
@@ -609,15 +624,13 @@ pub fn api_lock_released(lock: usize) {
     if !enabled() {
         return;
     }
-    let Some((_, rec)) = current_thread() else {
-        return;
-    };
-    if rec.holds(lock).is_none() && !rec.overflowed() {
+    let Some(t) = current_thread() else { return };
+    if t.1.holds(lock).is_none() && !t.1.overflowed() {
         annotation_error(API_LOCK_RELEASED, WHY_NOT_HELD, libc::EINVAL, lock, None);
         return;
     }
-    if on_lock_releasing(lock) {
-        refresh_pkru();
+    if on_lock_releasing(t, lock) {
+        refresh_pkru_of(t.0, t.1);
     }
 }
 

@@ -14,11 +14,17 @@
 use core::sync::atomic::{AtomicUsize, Ordering};
 use libc::{c_int, c_void, pthread_attr_t, pthread_t, sigaction as SigAction, timespec};
 
+#[inline(always)]
 fn resolve(slot: &AtomicUsize, name: &'static [u8], version: Option<&'static [u8]>) -> usize {
-    let cached = slot.load(Ordering::Relaxed);
-    if cached != 0 {
-        return cached;
+    match slot.load(Ordering::Relaxed) {
+        0 => resolve_slow(slot, name, version),
+        cached => cached,
     }
+}
+
+#[cold]
+#[inline(never)]
+fn resolve_slow(slot: &AtomicUsize, name: &'static [u8], version: Option<&'static [u8]>) -> usize {
     // SAFETY: name and version are NUL-terminated literals.
     let p = unsafe {
         match version {

@@ -29,6 +29,9 @@ pub struct HeldLock {
     pub addr: AtomicUsize,
     pub exclusive: AtomicBool,
     pub count: AtomicU32,
+    /// The protection key of the objects this lock protects (0: none),
+    /// cached at acquisition so PKRU updates need no lookup.
+    pub key: AtomicU32,
 }
 
 pub struct ThreadRecord {
@@ -49,16 +52,33 @@ pub struct ThreadRecord {
     pub internal: AtomicBool,
     /// Owner ordinal: picks the thread's domain (see `domains`).
     pub ordinal: AtomicU32,
+    /// Cached PKRU for key 0, read-only and the thread's own domain (0: not
+    /// computed yet).
+    pub base_pkru: AtomicU32,
 }
 
 static TABLE: OnceLock<FixedArray<ThreadRecord>> = OnceLock::new();
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
-thread_local! {
-    /// Id + 1 of the calling thread's record; 0 until registered.
-    static SELF_ID: Cell<u32> = const { Cell::new(0) };
+/// The calling thread's view of itself, in one thread-local so a hook pays
+/// for one TLS lookup. Const-initialised and without `Drop`, so it is usable
+/// during thread teardown and from signal handlers.
+struct Local {
     /// Set while the thread runs runtime code: hooks then pass straight through.
-    static IN_RUNTIME: Cell<bool> = const { Cell::new(false) };
+    in_runtime: Cell<bool>,
+    /// Id + 1 of the calling thread's record; 0 until registered.
+    id: Cell<u32>,
+    record: Cell<*const ThreadRecord>,
+}
+
+thread_local! {
+    static LOCAL: Local = const {
+        Local {
+            in_runtime: Cell::new(false),
+            id: Cell::new(0),
+            record: Cell::new(core::ptr::null()),
+        }
+    };
 }
 
 /// Allocates the table. Called once from init, before any thread is registered.
@@ -105,7 +125,10 @@ pub fn adopt(id: u32) {
     r.pthread
         .store(unsafe { libc::pthread_self() } as u64, Ordering::Relaxed);
     r.state.store(STATE_LIVE, Ordering::Release);
-    SELF_ID.with(|s| s.set(id + 1));
+    let _ = LOCAL.try_with(|l| {
+        l.id.set(id + 1);
+        l.record.set(r);
+    });
 }
 
 /// Records the calling thread's stack bounds (normal context only).
@@ -130,8 +153,25 @@ pub fn record_stack_bounds(id: u32) {
 /// The calling thread's id, if registered.
 #[inline]
 pub fn current_id() -> Option<u32> {
-    let v = SELF_ID.try_with(|s| s.get()).unwrap_or(0);
+    let v = LOCAL.try_with(|l| l.id.get()).unwrap_or(0);
     (v != 0).then(|| v - 1)
+}
+
+/// For hooks: the calling thread's id and record (registering it if needed),
+/// or None when the thread is inside runtime code. One TLS lookup.
+#[inline]
+pub fn hook_thread() -> Option<(u32, &'static ThreadRecord)> {
+    let (inside, id, rec) = LOCAL
+        .try_with(|l| (l.in_runtime.get(), l.id.get(), l.record.get()))
+        .unwrap_or((true, 0, core::ptr::null()));
+    if inside {
+        return None;
+    }
+    if id != 0 && !rec.is_null() {
+        // SAFETY: `record` points into the never-freed thread table.
+        return Some((id - 1, unsafe { &*rec }));
+    }
+    current_or_register().and_then(|id| Some((id, record(id)?)))
 }
 
 /// The calling thread's id, registering it first if needed.
@@ -150,16 +190,29 @@ pub fn current() -> Option<(u32, &'static ThreadRecord)> {
     Some((id, record(id)?))
 }
 
+/// Like [`hook_thread`] but also inside runtime code.
+#[inline]
+pub fn current_or_register_record() -> Option<(u32, &'static ThreadRecord)> {
+    let (id, rec) = LOCAL
+        .try_with(|l| (l.id.get(), l.record.get()))
+        .unwrap_or((0, core::ptr::null()));
+    if id != 0 && !rec.is_null() {
+        // SAFETY: `record` points into the never-freed thread table.
+        return Some((id - 1, unsafe { &*rec }));
+    }
+    current_or_register().and_then(|id| Some((id, record(id)?)))
+}
+
 /// Enters runtime code on this thread; `None` if already inside (re-entry),
 /// in which case the caller must pass straight through.
 #[inline]
 pub fn enter() -> Option<RuntimeGuard> {
-    IN_RUNTIME
-        .try_with(|f| {
-            if f.get() {
+    LOCAL
+        .try_with(|l| {
+            if l.in_runtime.get() {
                 None
             } else {
-                f.set(true);
+                l.in_runtime.set(true);
                 Some(RuntimeGuard(()))
             }
         })
@@ -168,19 +221,19 @@ pub fn enter() -> Option<RuntimeGuard> {
 }
 
 pub fn in_runtime() -> bool {
-    IN_RUNTIME.try_with(|f| f.get()).unwrap_or(true)
+    LOCAL.try_with(|l| l.in_runtime.get()).unwrap_or(true)
 }
 
 /// Marks the calling thread as inside the runtime for good (internal threads).
 pub fn mark_internal() {
-    let _ = IN_RUNTIME.try_with(|f| f.set(true));
+    let _ = LOCAL.try_with(|l| l.in_runtime.set(true));
 }
 
 pub struct RuntimeGuard(());
 
 impl Drop for RuntimeGuard {
     fn drop(&mut self) {
-        let _ = IN_RUNTIME.try_with(|f| f.set(false));
+        let _ = LOCAL.try_with(|l| l.in_runtime.set(false));
     }
 }
 
@@ -196,37 +249,47 @@ pub fn find_by_pthread(p: u64) -> Option<u32> {
 
 impl ThreadRecord {
     /// Records an acquisition of `addr`. Owner thread only.
-    pub fn push_lock(&self, addr: usize, exclusive: bool) {
+    #[inline]
+    pub fn push_lock(&self, addr: usize, exclusive: bool, key: u32) {
         let len = self.held_len.load(Ordering::Relaxed) as usize;
         for h in self.held[..len].iter().rev() {
             if h.addr.load(Ordering::Relaxed) == addr {
-                h.count.fetch_add(1, Ordering::Relaxed);
+                // Only the owner writes its held array: no read-modify-write needed.
+                h.count
+                    .store(h.count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 return;
             }
         }
         if len == MAX_HELD {
-            self.held_overflow.fetch_add(1, Ordering::Relaxed);
+            self.held_overflow.store(
+                self.held_overflow.load(Ordering::Relaxed) + 1,
+                Ordering::Relaxed,
+            );
             return;
         }
         let h = &self.held[len];
         h.addr.store(addr, Ordering::Relaxed);
         h.exclusive.store(exclusive, Ordering::Relaxed);
         h.count.store(1, Ordering::Relaxed);
+        h.key.store(key, Ordering::Relaxed);
         self.held_len.store(len as u32 + 1, Ordering::Release);
     }
 
-    /// Records a release of `addr`; returns whether it was held exclusively
-    /// (None if it was not recorded as held). Owner thread only.
-    pub fn pop_lock(&self, addr: usize) -> Option<bool> {
+    /// Records a release of `addr`; returns the key cached for it (0 if the
+    /// lock protects nothing or was not recorded as held). Owner thread only.
+    #[inline]
+    pub fn pop_lock(&self, addr: usize) -> u32 {
         let len = self.held_len.load(Ordering::Relaxed) as usize;
         for i in (0..len).rev() {
             let h = &self.held[i];
             if h.addr.load(Ordering::Relaxed) != addr {
                 continue;
             }
-            let exclusive = h.exclusive.load(Ordering::Relaxed);
-            if h.count.fetch_sub(1, Ordering::Relaxed) > 1 {
-                return Some(exclusive);
+            let key = h.key.load(Ordering::Relaxed);
+            let count = h.count.load(Ordering::Relaxed);
+            if count > 1 {
+                h.count.store(count - 1, Ordering::Relaxed);
+                return key;
             }
             for j in i..len - 1 {
                 let (dst, src) = (&self.held[j], &self.held[j + 1]);
@@ -236,15 +299,17 @@ impl ThreadRecord {
                     .store(src.exclusive.load(Ordering::Relaxed), Ordering::Relaxed);
                 dst.count
                     .store(src.count.load(Ordering::Relaxed), Ordering::Relaxed);
+                dst.key
+                    .store(src.key.load(Ordering::Relaxed), Ordering::Relaxed);
             }
             self.held_len.store(len as u32 - 1, Ordering::Release);
-            return Some(exclusive);
+            return key;
         }
         let overflow = self.held_overflow.load(Ordering::Relaxed);
         if overflow > 0 {
             self.held_overflow.store(overflow - 1, Ordering::Relaxed);
         }
-        None
+        0
     }
 
     /// How this thread holds `addr`: Some(true) exclusively, Some(false) shared.
