@@ -321,3 +321,23 @@ pub fn set_key(o: &Object, key: u32) -> Result<(), i32> {
     o.key.store(key, Ordering::Release);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_words_round_trip() {
+        for p in [
+            Policy::Private(0),
+            Policy::Private(u32::MAX),
+            Policy::ReadOnly,
+            Policy::ProtectedBy(0x7fff_ffff_f000),
+            Policy::Released,
+            Policy::Racy,
+        ] {
+            assert_eq!(Policy::decode(p.encode()), Some(p));
+        }
+        assert_eq!(Policy::decode(0), None);
+    }
+}

@@ -102,6 +102,8 @@ static SEQ: AtomicU32 = AtomicU32::new(0);
 static DONE: AtomicU32 = AtomicU32::new(0);
 static DROPPED: AtomicU32 = AtomicU32::new(0);
 static REPORTER_RUNNING: AtomicBool = AtomicBool::new(false);
+/// The reporter is (about to be) asleep on SEQ: producers must wake it.
+static REPORTER_ASLEEP: AtomicBool = AtomicBool::new(true);
 static NEXT_SEQ: AtomicU64 = AtomicU64::new(1);
 
 pub static RACES: AtomicU32 = AtomicU32::new(0);
@@ -210,8 +212,12 @@ pub fn enqueue(r: &RawReport) -> Option<u32> {
                 (*dst).seq = seq;
             }
             slot.state.store(READY, Ordering::Release);
-            let s = SEQ.fetch_add(1, Ordering::AcqRel) + 1;
-            sys::futex_wake(&SEQ);
+            // SeqCst pairs with the reporter's store of REPORTER_ASLEEP
+            // before its futex wait on SEQ (store, then load, on both sides).
+            let s = SEQ.fetch_add(1, Ordering::SeqCst) + 1;
+            if REPORTER_ASLEEP.load(Ordering::SeqCst) {
+                sys::futex_wake(&SEQ);
+            }
             return Some(s);
         }
     }
@@ -250,8 +256,11 @@ pub fn ensure_reporter() {
         .spawn(|| {
             crate::threads::mark_internal();
             loop {
+                REPORTER_ASLEEP.store(false, Ordering::Release);
                 let seen = SEQ.load(Ordering::Acquire);
                 drain();
+                REPORTER_ASLEEP.store(true, Ordering::SeqCst);
+                // A report queued after `seen` changes SEQ, so the wait returns.
                 sys::futex_wait(&SEQ, seen, 0);
             }
         });

@@ -28,14 +28,20 @@ fn max_leaf() -> u32 {
     cpuid(0, 0).0
 }
 
+/// Set `PUSH_SIMULATE_NO_PKU=1` to make PUSh behave as on a CPU without
+/// protection keys (for testing the fallback paths on any machine).
+pub fn simulated_absent() -> bool {
+    std::env::var_os("PUSH_SIMULATE_NO_PKU").is_some_and(|v| v == "1")
+}
+
 /// Whether the CPU implements protection keys for user pages.
 pub fn cpu_has_pku() -> bool {
-    max_leaf() >= 7 && cpuid(7, 0).2 & (1 << 3) != 0
+    !simulated_absent() && max_leaf() >= 7 && cpuid(7, 0).2 & (1 << 3) != 0
 }
 
 /// Whether the OS has enabled protection keys (CR4.PKE), making RDPKRU/WRPKRU usable.
 pub fn os_enabled_pku() -> bool {
-    max_leaf() >= 7 && cpuid(7, 0).2 & (1 << 4) != 0
+    !simulated_absent() && max_leaf() >= 7 && cpuid(7, 0).2 & (1 << 4) != 0
 }
 
 /// What the platform offers PUSh, gathered by [`probe`].
@@ -70,6 +76,9 @@ impl Probe {
                  on a virtual machine, expose the 'pku' CPU flag to the guest"
                     .to_string(),
             );
+            if simulated_absent() {
+                out.push("(simulated: PUSH_SIMULATE_NO_PKU=1 is set)".to_string());
+            }
         } else if !self.os_pke {
             out.push(
                 "the kernel has not enabled protection keys (no 'ospke' flag): use Linux 4.9 or later built with \
