@@ -44,7 +44,11 @@ extern "C" fn push_init() {
             // SAFETY: registering plain extern "C" callbacks with libc.
             unsafe {
                 libc::atexit(at_exit);
-                libc::pthread_atfork(None, None, Some(after_fork_child));
+                libc::pthread_atfork(
+                    Some(before_fork),
+                    Some(after_fork_parent),
+                    Some(after_fork_child),
+                );
             }
         }
         Err(rt::Disabled::NoPku(why)) => {
@@ -62,6 +66,14 @@ extern "C" fn at_exit() {
         unsafe { libc::fflush(core::ptr::null_mut()) };
         rt::sys::exit_now(code);
     }
+}
+
+extern "C" fn before_fork() {
+    rt::on_fork_prepare();
+}
+
+extern "C" fn after_fork_parent() {
+    rt::on_fork_parent();
 }
 
 extern "C" fn after_fork_child() {
@@ -185,14 +197,16 @@ pub extern "C" fn push_racy(obj: *mut c_void) -> c_int {
 
 #[no_mangle]
 pub extern "C" fn push_happens_before(addr: *const c_void) {
-    let _g = rt::enter();
-    let _ = addr;
+    if let Some(t) = rt::hook_thread() {
+        rt::on_release(t, addr as usize);
+    }
 }
 
 #[no_mangle]
 pub extern "C" fn push_happens_after(addr: *const c_void) {
-    let _g = rt::enter();
-    let _ = addr;
+    if let Some(t) = rt::hook_thread() {
+        rt::on_acquire(t, addr as usize);
+    }
 }
 
 #[no_mangle]
@@ -221,13 +235,12 @@ fn acquire_hook(lock: usize, exclusive: bool, call: impl FnOnce() -> c_int) -> c
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    let granted = rt::grant_for_sync(&[lock]);
+    let granted = rt::grant_for_sync(t, &[lock]);
     let r = call();
     if r == 0 {
-        rt::on_lock_acquired(t, lock, exclusive, granted);
-    } else if granted {
-        rt::refresh_pkru_of(t.0, t.1);
+        rt::on_lock_acquired(t, lock, exclusive, false);
     }
+    rt::end_sync_grant(t, granted);
     r
 }
 
@@ -237,10 +250,12 @@ fn release_hook(lock: usize, call: impl FnOnce() -> c_int) -> c_int {
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    let granted = rt::grant_for_sync(&[lock]);
+    let granted = rt::grant_for_sync(t, &[lock]);
     let refresh = rt::on_lock_releasing(t, lock);
     let r = call();
-    if granted || refresh {
+    if granted {
+        rt::end_sync_grant(t, granted);
+    } else if refresh {
         rt::refresh_pkru_of(t.0, t.1);
     }
     r
@@ -249,14 +264,12 @@ fn release_hook(lock: usize, call: impl FnOnce() -> c_int) -> c_int {
 /// Shape of hooks that only need access to the object (init, destroy, signal).
 #[inline(always)]
 fn access_hook(addrs: &[usize], call: impl FnOnce() -> c_int) -> c_int {
-    if passthrough() {
+    let Some(t) = rt::hook_thread() else {
         return call();
-    }
-    let granted = rt::grant_for_sync(addrs);
+    };
+    let granted = rt::grant_for_sync(t, addrs);
     let r = call();
-    if granted {
-        rt::refresh_pkru();
-    }
+    rt::end_sync_grant(t, granted);
     r
 }
 
@@ -300,10 +313,134 @@ pub unsafe extern "C" fn pthread_mutex_init(m: M, a: *const libc::pthread_mutexa
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_destroy(m: M) -> c_int {
+    rt::on_sync_destroyed(m as usize);
     // SAFETY: the caller's arguments go unchanged to the real function.
     access_hook(&[m as usize], || unsafe {
         real::pthread_mutex_destroy()(m)
     })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_rwlock_destroy(l: R) -> c_int {
+    rt::on_sync_destroyed(l as usize);
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    access_hook(&[l as usize], || unsafe {
+        real::pthread_rwlock_destroy()(l)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_spin_destroy(l: S) -> c_int {
+    rt::on_sync_destroyed(l as usize);
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    access_hook(&[l as usize], || unsafe { real::pthread_spin_destroy()(l) })
+}
+
+// ------------------------------------- barriers, semaphores, pthread_once
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_barrier_wait(b: *mut libc::pthread_barrier_t) -> c_int {
+    let Some(t) = rt::hook_thread() else {
+        // SAFETY: unchanged argument.
+        return unsafe { real::pthread_barrier_wait()(b) };
+    };
+    // All arrivals of a round happen before all departures.
+    rt::on_release(t, b as usize);
+    let granted = rt::grant_for_sync(t, &[b as usize]);
+    // SAFETY: unchanged argument.
+    let r = unsafe { real::pthread_barrier_wait()(b) };
+    rt::on_acquire(t, b as usize);
+    rt::end_sync_grant(t, granted);
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sem_post(s: *mut libc::sem_t) -> c_int {
+    if let Some(t) = rt::hook_thread() {
+        rt::on_release(t, s as usize);
+    }
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    access_hook(&[s as usize], || unsafe { real::sem_post()(s) })
+}
+
+/// Shape of the semaphore waits: acquire on success.
+fn sem_wait_hook(s: *mut libc::sem_t, call: impl FnOnce() -> c_int) -> c_int {
+    let Some(t) = rt::hook_thread() else {
+        return call();
+    };
+    let granted = rt::grant_for_sync(t, &[s as usize]);
+    let r = call();
+    if r == 0 {
+        rt::on_acquire(t, s as usize);
+    }
+    rt::end_sync_grant(t, granted);
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sem_wait(s: *mut libc::sem_t) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    sem_wait_hook(s, || unsafe { real::sem_wait()(s) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sem_trywait(s: *mut libc::sem_t) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    sem_wait_hook(s, || unsafe { real::sem_trywait()(s) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sem_timedwait(s: *mut libc::sem_t, t: *const timespec) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    sem_wait_hook(s, || unsafe { real::sem_timedwait()(s, t) })
+}
+
+const ONCE_NESTING: usize = 4;
+
+thread_local! {
+    /// Init routines and controls of the pthread_once calls running on this
+    /// thread (an init routine may itself call pthread_once on another control).
+    static ONCE_STACK: core::cell::Cell<[(usize, usize); ONCE_NESTING]> =
+        const { core::cell::Cell::new([(0, 0); ONCE_NESTING]) };
+    static ONCE_DEPTH: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
+}
+
+extern "C" fn once_trampoline() {
+    let depth = ONCE_DEPTH.with(|d| d.get());
+    let (routine, control) = ONCE_STACK.with(|s| s.get()[depth - 1]);
+    // SAFETY: `routine` is the init routine given to our pthread_once.
+    let routine: extern "C" fn() = unsafe { core::mem::transmute(routine) };
+    routine();
+    // The init routine happens before every return from pthread_once.
+    if let Some(t) = rt::hook_thread() {
+        rt::on_release(t, control);
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_once(
+    control: *mut libc::pthread_once_t,
+    routine: extern "C" fn(),
+) -> c_int {
+    let real_once = real::pthread_once();
+    let depth = ONCE_DEPTH.with(|d| d.get());
+    if passthrough() || depth >= ONCE_NESTING {
+        // SAFETY: unchanged arguments.
+        return unsafe { real_once(control, routine) };
+    }
+    ONCE_STACK.with(|s| {
+        let mut v = s.get();
+        v[depth] = (routine as *const () as usize, control as usize);
+        s.set(v);
+    });
+    ONCE_DEPTH.with(|d| d.set(depth + 1));
+    // SAFETY: the trampoline calls `routine` exactly as pthread_once would.
+    let r = unsafe { real_once(control, once_trampoline) };
+    ONCE_DEPTH.with(|d| d.set(depth));
+    if let Some(t) = rt::hook_thread() {
+        rt::on_acquire(t, control as usize);
+    }
+    r
 }
 
 // ------------------------------------------------------------------- rwlocks
@@ -390,11 +527,12 @@ fn cond_wait_hook(c: C, m: M, call: impl FnOnce() -> c_int) -> c_int {
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    let granted = rt::grant_for_sync(&[c as usize, m as usize]);
+    let granted = rt::grant_for_sync(t, &[c as usize, m as usize]);
     let refresh = rt::on_lock_releasing(t, m as usize);
     let r = call();
     // The mutex is held again on return, whatever the result.
-    rt::on_lock_acquired(t, m as usize, true, granted || refresh);
+    rt::on_lock_acquired(t, m as usize, true, refresh);
+    rt::end_sync_grant(t, granted);
     r
 }
 
@@ -468,7 +606,11 @@ pub unsafe extern "C" fn pthread_create(
         // SAFETY: unchanged arguments.
         return unsafe { real_create(thread, attr, routine, arg) };
     }
-    let Some(id) = rt::on_thread_creating() else {
+    let Some(parent) = rt::hook_thread() else {
+        // SAFETY: unchanged arguments.
+        return unsafe { real_create(thread, attr, routine, arg) };
+    };
+    let Some(id) = rt::on_thread_creating(parent) else {
         // SAFETY: unchanged arguments.
         return unsafe { real_create(thread, attr, routine, arg) };
     };

@@ -1,8 +1,10 @@
 //! Protection domains: which key guards which owner's objects, and the PKRU
 //! each thread runs with.
 //!
-//! All keys are allocated once at start-up. Two are reserved: `readonly`
-//! (every thread may read, none may write) and `noaccess` (released objects).
+//! All keys are allocated once at start-up. Three are reserved: `readonly`
+//! (every thread may read, none may write), `noaccess` (released objects)
+//! and `validate` (objects whose policy just changed: the first access by
+//! another thread faults so it can be checked against the change).
 //! The rest are domains, shared among owners: each owner (a thread, or a lock
 //! once it protects an object) gets an ordinal in order of appearance, and
 //! ordinal k maps to domain (k + rotation) mod n, the rotation drawn from the
@@ -26,6 +28,9 @@ use x86_check::Pkru;
 pub struct Keys {
     pub readonly: u32,
     pub noaccess: u32,
+    /// Objects whose policy just changed, until a first access by another
+    /// thread has been checked against the change (see `hb`).
+    pub validate: u32,
     domains: [u32; 16],
     ndomains: usize,
 }
@@ -39,7 +44,7 @@ pub fn next_ordinal() -> u32 {
     NEXT_ORDINAL.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Allocates every free key. Fails (with the errno) if fewer than three are free.
+/// Allocates every free key. Fails (with the errno) if fewer than four are free.
 pub fn init(seed: u64) -> Result<&'static Keys, i32> {
     if let Some(k) = KEYS.get() {
         return Ok(k);
@@ -59,20 +64,21 @@ pub fn init(seed: u64) -> Result<&'static Keys, i32> {
             }
         }
     }
-    if n < 3 {
+    if n < 4 {
         for &k in &got[..n] {
             let _ = x86_check::pkey::free(k);
         }
         return Err(if err == 0 { libc::ENOSPC } else { err });
     }
     let mut domains = [0u32; 16];
-    domains[..n - 2].copy_from_slice(&got[2..n]);
+    domains[..n - 3].copy_from_slice(&got[3..n]);
     SEED.store(mix(seed), Ordering::Relaxed);
     let keys = Keys {
         readonly: got[0],
         noaccess: got[1],
+        validate: got[2],
         domains,
-        ndomains: n - 2,
+        ndomains: n - 3,
     };
     Ok(KEYS.get_or_init(|| keys))
 }
@@ -172,7 +178,10 @@ impl Keys {
 
     /// Whether `key` is one of ours (not key 0 or an application's key).
     pub fn owns(&self, key: u32) -> bool {
-        key == self.readonly || key == self.noaccess || self.domains[..self.ndomains].contains(&key)
+        key == self.readonly
+            || key == self.noaccess
+            || key == self.validate
+            || self.domains[..self.ndomains].contains(&key)
     }
 }
 

@@ -232,7 +232,20 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
     let base = if stepping { saved_pkru(area) } else { correct };
     let key = obj.key.load(Ordering::Acquire);
 
+    if in_sync_call(rec, obj) {
+        // A lock or condvar inside this object, in the middle of a hooked
+        // call whose grant predates a key change: keep the call going.
+        let key = obj.key.load(Ordering::Acquire);
+        set_saved_pkru(area, saved_pkru(area).grant(key, Access::ReadWrite));
+        SILENT_FIXES.fetch_add(1, Ordering::Relaxed);
+        return true;
+    }
     if access_allowed(keys, id, rec, obj, write) {
+        if obj.pending() && !check_pending(id, rec, obj_id, obj, write, addr, pc, g) {
+            // The changing thread itself: let this access through once.
+            step_with_grant(area, g, rec, base, key, write);
+            return true;
+        }
         let key = obj.key.load(Ordering::Acquire);
         if base.allows(key, write) {
             SILENT_FIXES.fetch_add(1, Ordering::Relaxed);
@@ -254,19 +267,82 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
         };
         stack::walk(pc, g[libc::REG_RBP as usize] as usize, &mut r.stack);
         fill_object(&mut r, obj_id, obj);
-        let seq = report::enqueue(&r);
-        if crate::options().halt_on_error {
-            if let Some(seq) = seq {
-                if !report::wait_printed(seq, 10_000) {
-                    // No reporter to print and stop: do it here, we are exiting anyway.
-                    report::drain();
-                    crate::halt_if_reported();
-                }
-            }
-        }
+        queue_and_maybe_halt(&r);
     }
     step_with_grant(area, g, rec, base, key, write);
     true
+}
+
+/// Whether the thread is inside a hooked synchronization call on an address
+/// in `obj`.
+fn in_sync_call(rec: &ThreadRecord, obj: &Object) -> bool {
+    rec.sync_addrs.iter().any(|a| {
+        let a = a.load(Ordering::Relaxed);
+        a != 0 && obj.contains(a)
+    })
+}
+
+/// How many of its own accesses the changing thread may make to a pending
+/// object (each a fault) before the object stops waiting for another
+/// thread's first access.
+const CHANGER_FAULTS_BEFORE_SETTLING: u32 = 16;
+
+/// An allowed access to an object whose policy just changed. A first access
+/// by another thread is checked against the change (rule 2), reported if not
+/// ordered after it, and settles the object on its policy's key. Returns
+/// false when the object stays pending (an access by the changer itself).
+#[allow(clippy::too_many_arguments)]
+fn check_pending(
+    id: u32,
+    rec: &ThreadRecord,
+    obj_id: u32,
+    obj: &Object,
+    write: bool,
+    addr: usize,
+    pc: usize,
+    g: &[i64; 23],
+) -> bool {
+    let changer = obj.change_thread.load(Ordering::Acquire);
+    if changer == id
+        && obj.pending_faults.fetch_add(1, Ordering::Relaxed) < CHANGER_FAULTS_BEFORE_SETTLING
+    {
+        return false;
+    }
+    if changer != id {
+        let (c, ts) = registry::unpack_epoch(obj.change_epoch.load(Ordering::Acquire));
+        if !crate::hb::ordered_before(c, ts, rec) && report::first_time(obj_id, pc ^ (0xa5 << 56)) {
+            let mut r = RawReport {
+                kind: report::KIND_UNORDERED,
+                is_write: write as u8,
+                thread: id,
+                tid: rec.tid.load(Ordering::Relaxed),
+                addr,
+                has_other: 1,
+                other_thread: changer,
+                other_stack: obj.change_stack.load(Ordering::Relaxed),
+                other_api: obj.change_api.load(Ordering::Relaxed) as u8,
+                ..RawReport::default()
+            };
+            stack::walk(pc, g[libc::REG_RBP as usize] as usize, &mut r.stack);
+            fill_object(&mut r, obj_id, obj);
+            queue_and_maybe_halt(&r);
+        }
+    }
+    let _ = registry::set_key(obj, obj.policy_key.load(Ordering::Acquire));
+    true
+}
+
+fn queue_and_maybe_halt(r: &RawReport) {
+    let seq = report::enqueue(r);
+    if crate::options().halt_on_error {
+        if let Some(seq) = seq {
+            if !report::wait_printed(seq, 10_000) {
+                // No reporter to print and stop: do it here, we are exiting anyway.
+                report::drain();
+                crate::halt_if_reported();
+            }
+        }
+    }
 }
 
 /// Copies what a report needs to know about an object.

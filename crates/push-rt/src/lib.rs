@@ -17,6 +17,7 @@
 
 pub mod domains;
 pub mod fault;
+pub mod hb;
 pub mod options;
 pub mod real;
 pub mod registry;
@@ -150,17 +151,18 @@ pub fn maybe_tracked(addr: usize) -> bool {
 /// Before a synchronization call on `addrs` (mutex, condvar, ...): if any of
 /// them lies inside a tracked object, opens that object's key for the calling
 /// thread so the library and the kernel (futex) can use it. Returns whether
-/// a grant was made; the caller then calls [`refresh_pkru`] afterwards.
+/// a grant was made; the caller then calls [`end_sync_grant`] afterwards.
 #[inline]
-pub fn grant_for_sync(addrs: &[usize]) -> bool {
+pub fn grant_for_sync(t: (u32, &threads::ThreadRecord), addrs: &[usize]) -> bool {
     if !addrs.iter().any(|&a| maybe_tracked(a)) {
         return false;
     }
     let mut granted = false;
     // SAFETY: called only when enabled (OSPKE verified at init).
     let mut p = unsafe { x86_check::pkru::read() };
-    for &a in addrs {
+    for (slot, &a) in t.1.sync_addrs.iter().zip(addrs) {
         if let Some((_, o)) = registry::lookup(a) {
+            slot.store(a, Ordering::Relaxed);
             p = p.grant(
                 o.key.load(Ordering::Acquire),
                 x86_check::pkru::Access::ReadWrite,
@@ -174,6 +176,17 @@ pub fn grant_for_sync(addrs: &[usize]) -> bool {
     granted
 }
 
+/// After the synchronization call: drops the grant of [`grant_for_sync`].
+#[inline]
+pub fn end_sync_grant(t: (u32, &threads::ThreadRecord), granted: bool) {
+    if granted {
+        for slot in &t.1.sync_addrs {
+            slot.store(0, Ordering::Relaxed);
+        }
+        refresh_pkru_of(t.0, t.1);
+    }
+}
+
 /// A lock was acquired by thread `t` (exclusive: mutex, spinlock, write lock).
 #[inline]
 pub fn on_lock_acquired(
@@ -184,6 +197,7 @@ pub fn on_lock_acquired(
 ) {
     let key = domains::keys().map_or(0, |k| k.lock_key(lock));
     t.1.push_lock(lock, exclusive, key);
+    hb::acquire(t.1, lock, exclusive);
     if force_refresh || key != 0 {
         refresh_pkru_of(t.0, t.1);
     }
@@ -193,7 +207,28 @@ pub fn on_lock_acquired(
 /// refresh PKRU after the real release.
 #[inline]
 pub fn on_lock_releasing(t: (u32, &threads::ThreadRecord), lock: usize) -> bool {
+    let reader = t.1.holds(lock) == Some(false);
+    hb::release(t.0, t.1, lock, reader);
     t.1.pop_lock(lock) != 0
+}
+
+/// Release-like synchronization on `addr` (sem_post, barrier arrival,
+/// `push_happens_before`).
+pub fn on_release(t: (u32, &threads::ThreadRecord), addr: usize) {
+    hb::release(t.0, t.1, addr, false);
+}
+
+/// Acquire-like synchronization on `addr` (a successful sem_wait, barrier
+/// departure, return from pthread_once, `push_happens_after`).
+pub fn on_acquire(t: (u32, &threads::ThreadRecord), addr: usize) {
+    hb::acquire(t.1, addr, true);
+}
+
+/// A synchronization object was destroyed.
+pub fn on_sync_destroyed(addr: usize) {
+    if enabled() {
+        hb::forget(addr);
+    }
 }
 
 #[inline]
@@ -201,9 +236,12 @@ fn current_thread() -> Option<(u32, &'static threads::ThreadRecord)> {
     threads::current_or_register_record()
 }
 
-/// Parent side of `pthread_create`: reserves the child's record.
-pub fn on_thread_creating() -> Option<u32> {
-    threads::reserve()
+/// Parent side of `pthread_create`: reserves the child's record; the child
+/// starts from the parent's clock.
+pub fn on_thread_creating(parent: (u32, &threads::ThreadRecord)) -> Option<u32> {
+    let child = threads::reserve()?;
+    hb::on_create(parent.0, parent.1, child);
+    Some(child)
 }
 
 /// Parent side, after the real `pthread_create` succeeded.
@@ -236,12 +274,13 @@ pub fn on_thread_exit() {
 
 /// `pthread_join` returned 0 for `handle`.
 pub fn on_thread_joined(handle: u64) {
-    let Some((me, _)) = current_thread() else {
+    let Some((me, rec)) = current_thread() else {
         return;
     };
     if let Some(t) = threads::find_by_pthread(handle) {
         if let Some(r) = threads::record(t) {
             r.joined_by.store(me + 1, Ordering::Release);
+            hb::on_join(rec, r);
         }
     }
 }
@@ -249,12 +288,15 @@ pub fn on_thread_joined(handle: u64) {
 /// Private to `owner`, which has exited and was joined by `id`: the object
 /// passes to `id`. Called from the fault handler and policy changes.
 pub fn take_over_from_exited(keys: &Keys, id: u32, obj: &Object, owner: u32) -> bool {
-    let Some(r) = threads::record(owner) else {
+    let (Some(r), Some(me)) = (threads::record(owner), threads::record(id)) else {
         return false;
     };
-    if r.state.load(Ordering::Acquire) != threads::STATE_EXITED
-        || r.joined_by.load(Ordering::Acquire) != id + 1
-    {
+    if r.state.load(Ordering::Acquire) != threads::STATE_EXITED {
+        return false;
+    }
+    // Joined by `id`, or the owner's whole life happens before `id` now.
+    let (c, last) = hb::epoch(owner, r);
+    if r.joined_by.load(Ordering::Acquire) != id + 1 && !hb::ordered_before(c, last, me) {
         return false;
     }
     let ok = obj
@@ -266,7 +308,7 @@ pub fn take_over_from_exited(keys: &Keys, id: u32, obj: &Object, owner: u32) -> 
             Ordering::Acquire,
         )
         .is_ok();
-    ok && registry::set_key(obj, keys.of_thread(id)).is_ok()
+    ok && registry::set_policy_key(obj, keys.of_thread(id), None).is_ok()
 }
 
 // ---------------------------------------------------------------- the C API
@@ -319,6 +361,42 @@ fn annotation_error(api: u8, why: u8, errno: i32, addr: usize, obj: Option<(u32,
     errno
 }
 
+/// The calling thread's current epoch, packed for `Object::change_epoch`.
+fn current_epoch(id: u32, rec: &threads::ThreadRecord) -> u64 {
+    let (c, ts) = hb::epoch(id, rec);
+    registry::pack_epoch(c, ts)
+}
+
+/// Rule 1 breach: reports the change at the caller, with the previous one.
+fn unordered_change(
+    api: u8,
+    obj_ptr: usize,
+    obj_id: u32,
+    obj: &Object,
+    (id, rec): (u32, &threads::ThreadRecord),
+) {
+    let stack = stack::capture_here();
+    if !report::first_time(obj_id, stack.pcs[0] ^ (0x5a << 56)) {
+        return;
+    }
+    let mut r = RawReport {
+        kind: report::KIND_UNORDERED,
+        api,
+        thread: id,
+        tid: rec.tid.load(Ordering::Relaxed),
+        addr: obj_ptr,
+        stack,
+        has_other: 1,
+        other_thread: obj.change_thread.load(Ordering::Relaxed),
+        other_stack: obj.change_stack.load(Ordering::Relaxed),
+        other_api: obj.change_api.load(Ordering::Relaxed) as u8,
+        ..RawReport::default()
+    };
+    fault::fill_object(&mut r, obj_id, obj);
+    report::report_now(&r);
+    halt_if_reported();
+}
+
 /// With `halt_on_error`, ends the process once something was reported.
 pub fn halt_if_reported() {
     if options().halt_on_error && report::total() > 0 {
@@ -328,7 +406,7 @@ pub fn halt_if_reported() {
 }
 
 fn alloc_tracked(size: usize) -> usize {
-    let Some((id, _)) = current_thread() else {
+    let Some((id, rec)) = current_thread() else {
         return 0;
     };
     let Some(keys) = domains::keys() else {
@@ -342,12 +420,13 @@ fn alloc_tracked(size: usize) -> usize {
             policy: Policy::Private(id),
             thread: id,
             stack,
+            epoch: current_epoch(id, rec),
         },
     ) else {
         return 0;
     };
     let obj = registry::object(obj_id).expect("fresh object");
-    if registry::set_key(obj, keys.of_thread(id)).is_err() {
+    if registry::set_policy_key(obj, keys.of_thread(id), None).is_err() {
         registry::free(obj_id);
         return 0;
     }
@@ -464,17 +543,26 @@ pub unsafe fn api_realloc(ptr: *mut u8, size: usize) -> *mut u8 {
         sys::set_errno(libc::ENOMEM);
         return core::ptr::null_mut();
     }
-    let (new_id, new_obj) = registry::lookup(new).expect("fresh object");
+    let (_, new_obj) = registry::lookup(new).expect("fresh object");
     let old_size = o.size.load(Ordering::Relaxed);
     // SAFETY: both ranges are live tracked objects of at least old_size bytes;
     // the new one is still private to the caller. Reading the old one with the
     // caller's rights is the access realloc makes.
     unsafe { core::ptr::copy_nonoverlapping(ptr, new as *mut u8, old_size.min(size)) };
-    let _ = new_id;
     new_obj
         .policy
         .store(o.policy.load(Ordering::Acquire), Ordering::Release);
-    let _ = registry::set_key(new_obj, o.key.load(Ordering::Acquire));
+    for (dst, src) in [
+        (&new_obj.change_thread, &o.change_thread),
+        (&new_obj.change_stack, &o.change_stack),
+        (&new_obj.change_api, &o.change_api),
+    ] {
+        dst.store(src.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+    new_obj
+        .change_epoch
+        .store(o.change_epoch.load(Ordering::Relaxed), Ordering::Relaxed);
+    let _ = registry::set_policy_key(new_obj, o.policy_key.load(Ordering::Acquire), None);
     registry::free(id);
     new as *mut u8
 }
@@ -484,7 +572,7 @@ pub fn api_register_global(addr: usize, size: usize) {
     if !enabled() {
         return;
     }
-    let (Some((id, _)), Some(keys)) = (current_thread(), domains::keys()) else {
+    let (Some((id, rec)), Some(keys)) = (current_thread(), domains::keys()) else {
         return;
     };
     report::ensure_reporter();
@@ -496,6 +584,7 @@ pub fn api_register_global(addr: usize, size: usize) {
             policy: Policy::Private(id),
             thread: id,
             stack,
+            epoch: current_epoch(id, rec),
         },
     ) else {
         annotation_error(API_GLOBAL, WHY_UNTRACKED, libc::EINVAL, addr, None);
@@ -505,7 +594,7 @@ pub fn api_register_global(addr: usize, size: usize) {
     GLOBAL_LO.fetch_min(addr, Ordering::Relaxed);
     GLOBAL_HI.fetch_max(addr + span, Ordering::Relaxed);
     if let Some(o) = registry::object(obj_id) {
-        let _ = registry::set_key(o, keys.of_thread(id));
+        let _ = registry::set_policy_key(o, keys.of_thread(id), None);
     }
 }
 
@@ -546,6 +635,15 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
             Some((obj_id, obj)),
         );
     }
+    // Rule 1: a change must happen after the previous one, unless the same
+    // thread made both.
+    let prev_thread = obj.change_thread.load(Ordering::Acquire);
+    if prev_thread != id {
+        let (c, ts) = registry::unpack_epoch(obj.change_epoch.load(Ordering::Acquire));
+        if !hb::ordered_before(c, ts, rec) {
+            unordered_change(api, obj_ptr, obj_id, obj, (id, rec));
+        }
+    }
     let key = match new {
         Policy::Private(t) => keys.of_thread(t),
         Policy::ReadOnly => keys.readonly,
@@ -557,7 +655,20 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
         Policy::Racy => 0,
     };
     obj.policy.store(new.encode(), Ordering::Release);
-    if let Err(e) = registry::set_key(obj, key) {
+    obj.change_thread.store(id, Ordering::Relaxed);
+    obj.change_epoch
+        .store(current_epoch(id, rec), Ordering::Relaxed);
+    obj.change_stack
+        .store(stack::intern(&stack::capture_here()), Ordering::Relaxed);
+    obj.change_api.store(api as u32, Ordering::Release);
+    // Rule 2 is checked at the first access by another thread that the new
+    // policy lets in: until then the object sits on the `validate` key.
+    let others_may_access = match new {
+        Policy::Private(t) => t != id,
+        Policy::ReadOnly | Policy::ProtectedBy(_) => true,
+        Policy::Released | Policy::Racy => false,
+    };
+    if let Err(e) = registry::set_policy_key(obj, key, others_may_access.then_some(keys.validate)) {
         return e;
     }
     if let Policy::ProtectedBy(lock) = new {
@@ -645,8 +756,19 @@ pub fn on_exit() -> Option<i32> {
     (report::total() > 0).then(|| options().exitcode)
 }
 
+/// Before `fork`: take the runtime's locks so the child gets them free.
+pub fn on_fork_prepare() {
+    hb::before_fork();
+}
+
+/// After `fork`, in the parent.
+pub fn on_fork_parent() {
+    hb::after_fork();
+}
+
 /// A forked child: only the forking thread survives.
 pub fn on_fork_child() {
+    hb::after_fork();
     report::after_fork_child();
     EXITING.store(false, Ordering::Release);
 }

@@ -110,4 +110,7 @@ real_functions! {
     sem_trywait = "sem_trywait": fn(*mut libc::sem_t) -> c_int;
     sem_timedwait = "sem_timedwait": fn(*mut libc::sem_t, *const timespec) -> c_int;
     sem_post = "sem_post": fn(*mut libc::sem_t) -> c_int;
+    pthread_once = "pthread_once": fn(*mut libc::pthread_once_t, extern "C" fn()) -> c_int;
+    pthread_rwlock_destroy = "pthread_rwlock_destroy": fn(R) -> c_int;
+    pthread_spin_destroy = "pthread_spin_destroy": fn(S) -> c_int;
 }

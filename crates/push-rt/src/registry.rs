@@ -75,6 +75,26 @@ pub struct Object {
     pub alloc_stack: AtomicU32,
     /// 1 for a `PUSH_GLOBAL`, 0 for heap objects.
     pub global: AtomicU32,
+    /// The key the policy calls for; `key` differs from it while the object
+    /// is pending validation (then `key` is the `validate` key).
+    pub policy_key: AtomicU32,
+    /// The last policy change: thread, epoch (component << 48 | timestamp),
+    /// stack id and API call.
+    pub change_thread: AtomicU32,
+    pub change_epoch: AtomicU64,
+    pub change_stack: AtomicU32,
+    pub change_api: AtomicU32,
+    /// Faults of the changing thread itself while pending.
+    pub pending_faults: AtomicU32,
+}
+
+/// Packs an epoch for `Object::change_epoch`.
+pub fn pack_epoch(comp: usize, ts: u64) -> u64 {
+    ((comp as u64) << 48) | (ts & ((1 << 48) - 1))
+}
+
+pub fn unpack_epoch(w: u64) -> (usize, u64) {
+    ((w >> 48) as usize, w & ((1 << 48) - 1))
 }
 
 impl Object {
@@ -196,6 +216,8 @@ pub struct Origin {
     pub policy: Policy,
     pub thread: u32,
     pub stack: u32,
+    /// The allocating thread's epoch (the object's first "policy change").
+    pub epoch: u64,
 }
 
 fn fill(o: &Object, base: usize, size: usize, span: usize, origin: Origin, global: bool) {
@@ -203,6 +225,12 @@ fn fill(o: &Object, base: usize, size: usize, span: usize, origin: Origin, globa
     o.span.store(span, Ordering::Relaxed);
     o.policy.store(origin.policy.encode(), Ordering::Relaxed);
     o.key.store(0, Ordering::Relaxed);
+    o.policy_key.store(0, Ordering::Relaxed);
+    o.change_thread.store(origin.thread, Ordering::Relaxed);
+    o.change_epoch.store(origin.epoch, Ordering::Relaxed);
+    o.change_stack.store(origin.stack, Ordering::Relaxed);
+    o.change_api.store(0, Ordering::Relaxed);
+    o.pending_faults.store(0, Ordering::Relaxed);
     o.alloc_thread.store(origin.thread, Ordering::Relaxed);
     o.alloc_stack.store(origin.stack, Ordering::Relaxed);
     o.global.store(global as u32, Ordering::Relaxed);
@@ -300,7 +328,22 @@ pub fn register_global(addr: usize, size: usize, origin: Origin) -> Option<u32> 
     Some(id)
 }
 
+impl Object {
+    pub fn pending(&self) -> bool {
+        self.key.load(Ordering::Acquire) != self.policy_key.load(Ordering::Acquire)
+    }
+}
+
+/// Gives the object the key its policy calls for, and (if `pending`) puts its
+/// pages on `pending_key` until the first access by another thread.
+pub fn set_policy_key(o: &Object, key: u32, pending_key: Option<u32>) -> Result<(), i32> {
+    o.policy_key.store(key, Ordering::Release);
+    o.pending_faults.store(0, Ordering::Relaxed);
+    set_key(o, pending_key.unwrap_or(key))
+}
+
 /// Puts the object's pages under `key` (keeping them read-write).
+/// Async-signal-safe (one system call).
 pub fn set_key(o: &Object, key: u32) -> Result<(), i32> {
     let base = o.base.load(Ordering::Acquire);
     if base == 0 {

@@ -22,7 +22,7 @@ pub const KIND_ANNOTATION: u8 = 3;
 
 /// API calls named in annotation errors.
 pub const API_NAMES: &[&str] = &[
-    "?",
+    "allocation",
     "push_malloc",
     "push_calloc",
     "push_realloc",
@@ -533,7 +533,10 @@ impl Printer {
     }
 
     fn print(&mut self, r: &RawReport) {
-        let frames = symbolize_stack(&r.stack, r.kind != KIND_ANNOTATION);
+        // Stacks captured at a fault start at the exact pc; stacks captured
+        // in an API call hold return addresses only.
+        let from_fault = r.kind == KIND_RACE || (r.kind == KIND_UNORDERED && r.api == 0);
+        let frames = symbolize_stack(&r.stack, from_fault);
         if self.suppressed(r.kind, &frames) {
             SUPPRESSED.fetch_add(1, Ordering::Relaxed);
             return;
@@ -601,6 +604,25 @@ fn text(
         sys::getpid()
     );
     match r.kind {
+        KIND_UNORDERED if r.api != 0 => {
+            let _ = writeln!(
+                s,
+                "  {}({:#x}) by thread T{} (tid {}): not ordered after the previous policy change",
+                API_NAMES.get(r.api as usize).copied().unwrap_or("?"),
+                r.addr,
+                r.thread,
+                r.tid
+            );
+            stack_text(&mut s, frames);
+            let _ = writeln!(
+                s,
+                "\n  Previous change by {} in thread T{} (tid {}):",
+                API_NAMES.get(r.other_api as usize).copied().unwrap_or("?"),
+                r.other_thread,
+                tid_of(r.other_thread)
+            );
+            stack_text(&mut s, other.unwrap_or(&[]));
+        }
         KIND_ANNOTATION => {
             let reason = REASONS.get(r.reason as usize).copied().unwrap_or("");
             let _ = writeln!(
@@ -701,7 +723,19 @@ fn json(
     let mut v = json!({"kind": kind_name(r.kind), "pid": sys::getpid()});
     let thread = thread_json(r.thread, r.tid);
     let message;
-    if r.kind == KIND_ANNOTATION {
+    if r.kind == KIND_UNORDERED && r.api != 0 {
+        let api = API_NAMES.get(r.api as usize).copied().unwrap_or("?");
+        let prev = API_NAMES.get(r.other_api as usize).copied().unwrap_or("?");
+        message = format!(
+            "{api} by T{} is not ordered after {prev} by T{}",
+            r.thread, r.other_thread
+        );
+        v["call"] = json!({"function": api, "argument": format!("{:#x}", r.addr),
+            "thread": thread, "stack": frames_json(frames)});
+        v["previous_call"] = json!({"function": prev,
+            "thread": thread_json(r.other_thread, tid_of(r.other_thread)),
+            "stack": frames_json(other.unwrap_or(&[]))});
+    } else if r.kind == KIND_ANNOTATION {
         let reason = REASONS.get(r.reason as usize).copied().unwrap_or("");
         let api = API_NAMES.get(r.api as usize).copied().unwrap_or("?");
         message = format!("{api}({:#x}) by T{}: {reason}", r.addr, r.thread);

@@ -55,6 +55,16 @@ pub struct ThreadRecord {
     /// Cached PKRU for key 0, read-only and the thread's own domain (0: not
     /// computed yet).
     pub base_pkru: AtomicU32,
+    /// The thread's vector clock (see `hb`). Written only by the thread
+    /// itself (and by its creator before it starts); read by the fault
+    /// handler on the same thread and by joiners after it exits.
+    pub vc: [AtomicU64; crate::hb::VC_LEN],
+    /// Components at and above this index are zero.
+    pub vc_len: AtomicU32,
+    /// Addresses of the synchronization call in progress (a lock inside a
+    /// tracked object): the fault handler lets the call touch that object
+    /// even if its key changed after the hook granted access.
+    pub sync_addrs: [AtomicUsize; 2],
 }
 
 static TABLE: OnceLock<FixedArray<ThreadRecord>> = OnceLock::new();
@@ -125,6 +135,7 @@ pub fn adopt(id: u32) {
     r.pthread
         .store(unsafe { libc::pthread_self() } as u64, Ordering::Relaxed);
     r.state.store(STATE_LIVE, Ordering::Release);
+    crate::hb::on_adopt(id, r);
     let _ = LOCAL.try_with(|l| {
         l.id.set(id + 1);
         l.record.set(r);
