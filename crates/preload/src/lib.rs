@@ -25,6 +25,7 @@ use libc::{c_int, c_void, pthread_t, size_t, timespec};
 use push_rt as rt;
 use push_rt::real::get as real;
 use push_rt::registry::Policy;
+use push_rt::LockKind;
 
 type M = *mut libc::pthread_mutex_t;
 type R = *mut libc::pthread_rwlock_t;
@@ -231,14 +232,14 @@ pub extern "C" fn push_register_global(addr: *mut c_void, size: size_t) {
 
 /// Shape of every lock-acquiring hook.
 #[inline(always)]
-fn acquire_hook(lock: usize, exclusive: bool, call: impl FnOnce() -> c_int) -> c_int {
+fn acquire_hook(lock: usize, kind: LockKind, call: impl FnOnce() -> c_int) -> c_int {
     let Some(t) = rt::hook_thread() else {
         return call();
     };
     let granted = rt::grant_for_sync(t, &[lock]);
     let r = call();
     if r == 0 {
-        rt::on_lock_acquired(t, lock, exclusive, false);
+        rt::on_lock_acquired(t, lock, kind, false);
     }
     rt::end_sync_grant(t, granted);
     r
@@ -246,12 +247,12 @@ fn acquire_hook(lock: usize, exclusive: bool, call: impl FnOnce() -> c_int) -> c
 
 /// Shape of every lock-releasing hook.
 #[inline(always)]
-fn release_hook(lock: usize, call: impl FnOnce() -> c_int) -> c_int {
+fn release_hook(lock: usize, kind: LockKind, call: impl FnOnce() -> c_int) -> c_int {
     let Some(t) = rt::hook_thread() else {
         return call();
     };
     let granted = rt::grant_for_sync(t, &[lock]);
-    let refresh = rt::on_lock_releasing(t, lock);
+    let refresh = rt::on_lock_releasing(t, lock, kind);
     let r = call();
     if granted {
         rt::end_sync_grant(t, granted);
@@ -276,7 +277,7 @@ fn access_hook(addrs: &[usize], call: impl FnOnce() -> c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_lock(m: M) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(m as usize, true, || unsafe {
+    acquire_hook(m as usize, LockKind::Exclusive, || unsafe {
         real::pthread_mutex_lock()(m)
     })
 }
@@ -284,7 +285,7 @@ pub unsafe extern "C" fn pthread_mutex_lock(m: M) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_trylock(m: M) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(m as usize, true, || unsafe {
+    acquire_hook(m as usize, LockKind::Exclusive, || unsafe {
         real::pthread_mutex_trylock()(m)
     })
 }
@@ -292,7 +293,7 @@ pub unsafe extern "C" fn pthread_mutex_trylock(m: M) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_timedlock(m: M, t: *const timespec) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(m as usize, true, || unsafe {
+    acquire_hook(m as usize, LockKind::Exclusive, || unsafe {
         real::pthread_mutex_timedlock()(m, t)
     })
 }
@@ -300,7 +301,9 @@ pub unsafe extern "C" fn pthread_mutex_timedlock(m: M, t: *const timespec) -> c_
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_unlock(m: M) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    release_hook(m as usize, || unsafe { real::pthread_mutex_unlock()(m) })
+    release_hook(m as usize, LockKind::Exclusive, || unsafe {
+        real::pthread_mutex_unlock()(m)
+    })
 }
 
 #[no_mangle]
@@ -448,7 +451,7 @@ pub unsafe extern "C" fn pthread_once(
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_rdlock(l: R) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, false, || unsafe {
+    acquire_hook(l as usize, LockKind::Read, || unsafe {
         real::pthread_rwlock_rdlock()(l)
     })
 }
@@ -456,7 +459,7 @@ pub unsafe extern "C" fn pthread_rwlock_rdlock(l: R) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_tryrdlock(l: R) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, false, || unsafe {
+    acquire_hook(l as usize, LockKind::Read, || unsafe {
         real::pthread_rwlock_tryrdlock()(l)
     })
 }
@@ -464,7 +467,7 @@ pub unsafe extern "C" fn pthread_rwlock_tryrdlock(l: R) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_timedrdlock(l: R, t: *const timespec) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, false, || unsafe {
+    acquire_hook(l as usize, LockKind::Read, || unsafe {
         real::pthread_rwlock_timedrdlock()(l, t)
     })
 }
@@ -472,7 +475,7 @@ pub unsafe extern "C" fn pthread_rwlock_timedrdlock(l: R, t: *const timespec) ->
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_wrlock(l: R) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, true, || unsafe {
+    acquire_hook(l as usize, LockKind::Write, || unsafe {
         real::pthread_rwlock_wrlock()(l)
     })
 }
@@ -480,7 +483,7 @@ pub unsafe extern "C" fn pthread_rwlock_wrlock(l: R) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_trywrlock(l: R) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, true, || unsafe {
+    acquire_hook(l as usize, LockKind::Write, || unsafe {
         real::pthread_rwlock_trywrlock()(l)
     })
 }
@@ -488,7 +491,7 @@ pub unsafe extern "C" fn pthread_rwlock_trywrlock(l: R) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_timedwrlock(l: R, t: *const timespec) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, true, || unsafe {
+    acquire_hook(l as usize, LockKind::Write, || unsafe {
         real::pthread_rwlock_timedwrlock()(l, t)
     })
 }
@@ -496,7 +499,9 @@ pub unsafe extern "C" fn pthread_rwlock_timedwrlock(l: R, t: *const timespec) ->
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_unlock(l: R) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    release_hook(l as usize, || unsafe { real::pthread_rwlock_unlock()(l) })
+    release_hook(l as usize, LockKind::Write, || unsafe {
+        real::pthread_rwlock_unlock()(l)
+    })
 }
 
 // ----------------------------------------------------------------- spinlocks
@@ -504,13 +509,15 @@ pub unsafe extern "C" fn pthread_rwlock_unlock(l: R) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_lock(l: S) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, true, || unsafe { real::pthread_spin_lock()(l) })
+    acquire_hook(l as usize, LockKind::Exclusive, || unsafe {
+        real::pthread_spin_lock()(l)
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_trylock(l: S) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, true, || unsafe {
+    acquire_hook(l as usize, LockKind::Exclusive, || unsafe {
         real::pthread_spin_trylock()(l)
     })
 }
@@ -518,7 +525,9 @@ pub unsafe extern "C" fn pthread_spin_trylock(l: S) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_unlock(l: S) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    release_hook(l as usize, || unsafe { real::pthread_spin_unlock()(l) })
+    release_hook(l as usize, LockKind::Exclusive, || unsafe {
+        real::pthread_spin_unlock()(l)
+    })
 }
 
 // -------------------------------------------------------- condition variables
@@ -528,10 +537,10 @@ fn cond_wait_hook(c: C, m: M, call: impl FnOnce() -> c_int) -> c_int {
         return call();
     };
     let granted = rt::grant_for_sync(t, &[c as usize, m as usize]);
-    let refresh = rt::on_lock_releasing(t, m as usize);
+    let refresh = rt::on_lock_releasing(t, m as usize, LockKind::Exclusive);
     let r = call();
     // The mutex is held again on return, whatever the result.
-    rt::on_lock_acquired(t, m as usize, true, refresh);
+    rt::on_lock_acquired(t, m as usize, LockKind::Exclusive, refresh);
     rt::end_sync_grant(t, granted);
     r
 }

@@ -16,18 +16,191 @@
 //! write and read releases: a read acquire joins the write clock only, a
 //! write acquire joins both.
 //!
+//! Mutexes and spinlocks take a faster path: the real lock already
+//! serialises everything that touches that lock's clock (the release is
+//! recorded before the real unlock, the acquire after the real lock), so
+//! their clocks live in a lock-free, insert-only index and are read and
+//! written without a lock of ours.
+//!
 //! The fault handler only reads its own thread's clock (atomics in key-0
 //! memory), so the rule-2 check at a first access needs no lock.
 
+use crate::sys::FixedArray;
 use crate::threads::{self, ThreadRecord};
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use parking_lot::Mutex;
 use push_hb::{ThreadIdx, VClock};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 /// Clock components; thread ids fold onto them modulo this length.
 pub const VC_LEN: usize = 128;
 const SHARDS: usize = 64;
+
+/// Clocks of exclusive locks (mutexes, spinlocks), indexed by address.
+const EX_SLOTS: usize = 1 << 20;
+const EX_CLOCKS: usize = 1 << 19;
+const EX_INLINE: usize = 8;
+
+#[derive(Default)]
+struct ExSlot {
+    addr: AtomicUsize,
+    /// Index + 1 into the clock array.
+    index: AtomicU32,
+}
+
+#[derive(Default)]
+struct ExClock {
+    len: AtomicU32,
+    inline: [AtomicU64; EX_INLINE],
+    /// Components from EX_INLINE on, allocated when a clock grows that long.
+    spill: AtomicPtr<[AtomicU64; VC_LEN]>,
+}
+
+static EX_INDEX: OnceLock<FixedArray<ExSlot>> = OnceLock::new();
+static EX_TABLE: OnceLock<FixedArray<ExClock>> = OnceLock::new();
+static EX_NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub fn init() -> bool {
+    // SAFETY: both element types are atomics, valid when zero (empty).
+    let index = unsafe { FixedArray::<ExSlot>::new(EX_SLOTS) };
+    // SAFETY: as above.
+    let table = unsafe { FixedArray::<ExClock>::new(EX_CLOCKS) };
+    match (index, table) {
+        (Some(i), Some(t)) => {
+            let _ = EX_INDEX.set(i);
+            let _ = EX_TABLE.set(t);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The clock of exclusive lock `addr`; with `insert`, created if missing.
+/// `None` when absent or when the tables are full (then the lock falls back
+/// to the sharded map).
+fn ex_clock(addr: usize, insert: bool) -> Option<&'static ExClock> {
+    let (index, table) = (EX_INDEX.get()?, EX_TABLE.get()?);
+    let mut i = (crate::domains::mix(addr as u64) as usize) & (EX_SLOTS - 1);
+    for _ in 0..64 {
+        let slot = index.get(i)?;
+        match slot.addr.load(Ordering::Acquire) {
+            a if a == addr => {
+                let ix = slot.index.load(Ordering::Acquire);
+                return if ix == 0 {
+                    None
+                } else {
+                    table.get(ix as usize - 1)
+                };
+            }
+            0 if !insert => return None,
+            0 => {
+                if slot
+                    .addr
+                    .compare_exchange(0, addr, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err()
+                {
+                    continue; // lost the slot; look at it again
+                }
+                let ix = EX_NEXT.fetch_add(1, Ordering::Relaxed);
+                if ix as usize >= EX_CLOCKS {
+                    return None;
+                }
+                slot.index.store(ix + 1, Ordering::Release);
+                return table.get(ix as usize);
+            }
+            _ => i = (i + 1) & (EX_SLOTS - 1),
+        }
+    }
+    None
+}
+
+impl ExClock {
+    fn component(&self, i: usize) -> Option<&AtomicU64> {
+        if i < EX_INLINE {
+            return self.inline.get(i);
+        }
+        let spill = self.spill.load(Ordering::Acquire);
+        // SAFETY: a non-null spill is a leaked Box that lives forever.
+        (!spill.is_null()).then(|| unsafe { &(*spill)[i] })
+    }
+
+    fn component_or_grow(&self, i: usize) -> &AtomicU64 {
+        if let Some(c) = self.component(i) {
+            return c;
+        }
+        let fresh: Box<[AtomicU64; VC_LEN]> = Box::new([const { AtomicU64::new(0) }; VC_LEN]);
+        let raw = Box::into_raw(fresh);
+        // Only the lock holder writes; a failed exchange cannot happen, but
+        // stay correct if it does.
+        if self
+            .spill
+            .compare_exchange(
+                core::ptr::null_mut(),
+                raw,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            // SAFETY: `raw` was never published.
+            drop(unsafe { Box::from_raw(raw) });
+        }
+        self.component(i).expect("spill present")
+    }
+}
+
+/// Release of an exclusive lock, recorded before the real unlock.
+fn ex_release(id: u32, t: &ThreadRecord, addr: usize) -> bool {
+    let Some(c) = ex_clock(addr, true) else {
+        return false;
+    };
+    let len = (t.vc_len.load(Ordering::Relaxed) as usize).min(VC_LEN);
+    for (i, v) in t.vc[..len].iter().enumerate() {
+        let v = v.load(Ordering::Relaxed);
+        if v != 0 {
+            let dst = c.component_or_grow(i);
+            if v > dst.load(Ordering::Relaxed) {
+                dst.store(v, Ordering::Relaxed);
+            }
+        }
+    }
+    if c.len.load(Ordering::Relaxed) < len as u32 {
+        c.len.store(len as u32, Ordering::Release);
+    }
+    bump_own(id, t);
+    true
+}
+
+/// Acquire of an exclusive lock, recorded after the real lock.
+fn ex_acquire(t: &ThreadRecord, addr: usize) -> bool {
+    let Some(c) = ex_clock(addr, false) else {
+        return false;
+    };
+    let len = (c.len.load(Ordering::Acquire) as usize).min(VC_LEN);
+    for i in 0..len {
+        let Some(src) = c.component(i) else { break };
+        let v = src.load(Ordering::Relaxed);
+        if v > t.vc[i].load(Ordering::Relaxed) {
+            t.vc[i].store(v, Ordering::Relaxed);
+        }
+    }
+    raise_len(t, len);
+    true
+}
+
+/// A mutex or spinlock was released / acquired.
+pub fn exclusive_release(id: u32, t: &ThreadRecord, addr: usize) {
+    if !ex_release(id, t, addr) {
+        release(id, t, addr, false);
+    }
+}
+
+pub fn exclusive_acquire(t: &ThreadRecord, addr: usize) {
+    if !ex_acquire(t, addr) {
+        acquire(t, addr, true);
+    }
+}
 
 pub fn comp(id: u32) -> usize {
     id as usize % VC_LEN
@@ -41,17 +214,38 @@ struct SyncClock {
     read: VClock,
 }
 
-type Shard = Mutex<Option<HashMap<usize, SyncClock>>>;
+/// Addresses are already well spread after one multiply-xorshift; SipHash
+/// would cost more than the rest of a lock operation.
+#[derive(Default, Clone, Copy)]
+struct AddrHasher(u64);
+
+impl core::hash::Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        let x = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = x ^ (x >> 29);
+    }
+}
+
+type Map = HashMap<usize, SyncClock, core::hash::BuildHasherDefault<AddrHasher>>;
+type Shard = Mutex<Option<Map>>;
 
 static SYNC: [Shard; SHARDS] = [const { Mutex::new(None) }; SHARDS];
 
 fn shard(addr: usize) -> &'static Shard {
-    &SYNC[(crate::domains::mix(addr as u64) as usize) % SHARDS]
+    &SYNC[(addr >> 4) % SHARDS]
 }
 
 fn with_clock<R>(addr: usize, f: impl FnOnce(&mut SyncClock) -> R) -> R {
     let mut g = shard(addr).lock();
-    f(g.get_or_insert_with(HashMap::new).entry(addr).or_default())
+    f(g.get_or_insert_with(Map::default).entry(addr).or_default())
 }
 
 fn read_clock<R>(addr: usize, f: impl FnOnce(&SyncClock) -> R) -> Option<R> {
@@ -125,6 +319,15 @@ pub fn acquire(t: &ThreadRecord, addr: usize, exclusive: bool) {
 
 /// A sync object was destroyed: forget its clock.
 pub fn forget(addr: usize) {
+    if let Some(c) = ex_clock(addr, false) {
+        let len = (c.len.load(Ordering::Relaxed) as usize).min(VC_LEN);
+        for i in 0..len {
+            if let Some(v) = c.component(i) {
+                v.store(0, Ordering::Relaxed);
+            }
+        }
+        c.len.store(0, Ordering::Release);
+    }
     let mut g = shard(addr).lock();
     if let Some(m) = g.as_mut() {
         m.remove(&addr);
@@ -169,10 +372,13 @@ pub fn on_join(joiner: &ThreadRecord, joined: &ThreadRecord) {
     raise_len(joiner, len);
 }
 
-/// Bytes held by sync-object clocks (for `verbose`).
+/// Sync objects with clocks, and the bytes their clocks use (for `verbose`).
 pub fn footprint() -> (usize, usize) {
-    let mut objects = 0;
-    let mut bytes = 0;
+    let ex = (EX_NEXT.load(Ordering::Relaxed) as usize).min(EX_CLOCKS);
+    let mut objects = ex;
+    let mut bytes = ex * core::mem::size_of::<ExClock>();
+    let occupied_slots = ex * core::mem::size_of::<ExSlot>();
+    bytes += occupied_slots;
     for s in &SYNC {
         if let Some(m) = s.lock().as_ref() {
             objects += m.len();

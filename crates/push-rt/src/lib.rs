@@ -98,7 +98,12 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
             "pkey_alloc could not provide 3 protection keys (errno {e})"
         )));
     }
-    if !(threads::init() && registry::init() && stack::init_depot() && domains::init_lockset()) {
+    if !(threads::init()
+        && hb::init()
+        && registry::init()
+        && stack::init_depot()
+        && domains::init_lockset())
+    {
         return Err(Disabled::NoPku("could not reserve runtime tables".into()));
     }
     real::resolve_all();
@@ -192,12 +197,16 @@ pub fn end_sync_grant(t: (u32, &threads::ThreadRecord), granted: bool) {
 pub fn on_lock_acquired(
     t: (u32, &threads::ThreadRecord),
     lock: usize,
-    exclusive: bool,
+    kind: LockKind,
     force_refresh: bool,
 ) {
     let key = domains::keys().map_or(0, |k| k.lock_key(lock));
+    let exclusive = kind != LockKind::Read;
     t.1.push_lock(lock, exclusive, key);
-    hb::acquire(t.1, lock, exclusive);
+    match kind {
+        LockKind::Exclusive => hb::exclusive_acquire(t.1, lock),
+        _ => hb::acquire(t.1, lock, exclusive),
+    }
     if force_refresh || key != 0 {
         refresh_pkru_of(t.0, t.1);
     }
@@ -206,10 +215,25 @@ pub fn on_lock_acquired(
 /// Thread `t` is about to release a lock. Returns whether the caller must
 /// refresh PKRU after the real release.
 #[inline]
-pub fn on_lock_releasing(t: (u32, &threads::ThreadRecord), lock: usize) -> bool {
-    let reader = t.1.holds(lock) == Some(false);
-    hb::release(t.0, t.1, lock, reader);
+pub fn on_lock_releasing(t: (u32, &threads::ThreadRecord), lock: usize, kind: LockKind) -> bool {
+    match kind {
+        LockKind::Exclusive => hb::exclusive_release(t.0, t.1, lock),
+        _ => {
+            let reader = t.1.holds(lock) == Some(false);
+            hb::release(t.0, t.1, lock, reader);
+        }
+    }
     t.1.pop_lock(lock) != 0
+}
+
+/// How a lock is held, for happens-before: `Exclusive` locks (mutexes,
+/// spinlocks) serialise their own clock; reader-writer and custom locks
+/// (`Read`/`Write`) go through the locked clock map.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LockKind {
+    Exclusive,
+    Write,
+    Read,
 }
 
 /// Release-like synchronization on `addr` (sem_post, barrier arrival,
@@ -726,7 +750,12 @@ pub fn api_private(obj: usize) -> i32 {
 /// `push_lock_acquired` for custom locks.
 pub fn api_lock_acquired(lock: usize, exclusive: bool) {
     if let (true, Some(t)) = (enabled(), current_thread()) {
-        on_lock_acquired(t, lock, exclusive, false);
+        let kind = if exclusive {
+            LockKind::Write
+        } else {
+            LockKind::Read
+        };
+        on_lock_acquired(t, lock, kind, false);
     }
 }
 
@@ -740,7 +769,7 @@ pub fn api_lock_released(lock: usize) {
         annotation_error(API_LOCK_RELEASED, WHY_NOT_HELD, libc::EINVAL, lock, None);
         return;
     }
-    if on_lock_releasing(t, lock) {
+    if on_lock_releasing(t, lock, LockKind::Write) {
         refresh_pkru_of(t.0, t.1);
     }
 }

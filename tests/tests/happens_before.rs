@@ -1,0 +1,228 @@
+//! Happens-before validation of policy changes (DESIGN.md, "Happens-before
+//! validation"). Rule 1: a policy change must happen after the object's
+//! previous change, unless the same thread made both. Rule 2: another
+//! thread's first access under a new policy must happen after the change.
+//!
+//! The clean programs (`hb_*_clean`) hand objects over (push_transfer then
+//! access, push_release then push_acquire, readonly then read,
+//! protected_by then access under the lock) ordered through each
+//! synchronization the runtime sees. The racy ones (`hb_*_race`) sequence
+//! one hand-off only through an atomic flag, which the runtime cannot see:
+//! each reports exactly one `unordered policy change`, at the line marked
+//! `/* RACE:tag */`, naming the change marked `/* CHANGE:tag */`.
+//!
+//! Every test runs its program natively first, then passes `require_pku!()`
+//! inside `check_clean` / `check_unordered` before using the runtime.
+
+use push_tests::*;
+
+fn object_line(report: &Option<Report>) -> String {
+    report
+        .as_ref()
+        .and_then(|r| r.object_line().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The line naming the change site (after the report's first frame).
+fn change_site_line(report: &Report, call: &str) -> String {
+    report
+        .line_after_first_frame(call)
+        .unwrap_or_default()
+        .to_string()
+}
+
+// --- ordered through each primitive: clean ---------------------------------
+
+#[test]
+fn mutex_orders_policy_changes() {
+    check_clean("hb_mutex_clean", "started\nresult=101,4,13\n");
+}
+
+#[test]
+fn rwlock_write_release_orders_later_read_acquire() {
+    check_clean("hb_rwlock_wr_clean", "started\nresult=107,25,9\n");
+}
+
+#[test]
+fn rwlock_read_releases_order_later_write_acquire() {
+    check_clean("hb_rwlock_rw_clean", "started\nresult=936,-1,-2\n");
+}
+
+#[test]
+fn spinlock_orders_policy_changes() {
+    check_clean("hb_spin_clean", "started\nresult=104,10,16\n");
+}
+
+#[test]
+fn condvar_wait_orders_policy_changes() {
+    check_clean("hb_cond_clean", "started\nresult=111,24,23\n");
+}
+
+#[test]
+fn barrier_orders_arrivals_before_departures() {
+    check_clean("hb_barrier_clean", "started\nresult=114,30,144\n");
+}
+
+#[test]
+fn semaphore_wait_orders_policy_changes() {
+    check_clean("hb_sem_wait_clean", "started\nresult=116,34,150\n");
+}
+
+#[test]
+fn semaphore_trywait_orders_policy_changes() {
+    check_clean("hb_sem_trywait_clean", "started\nresult=118,38,156\n");
+}
+
+#[test]
+fn semaphore_timedwait_orders_policy_changes() {
+    check_clean("hb_sem_timedwait_clean", "started\nresult=120,42,162\n");
+}
+
+#[test]
+fn thread_creation_orders_earlier_policy_changes() {
+    check_clean("hb_create_clean", "started\nresult=1240,11,2480,225\n");
+}
+
+#[test]
+fn join_orders_the_exited_threads_policy_changes() {
+    check_clean("hb_join_clean", "started\nresult=8884,-8884,1007\n");
+}
+
+#[test]
+fn pthread_once_orders_the_init_routines_changes() {
+    check_clean("hb_once_clean", "started\nresult=9120,94\n");
+}
+
+#[test]
+fn annotated_atomic_flag_orders_policy_changes() {
+    check_clean("hb_flag_clean", "started\nresult=122,46,25\n");
+}
+
+#[test]
+fn custom_lock_announcements_order_policy_changes() {
+    check_clean("hb_customlock_clean", "started\nresult=125,52,37\n");
+}
+
+#[test]
+fn a_threads_own_successive_changes_need_no_ordering() {
+    check_clean("hb_same_thread_clean", "started\nresult=33,48\n");
+}
+
+// --- sequenced only by an invisible atomic: one unordered change -----------
+
+#[test]
+fn transfer_then_access_through_an_atomic_flag_is_unordered() {
+    let r = check_unordered(
+        "hb_transfer_race",
+        "transfer",
+        Unordered::Access {
+            access: Access::Write,
+            change: "push_transfer",
+        },
+        "started\nresult=12,7\n",
+    );
+    if let Some(report) = &r {
+        assert_eq!(report.access_thread().as_deref(), Some("T1"));
+        let site = change_site_line(report, "push_transfer");
+        assert!(site.contains("thread T0"), "{}", report.text());
+        assert!(
+            object_line(&r).contains("policy private(T1)"),
+            "{}",
+            report.text()
+        );
+    }
+}
+
+#[test]
+fn release_then_acquire_through_an_atomic_flag_is_unordered() {
+    let r = check_unordered(
+        "hb_acquire_race",
+        "acquire",
+        Unordered::Change {
+            call: "push_acquire",
+            previous: "push_release",
+        },
+        "started\nresult=21,42\n",
+    );
+    if let Some(report) = &r {
+        assert!(
+            report
+                .first_line()
+                .is_some_and(|l| l.contains("by thread T1")),
+            "{}",
+            report.text()
+        );
+        let site = change_site_line(report, "push_release");
+        assert!(site.contains("thread T0"), "{}", report.text());
+    }
+}
+
+#[test]
+fn readonly_then_read_through_an_atomic_flag_is_unordered() {
+    let r = check_unordered(
+        "hb_readonly_race",
+        "readonly",
+        Unordered::Access {
+            access: Access::Read,
+            change: "push_readonly",
+        },
+        "started\nresult=149,49\n",
+    );
+    if let Some(report) = &r {
+        assert_eq!(report.access_thread().as_deref(), Some("T1"));
+        let site = change_site_line(report, "push_readonly");
+        assert!(site.contains("thread T0"), "{}", report.text());
+        assert!(
+            object_line(&r).contains("policy readonly"),
+            "{}",
+            report.text()
+        );
+    }
+}
+
+#[test]
+fn protected_by_without_a_later_release_of_the_lock_is_unordered() {
+    let r = check_unordered(
+        "hb_protected_race",
+        "protected",
+        Unordered::Access {
+            access: Access::Write,
+            change: "push_protected_by",
+        },
+        "started\nresult=43,42\n",
+    );
+    if let Some(report) = &r {
+        assert_eq!(report.access_thread().as_deref(), Some("T1"));
+        let site = change_site_line(report, "push_protected_by");
+        assert!(site.contains("thread T0"), "{}", report.text());
+        assert!(
+            object_line(&r).contains("policy protected_by(lock 0x"),
+            "{}",
+            report.text()
+        );
+    }
+}
+
+#[test]
+fn atomic_flag_without_happens_before_annotations_is_unordered() {
+    let r = check_unordered(
+        "hb_flag_race",
+        "private",
+        Unordered::Change {
+            call: "push_private",
+            previous: "push_readonly",
+        },
+        "started\nresult=24,25\n",
+    );
+    if let Some(report) = &r {
+        assert!(
+            report
+                .first_line()
+                .is_some_and(|l| l.contains("by thread T1")),
+            "{}",
+            report.text()
+        );
+        let site = change_site_line(report, "push_readonly");
+        assert!(site.contains("thread T0"), "{}", report.text());
+    }
+}
