@@ -54,6 +54,9 @@ enum Cmd {
         /// Print runtime statistics at exit (0|1).
         #[arg(long, value_name = "0|1")]
         verbose: Option<String>,
+        /// Validate policy changes with happens-before (0|1).
+        #[arg(long, value_name = "0|1")]
+        hb: Option<String>,
         /// The program and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         program: Vec<String>,
@@ -98,6 +101,7 @@ fn main() -> ExitCode {
             rehash_ms,
             seed,
             verbose,
+            hb,
             program,
         } => {
             let env_spec = std::env::var("PUSH_OPTIONS").unwrap_or_default();
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
                 ("rehash_ms", rehash_ms),
                 ("seed", seed),
                 ("verbose", verbose),
+                ("hb", hb),
             ];
             for (name, value) in flags {
                 if let Some(v) = value {

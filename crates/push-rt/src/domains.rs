@@ -198,6 +198,17 @@ struct LockEntry {
 }
 
 static LOCKSET: OnceLock<FixedArray<LockEntry>> = OnceLock::new();
+
+/// One bit per hash bucket, set when some protecting lock hashes there: most
+/// lock operations are on locks that protect nothing, and this 8 KiB filter
+/// answers them from cache instead of probing the large table.
+const FILTER_WORDS: usize = 1024;
+static FILTER: [AtomicU64; FILTER_WORDS] = [const { AtomicU64::new(0) }; FILTER_WORDS];
+
+fn filter_bit(lock: usize) -> (usize, u64) {
+    let h = (lock as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48;
+    ((h as usize / 64) % FILTER_WORDS, 1 << (h % 64))
+}
 static LOCKSET_FULL: AtomicUsize = AtomicUsize::new(0);
 static LOCKSET_LEN: AtomicUsize = AtomicUsize::new(0);
 
@@ -228,6 +239,10 @@ pub fn is_protecting(lock: usize) -> bool {
 /// The owner ordinal of a protecting lock.
 #[inline]
 pub fn lock_ordinal(lock: usize) -> Option<u32> {
+    let (word, bit) = filter_bit(lock);
+    if FILTER[word].load(Ordering::Acquire) & bit == 0 {
+        return None;
+    }
     let set = LOCKSET.get()?;
     let mut i = slot_of(lock);
     loop {
@@ -264,6 +279,8 @@ pub fn add_protecting(lock: usize) {
         {
             Ok(_) => {
                 e.ordinal.store(next_ordinal() + 1, Ordering::Release);
+                let (word, bit) = filter_bit(lock);
+                FILTER[word].fetch_or(bit, Ordering::Release);
                 LOCKSET_LEN.fetch_add(1, Ordering::Relaxed);
                 return;
             }

@@ -49,7 +49,10 @@ struct ExSlot {
     index: AtomicU32,
 }
 
+/// Aligned to two cache lines: clocks of locks used by different threads
+/// sit side by side, and every release writes its lock's clock.
 #[derive(Default)]
+#[repr(align(128))]
 struct ExClock {
     len: AtomicU32,
     inline: [AtomicU64; EX_INLINE],
@@ -60,6 +63,17 @@ struct ExClock {
 static EX_INDEX: OnceLock<FixedArray<ExSlot>> = OnceLock::new();
 static EX_TABLE: OnceLock<FixedArray<ExClock>> = OnceLock::new();
 static EX_NEXT: AtomicU32 = AtomicU32::new(0);
+static ENABLED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
+
+/// Turns tracking off (`hb=0`): every change then counts as ordered.
+pub fn disable() {
+    ENABLED.store(false, Ordering::Relaxed);
+}
+
+#[inline]
+fn on() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
 
 pub fn init() -> bool {
     // SAFETY: both element types are atomics, valid when zero (empty).
@@ -150,9 +164,24 @@ impl ExClock {
     }
 }
 
+/// `ex_clock` through the thread's cache (clocks never move, so a cached
+/// pointer stays valid).
+fn ex_clock_cached(t: &ThreadRecord, addr: usize, insert: bool) -> Option<&'static ExClock> {
+    let e = &t.clock_cache[(addr >> 4) % threads::CLOCK_CACHE];
+    if e[0].load(Ordering::Relaxed) == addr {
+        let p = e[1].load(Ordering::Relaxed) as *const ExClock;
+        // SAFETY: cached from `ex_clock`: a pointer into the never-freed table.
+        return Some(unsafe { &*p });
+    }
+    let c = ex_clock(addr, insert)?;
+    e[0].store(addr, Ordering::Relaxed);
+    e[1].store(c as *const ExClock as usize, Ordering::Relaxed);
+    Some(c)
+}
+
 /// Release of an exclusive lock, recorded before the real unlock.
 fn ex_release(id: u32, t: &ThreadRecord, addr: usize) -> bool {
-    let Some(c) = ex_clock(addr, true) else {
+    let Some(c) = ex_clock_cached(t, addr, true) else {
         return false;
     };
     let len = (t.vc_len.load(Ordering::Relaxed) as usize).min(VC_LEN);
@@ -174,7 +203,7 @@ fn ex_release(id: u32, t: &ThreadRecord, addr: usize) -> bool {
 
 /// Acquire of an exclusive lock, recorded after the real lock.
 fn ex_acquire(t: &ThreadRecord, addr: usize) -> bool {
-    let Some(c) = ex_clock(addr, false) else {
+    let Some(c) = ex_clock_cached(t, addr, false) else {
         return false;
     };
     let len = (c.len.load(Ordering::Acquire) as usize).min(VC_LEN);
@@ -191,13 +220,13 @@ fn ex_acquire(t: &ThreadRecord, addr: usize) -> bool {
 
 /// A mutex or spinlock was released / acquired.
 pub fn exclusive_release(id: u32, t: &ThreadRecord, addr: usize) {
-    if !ex_release(id, t, addr) {
+    if on() && !ex_release(id, t, addr) {
         release(id, t, addr, false);
     }
 }
 
 pub fn exclusive_acquire(t: &ThreadRecord, addr: usize) {
-    if !ex_acquire(t, addr) {
+    if on() && !ex_acquire(t, addr) {
         acquire(t, addr, true);
     }
 }
@@ -262,7 +291,7 @@ pub fn epoch(id: u32, t: &ThreadRecord) -> (usize, u64) {
 /// Whether the epoch `(c, ts)` happens before the present of thread `t`.
 /// Async-signal-safe.
 pub fn ordered_before(c: usize, ts: u64, t: &ThreadRecord) -> bool {
-    t.vc.get(c).is_some_and(|v| ts <= v.load(Ordering::Relaxed))
+    !on() || t.vc.get(c).is_some_and(|v| ts <= v.load(Ordering::Relaxed))
 }
 
 fn bump_own(id: u32, t: &ThreadRecord) {
@@ -301,6 +330,9 @@ fn join_into_thread(t: &ThreadRecord, src: &VClock) {
 
 /// A release of `addr` (unlock, post, arrival, `push_happens_before`).
 pub fn release(id: u32, t: &ThreadRecord, addr: usize, reader: bool) {
+    if !on() {
+        return;
+    }
     with_clock(addr, |c| {
         join_into_sync(if reader { &mut c.read } else { &mut c.write }, t)
     });
@@ -309,6 +341,9 @@ pub fn release(id: u32, t: &ThreadRecord, addr: usize, reader: bool) {
 
 /// An acquire of `addr`. `exclusive` acquires also join read releases.
 pub fn acquire(t: &ThreadRecord, addr: usize, exclusive: bool) {
+    if !on() {
+        return;
+    }
     let _ = read_clock(addr, |c| {
         join_into_thread(t, &c.write);
         if exclusive {

@@ -72,6 +72,9 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         }
     };
     let _ = OPTIONS.set(opts.clone());
+    if !opts.hb {
+        hb::disable();
+    }
     if let Err(e) = report::init(&opts) {
         sys::write_all(2, format!("PUSh: error: {e}\n").as_bytes());
         sys::exit_now(2);
@@ -803,13 +806,20 @@ pub fn on_fork_child() {
 }
 
 fn stats() -> String {
+    let (sync_objects, clock_bytes) = hb::footprint();
+    let thread_clock_bytes = threads::count() as usize
+        * (hb::VC_LEN * core::mem::size_of::<u64>() + core::mem::size_of::<u32>());
     format!(
-        "PUSh: stats: threads={} live_objects={} faults={} silent_fixes={} suppressed={}\n",
+        "PUSh: stats: threads={} live_objects={} faults={} silent_fixes={} suppressed={}\n\
+         PUSh: stats: sync_objects_with_clocks={} sync_clock_bytes={} thread_clock_bytes={}\n",
         threads::count(),
         registry::LIVE_OBJECTS.load(Ordering::Relaxed),
         fault::FAULTS.load(Ordering::Relaxed),
         fault::SILENT_FIXES.load(Ordering::Relaxed),
-        report::SUPPRESSED.load(Ordering::Relaxed)
+        report::SUPPRESSED.load(Ordering::Relaxed),
+        sync_objects,
+        clock_bytes,
+        thread_clock_bytes,
     )
 }
 

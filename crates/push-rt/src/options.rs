@@ -22,6 +22,8 @@ pub struct Options {
     pub rehash_ms: u64,
     pub seed: u64,
     pub verbose: bool,
+    /// Happens-before validation of policy changes.
+    pub hb: bool,
 }
 
 impl Default for Options {
@@ -35,6 +37,7 @@ impl Default for Options {
             rehash_ms: 0,
             seed: 0,
             verbose: false,
+            hb: true,
         }
     }
 }
@@ -91,6 +94,12 @@ pub const OPTIONS: &[OptionSpec] = &[
         help: "seed of the owner->key map (0 = random)",
     },
     OptionSpec {
+        name: "hb",
+        value: "0|1",
+        default: "1",
+        help: "validate policy changes with happens-before (unordered policy change reports)",
+    },
+    OptionSpec {
         name: "verbose",
         value: "0|1",
         default: "0",
@@ -120,6 +129,7 @@ impl Options {
         match name {
             "halt_on_error" => self.halt_on_error = parse_bool(name, value)?,
             "verbose" => self.verbose = parse_bool(name, value)?,
+            "hb" => self.hb = parse_bool(name, value)?,
             "exitcode" => {
                 let v: i32 = parse_num(name, value, "an integer from 0 to 255")?;
                 if !(0..=255).contains(&v) {
@@ -220,6 +230,9 @@ impl Options {
         if self.verbose {
             parts.push("verbose=1".into());
         }
+        if !self.hb {
+            parts.push("hb=0".into());
+        }
         parts.join(":")
     }
 }
@@ -243,7 +256,7 @@ mod tests {
     #[test]
     fn parses_all() {
         let o = Options::parse(
-            "halt_on_error=1:exitcode=3:log_path=/tmp/x:report_format=json:suppressions=s.txt:rehash_ms=10:seed=7:verbose=1",
+            "halt_on_error=1:exitcode=3:log_path=/tmp/x:report_format=json:suppressions=s.txt:rehash_ms=10:seed=7:verbose=1:hb=0",
         )
         .unwrap();
         assert!(o.halt_on_error && o.verbose);

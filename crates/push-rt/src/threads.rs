@@ -34,6 +34,9 @@ pub struct HeldLock {
     pub key: AtomicU32,
 }
 
+/// Aligned to two cache lines so that neighbouring records (each written by
+/// its own thread on every lock operation) never share one.
+#[repr(align(128))]
 pub struct ThreadRecord {
     pub state: AtomicU32,
     pub tid: AtomicI32,
@@ -65,7 +68,11 @@ pub struct ThreadRecord {
     /// tracked object): the fault handler lets the call touch that object
     /// even if its key changed after the hook granted access.
     pub sync_addrs: [AtomicUsize; 2],
+    /// Direct-mapped cache of lock address -> clock (see `hb`), owner only.
+    pub clock_cache: [[AtomicUsize; 2]; CLOCK_CACHE],
 }
+
+pub const CLOCK_CACHE: usize = 64;
 
 static TABLE: OnceLock<FixedArray<ThreadRecord>> = OnceLock::new();
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
