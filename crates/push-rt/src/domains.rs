@@ -6,9 +6,13 @@
 //! and `validate` (objects whose policy just changed: the first access by
 //! another thread faults so it can be checked against the change).
 //! The rest are domains, shared among owners: each owner (a thread, or a lock
-//! once it protects an object) gets an ordinal in order of appearance, and
-//! ordinal k maps to domain (k + rotation) mod n, the rotation drawn from the
-//! seed. Up to n owners therefore never share a key. A private object
+//! once it protects an object) gets an ordinal in order of appearance, and a
+//! table maps ordinals to domains. A new owner k starts in domain
+//! (k + rotation) mod n, the rotation drawn from the seed, so up to n owners
+//! never share a key. Each rehash (see `rehash`) starts a new period in
+//! which owners that share a domain are moved to domains drawn from the seed
+//! sequence: two owners that collide in one period most likely do not in the
+//! next, so a recurring race hidden by a collision is caught later. A private object
 //! carries its owner thread's domain key, an object protected by lock L
 //! carries L's. A thread's PKRU grants key 0, read on `readonly`, read-write
 //! on its own domain, and for each held lock that protects objects, that
@@ -37,11 +41,74 @@ pub struct Keys {
 
 static KEYS: OnceLock<Keys> = OnceLock::new();
 static SEED: AtomicU64 = AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+/// Bumped by every rehash: threads recompute cached keys when it changes.
+static PERIOD: AtomicU64 = AtomicU64::new(0);
+
+/// Domain slot + 1 of each owner ordinal (0: not assigned yet, use the
+/// rotation). Owners beyond the table use the rotation forever.
+const OWNER_TABLE: usize = 1 << 20;
+static OWNER_SLOT: OnceLock<FixedArray<core::sync::atomic::AtomicU8>> = OnceLock::new();
+
+pub fn period() -> u64 {
+    PERIOD.load(Ordering::Acquire)
+}
+
+/// One rehash: moves every owner that shares its domain with another owner
+/// (at most `max_moves`, round-robin from where the last rehash stopped) to
+/// a domain drawn from the seed sequence, then starts a new period. Returns
+/// (owners moved, collisions before the move). Deterministic for a fixed
+/// non-zero seed.
+pub fn rehash(max_moves: u32, cursor: &mut u32) -> (u32, u32) {
+    let (Some(keys), Some(table)) = (keys(), OWNER_SLOT.get()) else {
+        return (0, 0);
+    };
+    let owners = owners().min(OWNER_TABLE as u32);
+    let n = keys.ndomains as u32;
+    let mut count = [0u32; 16];
+    for k in 0..owners {
+        count[keys.slot_of_ordinal(k) as usize] += 1;
+    }
+    let collisions: u32 = count.iter().map(|&c| c.saturating_sub(1)).sum();
+    let period = PERIOD.load(Ordering::Relaxed) + 1;
+    let mut moved = 0;
+    for step in 0..owners {
+        if moved >= max_moves {
+            break;
+        }
+        let k = (*cursor + step) % owners.max(1);
+        let old = keys.slot_of_ordinal(k);
+        if count[old as usize] < 2 {
+            continue;
+        }
+        let r = mix(SEED.load(Ordering::Relaxed)
+            ^ period.wrapping_mul(0xd6e8_feb8_6659_fd93)
+            ^ k as u64);
+        let new = (r % n as u64) as u32;
+        if new != old {
+            count[old as usize] -= 1;
+            count[new as usize] += 1;
+            if let Some(e) = table.get(k as usize) {
+                e.store(new as u8 + 1, Ordering::Relaxed);
+            }
+        }
+        moved += 1;
+    }
+    if owners > 0 {
+        *cursor = (*cursor + moved) % owners;
+    }
+    PERIOD.store(period, Ordering::Release);
+    (moved, collisions)
+}
 static NEXT_ORDINAL: AtomicU32 = AtomicU32::new(0);
 
 /// A new owner's ordinal.
 pub fn next_ordinal() -> u32 {
     NEXT_ORDINAL.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Owners so far (threads and protecting locks).
+pub fn owners() -> u32 {
+    NEXT_ORDINAL.load(Ordering::Relaxed)
 }
 
 /// Allocates every free key. Fails (with the errno) if fewer than four are free.
@@ -100,9 +167,38 @@ impl Keys {
         self.ndomains
     }
 
+    fn slot_of_ordinal(&self, ordinal: u32) -> u32 {
+        let n = self.ndomains as u64;
+        match OWNER_SLOT
+            .get()
+            .and_then(|t| t.get(ordinal as usize))
+            .map(|e| e.load(Ordering::Relaxed))
+        {
+            Some(s) if s != 0 => (s - 1) as u32,
+            _ => ((ordinal as u64 + SEED.load(Ordering::Relaxed) % n) % n) as u32,
+        }
+    }
+
     fn pick(&self, ordinal: u32) -> u32 {
-        let rotation = SEED.load(Ordering::Relaxed) % self.ndomains as u64;
-        self.domains[((ordinal as u64 + rotation) % self.ndomains as u64) as usize]
+        self.domains[self.slot_of_ordinal(ordinal) as usize]
+    }
+
+    /// The key an object with this policy carries in the current period.
+    pub fn key_for(&self, policy: crate::registry::Policy) -> u32 {
+        use crate::registry::Policy::*;
+        match policy {
+            Private(t) => self.of_thread(t),
+            ProtectedBy(lock) => self.of_lock(lock),
+            ReadOnly => self.readonly,
+            Released => self.noaccess,
+            Racy => 0,
+        }
+    }
+
+    /// The domain key and period-0 key of an owner ordinal (for tests and
+    /// verbose output).
+    pub fn key_of_ordinal(&self, ordinal: u32) -> u32 {
+        self.pick(ordinal)
     }
 
     /// Domain key of a thread's private objects.
@@ -138,6 +234,10 @@ impl Keys {
     /// cached in its held-lock entries. No lookups; a few ns.
     #[inline]
     pub fn pkru_for(&self, id: u32, t: &ThreadRecord) -> Pkru {
+        if t.key_period.load(Ordering::Relaxed) != PERIOD.load(Ordering::Acquire) {
+            // A rehash happened: the cached keys belong to an older period.
+            return self.pkru_fresh(id, t);
+        }
         let mut p = match t.base_pkru.load(Ordering::Relaxed) {
             0 => {
                 let b = self.base_pkru(id);
@@ -165,6 +265,8 @@ impl Keys {
     /// owner map, then its PKRU. Only on the thread itself (it writes the
     /// thread's held-lock entries): the fault handler and policy changes.
     pub fn pkru_fresh(&self, id: u32, t: &ThreadRecord) -> Pkru {
+        t.key_period
+            .store(PERIOD.load(Ordering::Acquire), Ordering::Relaxed);
         t.base_pkru.store(self.base_pkru(id).0, Ordering::Relaxed);
         let len = (t.held_len.load(Ordering::Acquire) as usize).min(crate::threads::MAX_HELD);
         for h in &t.held[..len] {
@@ -211,6 +313,13 @@ fn filter_bit(lock: usize) -> (usize, u64) {
 }
 static LOCKSET_FULL: AtomicUsize = AtomicUsize::new(0);
 static LOCKSET_LEN: AtomicUsize = AtomicUsize::new(0);
+
+pub fn init_owner_table() -> bool {
+    // SAFETY: AtomicU8 is valid when zero (slot not assigned).
+    OWNER_SLOT.get().is_some()
+        || unsafe { FixedArray::<core::sync::atomic::AtomicU8>::new(OWNER_TABLE) }
+            .is_some_and(|t| OWNER_SLOT.set(t).is_ok())
+}
 
 pub fn init_lockset() -> bool {
     if LOCKSET.get().is_some() {

@@ -246,7 +246,17 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
             step_with_grant(area, g, rec, base, key, write);
             return true;
         }
-        let key = obj.key.load(Ordering::Acquire);
+        let mut key = obj.key.load(Ordering::Acquire);
+        if !obj.pending() {
+            // After a rehash the object may still carry an older period's
+            // key: move it to the current one (one system call).
+            if let Some(want) = obj.policy().map(|p| keys.key_for(p)) {
+                if want != key && registry::set_policy_key(obj, want, None).is_ok() {
+                    crate::rehash::LAZY_REKEYS.fetch_add(1, Ordering::Relaxed);
+                    key = want;
+                }
+            }
+        }
         if base.allows(key, write) {
             SILENT_FIXES.fetch_add(1, Ordering::Relaxed);
             set_saved_pkru(area, base);
@@ -347,6 +357,7 @@ fn queue_and_maybe_halt(r: &RawReport) {
 
 /// Copies what a report needs to know about an object.
 pub fn fill_object(r: &mut RawReport, obj_id: u32, obj: &Object) {
+    r.period = domains::period();
     r.has_obj = 1;
     r.obj_id = obj_id;
     r.obj_base = obj.base.load(Ordering::Relaxed);

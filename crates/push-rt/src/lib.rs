@@ -21,6 +21,7 @@ pub mod hb;
 pub mod options;
 pub mod real;
 pub mod registry;
+pub mod rehash;
 pub mod report;
 pub mod stack;
 pub mod sys;
@@ -105,7 +106,8 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         && hb::init()
         && registry::init()
         && stack::init_depot()
-        && domains::init_lockset())
+        && domains::init_lockset()
+        && domains::init_owner_table())
     {
         return Err(Disabled::NoPku("could not reserve runtime tables".into()));
     }
@@ -122,6 +124,15 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
     ENABLED.store(true, Ordering::Release);
     refresh_pkru();
     Ok(())
+}
+
+/// Starts the background threads (reporter, rehash) on first need.
+fn ensure_background() {
+    static STARTED: AtomicBool = AtomicBool::new(false);
+    report::ensure_reporter();
+    if !STARTED.swap(true, Ordering::AcqRel) {
+        rehash::start(options().rehash_ms);
+    }
 }
 
 /// Sets the calling thread's PKRU to what its domain and held locks grant.
@@ -439,7 +450,7 @@ fn alloc_tracked(size: usize) -> usize {
     let Some(keys) = domains::keys() else {
         return 0;
     };
-    report::ensure_reporter();
+    ensure_background();
     let stack = stack::intern(&stack::capture_here());
     let Some((obj_id, base)) = registry::alloc(
         size,
@@ -602,7 +613,7 @@ pub fn api_register_global(addr: usize, size: usize) {
     let (Some((id, rec)), Some(keys)) = (current_thread(), domains::keys()) else {
         return;
     };
-    report::ensure_reporter();
+    ensure_background();
     let stack = stack::intern(&stack::capture_here());
     let Some(obj_id) = registry::register_global(
         addr,
@@ -809,8 +820,13 @@ fn stats() -> String {
     let (sync_objects, clock_bytes) = hb::footprint();
     let thread_clock_bytes = threads::count() as usize
         * (hb::VC_LEN * core::mem::size_of::<u64>() + core::mem::size_of::<u32>());
+    let rehash = if options().rehash_ms > 0 {
+        rehash::stats()
+    } else {
+        String::new()
+    };
     format!(
-        "PUSh: stats: threads={} live_objects={} faults={} silent_fixes={} suppressed={}\n\
+        "{rehash}PUSh: stats: threads={} live_objects={} faults={} silent_fixes={} suppressed={}\n\
          PUSh: stats: sync_objects_with_clocks={} sync_clock_bytes={} thread_clock_bytes={}\n",
         threads::count(),
         registry::LIVE_OBJECTS.load(Ordering::Relaxed),

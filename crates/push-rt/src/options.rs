@@ -34,7 +34,7 @@ impl Default for Options {
             log_path: None,
             report_format: ReportFormat::Text,
             suppressions: None,
-            rehash_ms: 0,
+            rehash_ms: 100,
             seed: 0,
             verbose: false,
             hb: true,
@@ -84,8 +84,8 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "rehash_ms",
         value: "N",
-        default: "0",
-        help: "re-draw the owner->key map every N ms (0 = never)",
+        default: "100",
+        help: "every N ms move owners that share a protection key to other keys (0 = never), so a recurring race hidden by a collision is caught in a later period",
     },
     OptionSpec {
         name: "seed",

@@ -164,6 +164,13 @@ pub fn init() -> bool {
     true
 }
 
+/// One past the highest object id handed out so far.
+pub fn max_id() -> u32 {
+    MAX_ID.load(Ordering::Relaxed)
+}
+
+static MAX_ID: AtomicU32 = AtomicU32::new(1);
+
 pub fn object(id: u32) -> Option<&'static Object> {
     TABLES.get()?.objects.get(id as usize)
 }
@@ -204,6 +211,7 @@ fn new_id(st: &mut AllocState) -> Option<u32> {
     }
     if (st.next_id as usize) < MAX_OBJECTS {
         st.next_id += 1;
+        MAX_ID.store(st.next_id, Ordering::Relaxed);
         Some(st.next_id - 1)
     } else {
         None

@@ -80,6 +80,8 @@ pub struct RawReport {
     pub other_thread: u32,
     pub other_stack: u32,
     pub other_api: u8,
+    /// The rehash period the report was raised in.
+    pub period: u64,
 }
 
 struct Slot {
@@ -720,7 +722,7 @@ fn json(
     other: Option<&[Frame]>,
 ) -> String {
     use serde_json::{json, Value};
-    let mut v = json!({"kind": kind_name(r.kind), "pid": sys::getpid()});
+    let mut v = json!({"kind": kind_name(r.kind), "pid": sys::getpid(), "period": r.period});
     let thread = thread_json(r.thread, r.tid);
     let message;
     if r.kind == KIND_UNORDERED && r.api != 0 {

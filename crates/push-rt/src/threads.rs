@@ -58,6 +58,8 @@ pub struct ThreadRecord {
     /// Cached PKRU for key 0, read-only and the thread's own domain (0: not
     /// computed yet).
     pub base_pkru: AtomicU32,
+    /// The domain period `base_pkru` and the held locks' keys belong to.
+    pub key_period: AtomicU64,
     /// The thread's vector clock (see `hb`). Written only by the thread
     /// itself (and by its creator before it starts); read by the fault
     /// handler on the same thread and by joiners after it exits.

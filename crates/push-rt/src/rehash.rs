@@ -1,0 +1,162 @@
+//! Periodic rehash: collisions may delay a report, never lose it.
+//!
+//! Only 12 domains exist for all owners (threads and protecting locks), so
+//! owners share keys and a race between two owners on one key goes unseen.
+//! Every `rehash_ms` a background thread moves the owners that currently
+//! share a domain to domains drawn from the seed sequence (`domains::rehash`)
+//! and starts a new period. Threads notice the new period at their next
+//! synchronization (their cached keys carry the period) or at their next
+//! fault, and recompute their PKRU. Objects of moved owners get their new
+//! key from a background scan that stays within a CPU budget (2% of one core
+//! by default), and from the fault handler whenever an allowed access finds
+//! an object still on an old key. Neither path ever reports: a fault is
+//! checked against the policy, which a rehash does not change.
+
+use crate::registry;
+use crate::sys::PAGE;
+use core::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub static REHASHES: AtomicU64 = AtomicU64::new(0);
+pub static OWNERS_MOVED: AtomicU64 = AtomicU64::new(0);
+pub static COLLISIONS_SEEN: AtomicU64 = AtomicU64::new(0);
+pub static OBJECTS_REKEYED: AtomicU64 = AtomicU64::new(0);
+pub static PAGES_REKEYED: AtomicU64 = AtomicU64::new(0);
+pub static LAZY_REKEYS: AtomicU64 = AtomicU64::new(0);
+pub static CPU_NS: AtomicU64 = AtomicU64::new(0);
+pub static WALL_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Share of one core the rehash thread may use.
+pub const CPU_BUDGET: f64 = 0.02;
+/// Owners moved per period at most (bounds the keys changed at once).
+const MAX_MOVES: u32 = 256;
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Starts the rehash thread (ordinary context; once).
+pub fn start(period_ms: u64) {
+    if period_ms == 0 {
+        return;
+    }
+    let _ = std::thread::Builder::new()
+        .name("push-rehash".into())
+        .stack_size(256 << 10)
+        .spawn(move || {
+            crate::threads::mark_internal();
+            run(period_ms)
+        });
+}
+
+fn run(period_ms: u64) {
+    let period = Duration::from_millis(period_ms);
+    let started = std::time::Instant::now();
+    let mut owner_cursor = 0u32;
+    let mut object_cursor = 1u32;
+    let mut debt_ns: u64 = 0;
+    // Objects may carry stale keys until a full scan follows the last move.
+    let mut scan_due = false;
+    let mut scanned_since_move = 0u32;
+    loop {
+        std::thread::sleep(period);
+        let t0 = thread_cpu_ns();
+        let (moved, collisions) = crate::domains::rehash(MAX_MOVES, &mut owner_cursor);
+        REHASHES.fetch_add(1, Ordering::Relaxed);
+        OWNERS_MOVED.fetch_add(moved as u64, Ordering::Relaxed);
+        COLLISIONS_SEEN.fetch_add(collisions as u64, Ordering::Relaxed);
+        if moved > 0 {
+            scan_due = true;
+            scanned_since_move = 0;
+        }
+        // Re-key objects while this period's budget lasts; carry overruns.
+        let budget = (period.as_nanos() as f64 * CPU_BUDGET) as u64;
+        let allowance = budget.saturating_sub(debt_ns);
+        if scan_due {
+            let before = object_cursor;
+            object_cursor = rekey_slice(object_cursor, t0, allowance);
+            let end = registry::max_id();
+            scanned_since_move += if object_cursor >= before {
+                object_cursor - before
+            } else {
+                end.saturating_sub(before) + object_cursor
+            };
+            if scanned_since_move >= end {
+                scan_due = false;
+            }
+        }
+        let spent = thread_cpu_ns() - t0;
+        debt_ns = (debt_ns + spent).saturating_sub(budget);
+        CPU_NS.fetch_add(spent, Ordering::Relaxed);
+        WALL_NS.store(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Walks objects from `cursor`, giving each the key of the current period,
+/// until `allowance_ns` of CPU time since `t0` is spent. Returns where to
+/// continue.
+fn rekey_slice(mut cursor: u32, t0: u64, allowance_ns: u64) -> u32 {
+    let Some(keys) = crate::domains::keys() else {
+        return cursor;
+    };
+    let end = registry::max_id();
+    let mut visited = 0u32;
+    while visited < end.saturating_sub(1) {
+        if cursor >= end {
+            cursor = 1;
+        }
+        if let Some(o) = registry::object(cursor) {
+            if o.base.load(Ordering::Acquire) != 0 && !o.pending() {
+                if let Some(p) = o.policy() {
+                    let want = keys.key_for(p);
+                    let before = o.policy.load(Ordering::Acquire);
+                    if want != o.key.load(Ordering::Acquire)
+                        && registry::set_policy_key(o, want, None).is_ok()
+                    {
+                        if o.policy.load(Ordering::Acquire) != before {
+                            // A policy change raced with us: give it the
+                            // key of its new policy.
+                            if let Some(p) = o.policy() {
+                                let _ = registry::set_policy_key(o, keys.key_for(p), None);
+                            }
+                        }
+                        OBJECTS_REKEYED.fetch_add(1, Ordering::Relaxed);
+                        PAGES_REKEYED.fetch_add(
+                            (o.span.load(Ordering::Relaxed) / PAGE) as u64,
+                            Ordering::Relaxed,
+                        );
+                    }
+                }
+            }
+        }
+        cursor += 1;
+        visited += 1;
+        if visited.is_multiple_of(64) && thread_cpu_ns() - t0 >= allowance_ns {
+            break;
+        }
+    }
+    cursor
+}
+
+/// The verbose-mode line.
+pub fn stats() -> String {
+    let cpu = CPU_NS.load(Ordering::Relaxed);
+    let wall = WALL_NS.load(Ordering::Relaxed).max(1);
+    format!(
+        "PUSh: stats: rehashes={} owners_moved={} collisions_seen={} objects_rekeyed={} pages_rekeyed={} lazy_rekeys={} rehash_cpu_ms={:.1} rehash_cpu_share={:.3}%\n",
+        REHASHES.load(Ordering::Relaxed),
+        OWNERS_MOVED.load(Ordering::Relaxed),
+        COLLISIONS_SEEN.load(Ordering::Relaxed),
+        OBJECTS_REKEYED.load(Ordering::Relaxed),
+        PAGES_REKEYED.load(Ordering::Relaxed),
+        LAZY_REKEYS.load(Ordering::Relaxed),
+        cpu as f64 / 1e6,
+        cpu as f64 * 100.0 / wall as f64,
+    )
+}
