@@ -59,6 +59,15 @@ pub fn period() -> u64 {
 /// (owners moved, collisions before the move). Deterministic for a fixed
 /// non-zero seed.
 pub fn rehash(max_moves: u32, cursor: &mut u32) -> (u32, u32) {
+    if max_moves == 0 {
+        let owners = owners().min(OWNER_TABLE as u32);
+        let Some(keys) = keys() else { return (0, 0) };
+        let mut count = [0u32; 16];
+        for k in 0..owners {
+            count[keys.slot_of_ordinal(k) as usize] += 1;
+        }
+        return (0, count.iter().map(|&c| c.saturating_sub(1)).sum());
+    }
     let (Some(keys), Some(table)) = (keys(), OWNER_SLOT.get()) else {
         return (0, 0);
     };

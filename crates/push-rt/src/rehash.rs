@@ -28,8 +28,24 @@ pub static WALL_NS: AtomicU64 = AtomicU64::new(0);
 
 /// Share of one core the rehash thread may use.
 pub const CPU_BUDGET: f64 = 0.02;
-/// Owners moved per period at most (bounds the keys changed at once).
-const MAX_MOVES: u32 = 256;
+/// Owners moved per period: at most a quarter of the domains (3 of 12), and
+/// no more than the budget can re-key. Moving every colliding owner at once
+/// would re-key nearly every object each period when owners outnumber
+/// domains (most of it through faults). Each period earns credit for the
+/// objects the budget can re-key (one `pkey_mprotect` is about 4 us); a move
+/// costs the average number of objects per owner. With many objects per
+/// owner, owners move only every few periods: detection slows, the cost
+/// stays bounded.
+fn moves_per_period(credit: &mut f64, budget_ns: u64) -> u32 {
+    const REKEY_NS: f64 = 4_000.0;
+    let cap = crate::domains::keys().map_or(1, |k| (k.domain_count() as u32 / 4).max(1));
+    let owners = crate::domains::owners().max(1) as f64;
+    let per_owner = (registry::LIVE_OBJECTS.load(Ordering::Relaxed) as f64 / owners).max(1.0);
+    *credit = (*credit + budget_ns as f64 / REKEY_NS).min(per_owner * cap as f64 * 4.0);
+    let moves = ((*credit / per_owner) as u32).min(cap);
+    *credit -= moves as f64 * per_owner;
+    moves
+}
 
 fn thread_cpu_ns() -> u64 {
     let mut ts = libc::timespec {
@@ -61,13 +77,16 @@ fn run(period_ms: u64) {
     let mut owner_cursor = 0u32;
     let mut object_cursor = 1u32;
     let mut debt_ns: u64 = 0;
+    let mut credit = 0.0f64;
     // Objects may carry stale keys until a full scan follows the last move.
     let mut scan_due = false;
     let mut scanned_since_move = 0u32;
     loop {
         std::thread::sleep(period);
         let t0 = thread_cpu_ns();
-        let (moved, collisions) = crate::domains::rehash(MAX_MOVES, &mut owner_cursor);
+        let budget = (period.as_nanos() as f64 * CPU_BUDGET) as u64;
+        let moves = moves_per_period(&mut credit, budget);
+        let (moved, collisions) = crate::domains::rehash(moves, &mut owner_cursor);
         REHASHES.fetch_add(1, Ordering::Relaxed);
         OWNERS_MOVED.fetch_add(moved as u64, Ordering::Relaxed);
         COLLISIONS_SEEN.fetch_add(collisions as u64, Ordering::Relaxed);
@@ -76,7 +95,6 @@ fn run(period_ms: u64) {
             scanned_since_move = 0;
         }
         // Re-key objects while this period's budget lasts; carry overruns.
-        let budget = (period.as_nanos() as f64 * CPU_BUDGET) as u64;
         let allowance = budget.saturating_sub(debt_ns);
         if scan_due {
             let before = object_cursor;
