@@ -125,3 +125,18 @@ fn rehash_off_keeps_the_plain_layout() {
         "no rehash statistics when rehash is off: {r}"
     );
 }
+
+#[test]
+fn locks_inside_objects_survive_rekeying_while_threads_sleep_in_futex() {
+    let bin = compile_c("futex_rekey");
+    let native = run_native(&bin);
+    assert_exit_code(&native, 0);
+    assert_stdout(&native, "started\nresult=1200000\n");
+    require_pku!();
+    for options in ["hb=0:rehash_ms=1", "rehash_ms=1", "hb=0:rehash_ms=1:seed=3"] {
+        let r = run_preload(&bin, options);
+        assert_exit_code(&r, 0);
+        assert_eq!(r.stdout, native.stdout, "{r}");
+        assert!(r.reports().is_empty(), "{r}");
+    }
+}

@@ -168,29 +168,28 @@ pub fn maybe_tracked(addr: usize) -> bool {
 }
 
 /// Before a synchronization call on `addrs` (mutex, condvar, ...): if any of
-/// them lies inside a tracked object, opens that object's key for the calling
-/// thread so the library and the kernel (futex) can use it. Returns whether
-/// a grant was made; the caller then calls [`end_sync_grant`] afterwards.
+/// them lies inside a tracked object, opens every key for the calling thread
+/// for the duration of the call, so the library and the kernel can use the
+/// lock word. Every key, not just the object's: another thread may re-key
+/// the object (policy change, rehash, validation) while this one sleeps in
+/// `futex`, and the kernel checks the caller's PKRU, failing with EFAULT
+/// rather than faulting. Only the lock's own code runs in that window
+/// (signal handlers start with the default PKRU). Returns whether a grant
+/// was made; the caller then calls [`end_sync_grant`] afterwards.
 #[inline]
 pub fn grant_for_sync(t: (u32, &threads::ThreadRecord), addrs: &[usize]) -> bool {
     if !addrs.iter().any(|&a| maybe_tracked(a)) {
         return false;
     }
     let mut granted = false;
-    // SAFETY: called only when enabled (OSPKE verified at init).
-    let mut p = unsafe { x86_check::pkru::read() };
     for (slot, &a) in t.1.sync_addrs.iter().zip(addrs) {
-        if let Some((_, o)) = registry::lookup(a) {
+        if registry::lookup(a).is_some() {
             slot.store(a, Ordering::Relaxed);
-            p = p.grant(
-                o.key.load(Ordering::Acquire),
-                x86_check::pkru::Access::ReadWrite,
-            );
             granted = true;
         }
     }
     if granted {
-        domains::apply_pkru(p);
+        domains::apply_pkru(x86_check::Pkru(0));
     }
     granted
 }
