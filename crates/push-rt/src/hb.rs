@@ -375,14 +375,7 @@ pub fn on_create(parent: u32, p: &ThreadRecord, child: u32) {
     let Some(c) = threads::record(child) else {
         return;
     };
-    let len = (p.vc_len.load(Ordering::Relaxed) as usize).min(VC_LEN);
-    for i in 0..len {
-        let v = p.vc[i].load(Ordering::Relaxed);
-        if v > c.vc[i].load(Ordering::Relaxed) {
-            c.vc[i].store(v, Ordering::Relaxed);
-        }
-    }
-    raise_len(c, len);
+    join_threads(c, p);
     bump_own(child, c);
     bump_own(parent, p);
 }
@@ -397,14 +390,19 @@ pub fn on_adopt(id: u32, t: &ThreadRecord) {
 
 /// `pthread_join` returned: the joined thread's whole life happens before.
 pub fn on_join(joiner: &ThreadRecord, joined: &ThreadRecord) {
-    let len = (joined.vc_len.load(Ordering::Acquire) as usize).min(VC_LEN);
+    join_threads(joiner, joined);
+}
+
+/// `dst`'s clock joins `src`'s (pointwise maximum).
+fn join_threads(dst: &ThreadRecord, src: &ThreadRecord) {
+    let len = (src.vc_len.load(Ordering::Acquire) as usize).min(VC_LEN);
     for i in 0..len {
-        let v = joined.vc[i].load(Ordering::Relaxed);
-        if v > joiner.vc[i].load(Ordering::Relaxed) {
-            joiner.vc[i].store(v, Ordering::Relaxed);
+        let v = src.vc[i].load(Ordering::Relaxed);
+        if v > dst.vc[i].load(Ordering::Relaxed) {
+            dst.vc[i].store(v, Ordering::Relaxed);
         }
     }
-    raise_len(joiner, len);
+    raise_len(dst, len);
 }
 
 /// Sync objects with clocks, and the bytes their clocks use (for `verbose`).

@@ -398,6 +398,18 @@ fn annotation_error(api: u8, why: u8, errno: i32, addr: usize, obj: Option<(u32,
     errno
 }
 
+/// A new tracked object, private to its creator (which starts the
+/// background threads on first use).
+fn new_object_origin(id: u32, rec: &threads::ThreadRecord) -> registry::Origin {
+    ensure_background();
+    registry::Origin {
+        policy: Policy::Private(id),
+        thread: id,
+        stack: stack::intern(&stack::capture_here()),
+        epoch: current_epoch(id, rec),
+    }
+}
+
 /// The calling thread's current epoch, packed for `Object::change_epoch`.
 fn current_epoch(id: u32, rec: &threads::ThreadRecord) -> u64 {
     let (c, ts) = hb::epoch(id, rec);
@@ -449,17 +461,7 @@ fn alloc_tracked(size: usize) -> usize {
     let Some(keys) = domains::keys() else {
         return 0;
     };
-    ensure_background();
-    let stack = stack::intern(&stack::capture_here());
-    let Some((obj_id, base)) = registry::alloc(
-        size,
-        registry::Origin {
-            policy: Policy::Private(id),
-            thread: id,
-            stack,
-            epoch: current_epoch(id, rec),
-        },
-    ) else {
+    let Some((obj_id, base)) = registry::alloc(size, new_object_origin(id, rec)) else {
         return 0;
     };
     let obj = registry::object(obj_id).expect("fresh object");
@@ -612,18 +614,7 @@ pub fn api_register_global(addr: usize, size: usize) {
     let (Some((id, rec)), Some(keys)) = (current_thread(), domains::keys()) else {
         return;
     };
-    ensure_background();
-    let stack = stack::intern(&stack::capture_here());
-    let Some(obj_id) = registry::register_global(
-        addr,
-        size,
-        registry::Origin {
-            policy: Policy::Private(id),
-            thread: id,
-            stack,
-            epoch: current_epoch(id, rec),
-        },
-    ) else {
+    let Some(obj_id) = registry::register_global(addr, size, new_object_origin(id, rec)) else {
         annotation_error(API_GLOBAL, WHY_UNTRACKED, libc::EINVAL, addr, None);
         return;
     };
