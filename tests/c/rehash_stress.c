@@ -4,7 +4,7 @@
 
 #define THREADS 64
 #define LOCKS 200
-#define ROUNDS 3000
+#define ROUNDS 120000
 
 static pthread_mutex_t locks[LOCKS];
 static long *objs[LOCKS];

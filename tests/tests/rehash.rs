@@ -94,7 +94,7 @@ fn rehashing_every_few_ms_reports_nothing_and_keeps_results() {
     let bin = compile_c("rehash_stress");
     let native = run_native(&bin);
     assert_exit_code(&native, 0);
-    assert_stdout(&native, "started\nresult=192000 private=192000\n");
+    assert_stdout(&native, "started\nresult=7680000 private=7680000\n");
     require_pku!();
     for seed in ["1", "7"] {
         let r = run_preload(&bin, &format!("rehash_ms=2:seed={seed}:verbose=1"));
