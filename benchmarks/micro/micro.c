@@ -63,6 +63,11 @@ int main(int argc, char **argv) {
   MEASURE("push_malloc_free", m, { void *p = push_malloc(32); sink += (long)p; push_free(p); });
   long *obj = push_malloc(64);
   MEASURE("policy_change", m, { push_readonly(obj); push_private(obj); });
+  /* The same on a 1 MiB object whose pages are all present: a policy change
+   * re-keys every page of the object. */
+  char *big = push_malloc(1 << 20);
+  for (long i = 0; i < (1 << 20); i += 4096) big[i] = 1;
+  MEASURE("policy_change_1MiB", m / 100 + 1, { push_readonly(big); push_private(big); big[0]++; });
 
   pthread_t t1, t2;
   double t0 = now_ns();
