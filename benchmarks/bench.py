@@ -1144,7 +1144,8 @@ def write_chart(path, results, summaries, modes, helgrind):
     ax1.set_title("Time overhead vs native (median wall time)")
     ax1.set_xticks(range(len(labels)))
     ax1.set_xticklabels(labels)
-    ax1.legend(fontsize=8)
+    ax1.set_ylim(top=ax1.get_ylim()[1] * 6)
+    ax1.legend(fontsize=8, loc="upper left", ncol=4)
     for i, m in enumerate(series):
         vals = [summaries[n][m]["pss_ratio"] or 0 for n in names] + [gm(m, "pss_ratio") or 0]
         xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(labels))]
@@ -1169,7 +1170,8 @@ def write_chart(path, results, summaries, modes, helgrind):
     ax2.set_title("Memory overhead vs native (peak PSS of the process tree)")
     ax2.set_xticks(range(len(labels)))
     ax2.set_xticklabels(labels)
-    ax2.legend(fontsize=8)
+    ax2.set_ylim(top=ax2.get_ylim()[1] * 6)
+    ax2.legend(fontsize=8, loc="upper left", ncol=4)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
