@@ -690,12 +690,14 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
         .store(stack::intern(&stack::capture_here()), Ordering::Relaxed);
     obj.change_api.store(api as u32, Ordering::Release);
     // Rule 2 is checked at the first access by another thread that the new
-    // policy lets in: until then the object sits on the `validate` key.
-    let others_may_access = match new {
-        Policy::Private(t) => t != id,
-        Policy::ReadOnly | Policy::ProtectedBy(_) => true,
-        Policy::Released | Policy::Racy => false,
-    };
+    // policy lets in: until then the object sits on the `validate` key
+    // (not with `hb=0`: nothing would be checked).
+    let others_may_access = options().hb
+        && match new {
+            Policy::Private(t) => t != id,
+            Policy::ReadOnly | Policy::ProtectedBy(_) => true,
+            Policy::Released | Policy::Racy => false,
+        };
     if let Err(e) = registry::set_policy_key(obj, key, others_may_access.then_some(keys.validate)) {
         return e;
     }
