@@ -236,7 +236,7 @@ fn acquire_hook(lock: usize, kind: LockKind, call: impl FnOnce() -> c_int) -> c_
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    let granted = rt::grant_for_sync(t, &[lock]);
+    let granted = rt::grant_for_sync(&[lock]);
     let r = call();
     if r == 0 {
         rt::on_lock_acquired(t, lock, kind, false);
@@ -251,7 +251,7 @@ fn release_hook(lock: usize, kind: LockKind, call: impl FnOnce() -> c_int) -> c_
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    let granted = rt::grant_for_sync(t, &[lock]);
+    let granted = rt::grant_for_sync(&[lock]);
     let refresh = rt::on_lock_releasing(t, lock, kind);
     let r = call();
     if granted {
@@ -268,7 +268,7 @@ fn access_hook(addrs: &[usize], call: impl FnOnce() -> c_int) -> c_int {
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    let granted = rt::grant_for_sync(t, addrs);
+    let granted = rt::grant_for_sync(addrs);
     let r = call();
     rt::end_sync_grant(t, granted);
     r
@@ -349,7 +349,7 @@ pub unsafe extern "C" fn pthread_barrier_wait(b: *mut libc::pthread_barrier_t) -
     };
     // All arrivals of a round happen before all departures.
     rt::on_release(t, b as usize);
-    let granted = rt::grant_for_sync(t, &[b as usize]);
+    let granted = rt::grant_for_sync(&[b as usize]);
     // SAFETY: unchanged argument.
     let r = unsafe { real::pthread_barrier_wait()(b) };
     rt::on_acquire(t, b as usize);
@@ -371,7 +371,7 @@ fn sem_wait_hook(s: *mut libc::sem_t, call: impl FnOnce() -> c_int) -> c_int {
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    let granted = rt::grant_for_sync(t, &[s as usize]);
+    let granted = rt::grant_for_sync(&[s as usize]);
     let r = call();
     if r == 0 {
         rt::on_acquire(t, s as usize);
@@ -536,7 +536,7 @@ fn cond_wait_hook(c: C, m: M, call: impl FnOnce() -> c_int) -> c_int {
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    let granted = rt::grant_for_sync(t, &[c as usize, m as usize]);
+    let granted = rt::grant_for_sync(&[c as usize, m as usize]);
     let refresh = rt::on_lock_releasing(t, m as usize, LockKind::Exclusive);
     let r = call();
     // The mutex is held again on return, whatever the result.

@@ -204,12 +204,6 @@ impl Keys {
         }
     }
 
-    /// The domain key and period-0 key of an owner ordinal (for tests and
-    /// verbose output).
-    pub fn key_of_ordinal(&self, ordinal: u32) -> u32 {
-        self.pick(ordinal)
-    }
-
     /// Domain key of a thread's private objects.
     pub fn of_thread(&self, id: u32) -> u32 {
         let ordinal = crate::threads::record(id)
@@ -286,14 +280,6 @@ impl Keys {
         }
         self.pkru_for(id, t)
     }
-
-    /// Whether `key` is one of ours (not key 0 or an application's key).
-    pub fn owns(&self, key: u32) -> bool {
-        key == self.readonly
-            || key == self.noaccess
-            || key == self.validate
-            || self.domains[..self.ndomains].contains(&key)
-    }
 }
 
 /// Locks that protect at least one object (only they change a holder's
@@ -346,12 +332,6 @@ pub fn init_lockset() -> bool {
 
 fn slot_of(lock: usize) -> usize {
     (mix(lock as u64) as usize) & (LOCKSET_SIZE - 1)
-}
-
-/// Whether `lock` protects objects. Lock-free; a few ns.
-#[inline]
-pub fn is_protecting(lock: usize) -> bool {
-    LOCKSET_FULL.load(Ordering::Relaxed) != 0 || lock_ordinal(lock).is_some()
 }
 
 /// The owner ordinal of a protecting lock.

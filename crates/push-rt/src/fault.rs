@@ -232,14 +232,6 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
     let base = if stepping { saved_pkru(area) } else { correct };
     let key = obj.key.load(Ordering::Acquire);
 
-    if in_sync_call(rec, obj) {
-        // A lock or condvar inside this object, in the middle of a hooked
-        // call whose grant predates a key change: keep the call going.
-        let key = obj.key.load(Ordering::Acquire);
-        set_saved_pkru(area, saved_pkru(area).grant(key, Access::ReadWrite));
-        SILENT_FIXES.fetch_add(1, Ordering::Relaxed);
-        return true;
-    }
     if access_allowed(keys, id, rec, obj, write) {
         if obj.pending() && !check_pending(id, rec, obj_id, obj, write, addr, pc, g) {
             // The changing thread itself: let this access through once.
@@ -281,15 +273,6 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
     }
     step_with_grant(area, g, rec, base, key, write);
     true
-}
-
-/// Whether the thread is inside a hooked synchronization call on an address
-/// in `obj`.
-fn in_sync_call(rec: &ThreadRecord, obj: &Object) -> bool {
-    rec.sync_addrs.iter().any(|a| {
-        let a = a.load(Ordering::Relaxed);
-        a != 0 && obj.contains(a)
-    })
 }
 
 /// How many of its own accesses the changing thread may make to a pending

@@ -177,17 +177,10 @@ pub fn maybe_tracked(addr: usize) -> bool {
 /// (signal handlers start with the default PKRU). Returns whether a grant
 /// was made; the caller then calls [`end_sync_grant`] afterwards.
 #[inline]
-pub fn grant_for_sync(t: (u32, &threads::ThreadRecord), addrs: &[usize]) -> bool {
-    if !addrs.iter().any(|&a| maybe_tracked(a)) {
-        return false;
-    }
-    let mut granted = false;
-    for (slot, &a) in t.1.sync_addrs.iter().zip(addrs) {
-        if registry::lookup(a).is_some() {
-            slot.store(a, Ordering::Relaxed);
-            granted = true;
-        }
-    }
+pub fn grant_for_sync(addrs: &[usize]) -> bool {
+    let granted = addrs
+        .iter()
+        .any(|&a| maybe_tracked(a) && registry::lookup(a).is_some());
     if granted {
         domains::apply_pkru(x86_check::Pkru(0));
     }
@@ -198,9 +191,6 @@ pub fn grant_for_sync(t: (u32, &threads::ThreadRecord), addrs: &[usize]) -> bool
 #[inline]
 pub fn end_sync_grant(t: (u32, &threads::ThreadRecord), granted: bool) {
     if granted {
-        for slot in &t.1.sync_addrs {
-            slot.store(0, Ordering::Relaxed);
-        }
         refresh_pkru_of(t.0, t.1);
     }
 }

@@ -7,7 +7,7 @@
 //! of the process; callers treat them as arrays of atomics, for which the
 //! all-zero bit pattern is a valid value.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::AtomicU32;
 
 /// Reserves `len` bytes of zero-filled, lazily backed, read-write memory
 /// (key 0, `MAP_NORESERVE`). Returns null on failure.
@@ -130,12 +130,6 @@ pub fn page_round_up(n: usize) -> usize {
     n.div_ceil(PAGE) * PAGE
 }
 
-/// Loads a relaxed atomic; shorthand used across the runtime.
-#[inline(always)]
-pub fn ld(a: &AtomicU32) -> u32 {
-    a.load(Ordering::Relaxed)
-}
-
 /// A fixed array of `T` in memory from [`reserve`], never freed.
 pub struct FixedArray<T: 'static> {
     items: &'static [T],
@@ -168,9 +162,5 @@ impl<T: 'static> FixedArray<T> {
 
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
-    }
-
-    pub fn base(&self) -> usize {
-        self.items.as_ptr() as usize
     }
 }

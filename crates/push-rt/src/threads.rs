@@ -66,10 +66,6 @@ pub struct ThreadRecord {
     pub vc: [AtomicU64; crate::hb::VC_LEN],
     /// Components at and above this index are zero.
     pub vc_len: AtomicU32,
-    /// Addresses of the synchronization call in progress (a lock inside a
-    /// tracked object): the fault handler lets the call touch that object
-    /// even if its key changed after the hook granted access.
-    pub sync_addrs: [AtomicUsize; 2],
     /// Direct-mapped cache of lock address -> clock (see `hb`), owner only.
     pub clock_cache: [[AtomicUsize; 2]; CLOCK_CACHE],
 }
@@ -339,16 +335,6 @@ impl ThreadRecord {
             .iter()
             .find(|h| h.addr.load(Ordering::Relaxed) == addr)
             .map(|h| h.exclusive.load(Ordering::Relaxed))
-    }
-
-    pub fn held_locks(&self) -> impl Iterator<Item = (usize, bool)> + '_ {
-        let len = self.held_len.load(Ordering::Acquire) as usize;
-        self.held[..len.min(MAX_HELD)].iter().map(|h| {
-            (
-                h.addr.load(Ordering::Relaxed),
-                h.exclusive.load(Ordering::Relaxed),
-            )
-        })
     }
 
     pub fn overflowed(&self) -> bool {
