@@ -57,6 +57,9 @@ enum Cmd {
         /// Validate policy changes with happens-before (0|1).
         #[arg(long, value_name = "0|1")]
         hb: Option<String>,
+        /// Plan for at most N memory mappings (0 = vm.max_map_count).
+        #[arg(long, value_name = "N")]
+        max_maps: Option<String>,
         /// The program and its arguments.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         program: Vec<String>,
@@ -102,6 +105,7 @@ fn main() -> ExitCode {
             seed,
             verbose,
             hb,
+            max_maps,
             program,
         } => {
             let env_spec = std::env::var("PUSH_OPTIONS").unwrap_or_default();
@@ -119,6 +123,7 @@ fn main() -> ExitCode {
                 ("seed", seed),
                 ("verbose", verbose),
                 ("hb", hb),
+                ("max_maps", max_maps),
             ];
             for (name, value) in flags {
                 if let Some(v) = value {

@@ -230,7 +230,7 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
     let stepping = rec.stepping.load(Ordering::Relaxed) != 0;
     let correct = keys.pkru_fresh(id, rec);
     let base = if stepping { saved_pkru(area) } else { correct };
-    let key = obj.key.load(Ordering::Acquire);
+    let key = obj.key();
 
     if access_allowed(keys, id, rec, obj, write) {
         if obj.pending() && !check_pending(id, rec, obj_id, obj, write, addr, pc, g) {
@@ -238,7 +238,7 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
             step_with_grant(area, g, rec, base, key, write);
             return true;
         }
-        let mut key = obj.key.load(Ordering::Acquire);
+        let mut key = obj.key();
         if !obj.pending() {
             // After a rehash the object may still carry an older period's
             // key: move it to the current one (one system call).
@@ -278,7 +278,7 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
 /// How many of its own accesses the changing thread may make to a pending
 /// object (each a fault) before the object stops waiting for another
 /// thread's first access.
-const CHANGER_FAULTS_BEFORE_SETTLING: u32 = 16;
+const CHANGER_FAULTS_BEFORE_SETTLING: u32 = 15;
 
 /// An allowed access to an object whose policy just changed. A first access
 /// by another thread is checked against the change (rule 2), reported if not
@@ -295,10 +295,8 @@ fn check_pending(
     pc: usize,
     g: &[i64; 23],
 ) -> bool {
-    let changer = obj.change_thread.load(Ordering::Acquire);
-    if changer == id
-        && obj.pending_faults.fetch_add(1, Ordering::Relaxed) < CHANGER_FAULTS_BEFORE_SETTLING
-    {
+    let changer = obj.change_thread();
+    if changer == id && obj.bump_pending_faults() < CHANGER_FAULTS_BEFORE_SETTLING {
         return false;
     }
     if changer != id {
@@ -312,8 +310,8 @@ fn check_pending(
                 addr,
                 has_other: 1,
                 other_thread: changer,
-                other_stack: obj.change_stack.load(Ordering::Relaxed),
-                other_api: obj.change_api.load(Ordering::Relaxed) as u8,
+                other_stack: obj.change_stack(),
+                other_api: obj.change_api(),
                 ..RawReport::default()
             };
             stack::walk(pc, g[libc::REG_RBP as usize] as usize, &mut r.stack);
@@ -321,7 +319,7 @@ fn check_pending(
             queue_and_maybe_halt(&r);
         }
     }
-    let _ = registry::set_key(obj, obj.policy_key.load(Ordering::Acquire));
+    let _ = registry::set_key(obj, obj.policy_key());
     true
 }
 
@@ -343,11 +341,11 @@ pub fn fill_object(r: &mut RawReport, obj_id: u32, obj: &Object) {
     r.period = domains::period();
     r.has_obj = 1;
     r.obj_id = obj_id;
-    r.obj_base = obj.base.load(Ordering::Relaxed);
-    r.obj_size = obj.size.load(Ordering::Relaxed);
+    r.obj_base = obj.base();
+    r.obj_size = obj.size();
     r.policy = obj.policy.load(Ordering::Relaxed);
-    r.alloc_thread = obj.alloc_thread.load(Ordering::Relaxed);
-    r.alloc_stack = obj.alloc_stack.load(Ordering::Relaxed);
+    r.alloc_thread = obj.alloc_thread();
+    r.alloc_stack = obj.alloc_stack();
     if let Some(registry::Policy::ProtectedBy(lock)) = obj.policy() {
         r.nholders = threads::holders_of(lock, &mut r.holders) as u32;
     }

@@ -18,6 +18,7 @@
 pub mod domains;
 pub mod fault;
 pub mod hb;
+pub mod maps;
 pub mod options;
 pub mod real;
 pub mod registry;
@@ -112,6 +113,7 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         return Err(Disabled::NoPku("could not reserve runtime tables".into()));
     }
     real::resolve_all();
+    maps::init(options().max_maps);
     stack::set_self_range(self_range.0, self_range.1);
     let main = threads::reserve().unwrap_or(0);
     threads::adopt(main);
@@ -127,10 +129,11 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
 }
 
 /// Starts the background threads (reporter, rehash) on first need.
+static BACKGROUND_STARTED: AtomicBool = AtomicBool::new(false);
+
 fn ensure_background() {
-    static STARTED: AtomicBool = AtomicBool::new(false);
     report::ensure_reporter();
-    if !STARTED.swap(true, Ordering::AcqRel) {
+    if !BACKGROUND_STARTED.swap(true, Ordering::AcqRel) {
         rehash::start(options().rehash_ms);
     }
 }
@@ -426,9 +429,9 @@ fn unordered_change(
         addr: obj_ptr,
         stack,
         has_other: 1,
-        other_thread: obj.change_thread.load(Ordering::Relaxed),
-        other_stack: obj.change_stack.load(Ordering::Relaxed),
-        other_api: obj.change_api.load(Ordering::Relaxed) as u8,
+        other_thread: obj.change_thread(),
+        other_stack: obj.change_stack(),
+        other_api: obj.change_api(),
         ..RawReport::default()
     };
     fault::fill_object(&mut r, obj_id, obj);
@@ -444,46 +447,49 @@ pub fn halt_if_reported() {
     }
 }
 
-fn alloc_tracked(size: usize) -> usize {
-    let Some((id, rec)) = current_thread() else {
+/// A tracked object private to the caller; 0 when it must be plain memory
+/// (after noting why).
+fn alloc_tracked(size: usize, zero: bool) -> usize {
+    let (Some((id, rec)), Some(keys)) = (current_thread(), domains::keys()) else {
         return 0;
     };
-    let Some(keys) = domains::keys() else {
-        return 0;
-    };
-    let Some((obj_id, base)) = registry::alloc(size, new_object_origin(id, rec)) else {
-        return 0;
-    };
-    let obj = registry::object(obj_id).expect("fresh object");
-    if registry::set_policy_key(obj, keys.of_thread(id), None).is_err() {
-        registry::free(obj_id);
-        return 0;
+    maps::flush_warnings();
+    match registry::alloc(size, new_object_origin(id, rec), keys.of_thread(id), zero) {
+        Ok((_, base)) => base,
+        Err(e) => {
+            UNTRACKED_FALLBACK.store(true, Ordering::Relaxed);
+            match e {
+                registry::AllocError::Budget => maps::note_untracked(),
+                registry::AllocError::NoRoom => warn_untracked(),
+            }
+            0
+        }
     }
-    base
 }
 
+/// Some allocation fell back to plain memory: annotations of untracked
+/// pointers are then taken for annotations of such objects and ignored.
+static UNTRACKED_FALLBACK: AtomicBool = AtomicBool::new(false);
 static UNTRACKED_WARNED: AtomicBool = AtomicBool::new(false);
 
 fn warn_untracked() {
     if !UNTRACKED_WARNED.swap(true, Ordering::Relaxed) {
         report::warn(
-            "PUSh: warning: out of tracked memory; further objects are allocated untracked\n",
+            "PUSh: warning: out of room for tracked objects (arena or system); further objects are allocated untracked\n",
         );
     }
 }
 
-/// `push_malloc`: a tracked object private to the caller, on pages of its own.
+/// `push_malloc`: a tracked object private to the caller, on a virtual page
+/// of its own.
 pub fn api_malloc(size: usize) -> *mut u8 {
     if !enabled() {
         // SAFETY: plain libc allocation.
         return unsafe { libc::malloc(size) }.cast();
     }
-    match alloc_tracked(size) {
-        0 => {
-            warn_untracked();
-            // SAFETY: plain libc allocation.
-            unsafe { libc::malloc(size) }.cast()
-        }
+    match alloc_tracked(size, false) {
+        // SAFETY: plain libc allocation.
+        0 => unsafe { libc::malloc(size) }.cast(),
         p => p as *mut u8,
     }
 }
@@ -497,13 +503,9 @@ pub fn api_calloc(n: usize, size: usize) -> *mut u8 {
         // SAFETY: plain libc allocation.
         return unsafe { libc::calloc(n, size) }.cast();
     }
-    // Tracked pages are fresh or discarded, so already zero.
-    match alloc_tracked(total) {
-        0 => {
-            warn_untracked();
-            // SAFETY: plain libc allocation.
-            unsafe { libc::calloc(n, size) }.cast()
-        }
+    match alloc_tracked(total, true) {
+        // SAFETY: plain libc allocation.
+        0 => unsafe { libc::calloc(n, size) }.cast(),
         p => p as *mut u8,
     }
 }
@@ -523,7 +525,7 @@ pub unsafe fn api_free(ptr: *mut u8, api: u8) {
         return;
     }
     match registry::lookup(addr) {
-        Some((id, o)) if o.base.load(Ordering::Relaxed) == addr => registry::free(id),
+        Some((id, o)) if o.base() == addr => registry::free(id),
         other => {
             annotation_error(
                 if api == API_PLAIN_FREE {
@@ -553,9 +555,7 @@ pub unsafe fn api_realloc(ptr: *mut u8, size: usize) -> *mut u8 {
         // SAFETY: not ours: the pointer came from libc's allocator.
         return unsafe { libc::realloc(ptr.cast(), size) }.cast();
     }
-    let Some((id, o)) =
-        registry::lookup(addr).filter(|(_, o)| o.base.load(Ordering::Relaxed) == addr)
-    else {
+    let Some((id, o)) = registry::lookup(addr).filter(|(_, o)| o.base() == addr) else {
         annotation_error(API_REALLOC, WHY_UNTRACKED, libc::EINVAL, addr, None);
         return core::ptr::null_mut();
     };
@@ -563,35 +563,34 @@ pub unsafe fn api_realloc(ptr: *mut u8, size: usize) -> *mut u8 {
         registry::free(id);
         return core::ptr::null_mut();
     }
-    if size <= o.span.load(Ordering::Relaxed) {
-        o.size.store(size, Ordering::Relaxed);
+    if size <= o.capacity() {
+        o.set_size(size);
         return ptr;
     }
-    let new = alloc_tracked(size);
+    let old_size = o.size();
+    let new = alloc_tracked(size, false);
     if new == 0 {
-        sys::set_errno(libc::ENOMEM);
-        return core::ptr::null_mut();
+        // No room for a tracked object: the data moves to plain memory.
+        // SAFETY: plain libc allocation.
+        let plain: *mut u8 = unsafe { libc::malloc(size) }.cast();
+        if plain.is_null() {
+            return plain;
+        }
+        // SAFETY: the old object holds old_size bytes; the new block at least
+        // size. Reading the old one with the caller's rights is realloc's access.
+        unsafe { core::ptr::copy_nonoverlapping(ptr, plain, old_size.min(size)) };
+        registry::free(id);
+        return plain;
     }
-    let (_, new_obj) = registry::lookup(new).expect("fresh object");
-    let old_size = o.size.load(Ordering::Relaxed);
+    let Some((_, new_obj)) = registry::lookup(new) else {
+        return core::ptr::null_mut();
+    };
     // SAFETY: both ranges are live tracked objects of at least old_size bytes;
     // the new one is still private to the caller. Reading the old one with the
     // caller's rights is the access realloc makes.
     unsafe { core::ptr::copy_nonoverlapping(ptr, new as *mut u8, old_size.min(size)) };
-    new_obj
-        .policy
-        .store(o.policy.load(Ordering::Acquire), Ordering::Release);
-    for (dst, src) in [
-        (&new_obj.change_thread, &o.change_thread),
-        (&new_obj.change_stack, &o.change_stack),
-        (&new_obj.change_api, &o.change_api),
-    ] {
-        dst.store(src.load(Ordering::Relaxed), Ordering::Relaxed);
-    }
-    new_obj
-        .change_epoch
-        .store(o.change_epoch.load(Ordering::Relaxed), Ordering::Relaxed);
-    let _ = registry::set_policy_key(new_obj, o.policy_key.load(Ordering::Acquire), None);
+    new_obj.copy_change(o);
+    let _ = registry::set_policy_key(new_obj, o.policy_key(), None);
     registry::free(id);
     new as *mut u8
 }
@@ -635,6 +634,10 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
         return 0;
     };
     let Some((obj_id, obj)) = registry::lookup(obj_ptr) else {
+        if UNTRACKED_FALLBACK.load(Ordering::Relaxed) && !registry::in_arena(obj_ptr) {
+            // Most likely an object allocated untracked past the budget.
+            return 0;
+        }
         return annotation_error(api, WHY_UNTRACKED, libc::EINVAL, obj_ptr, None);
     };
     if api == API_ACQUIRE {
@@ -655,7 +658,7 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
     }
     // Rule 1: a change must happen after the previous one, unless the same
     // thread made both.
-    let prev_thread = obj.change_thread.load(Ordering::Acquire);
+    let prev_thread = obj.change_thread();
     if prev_thread != id {
         let (c, ts) = registry::unpack_epoch(obj.change_epoch.load(Ordering::Acquire));
         if !hb::ordered_before(c, ts, rec) {
@@ -673,12 +676,12 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
         Policy::Racy => 0,
     };
     obj.policy.store(new.encode(), Ordering::Release);
-    obj.change_thread.store(id, Ordering::Relaxed);
-    obj.change_epoch
-        .store(current_epoch(id, rec), Ordering::Relaxed);
-    obj.change_stack
-        .store(stack::intern(&stack::capture_here()), Ordering::Relaxed);
-    obj.change_api.store(api as u32, Ordering::Release);
+    obj.record_change(
+        id,
+        stack::intern(&stack::capture_here()),
+        api,
+        current_epoch(id, rec),
+    );
     // Rule 2 is checked at the first access by another thread that the new
     // policy lets in: until then the object sits on the `validate` key
     // (not with `hb=0`: nothing would be checked).
@@ -784,18 +787,34 @@ pub fn on_exit() -> Option<i32> {
 /// Before `fork`: take the runtime's locks so the child gets them free.
 pub fn on_fork_prepare() {
     hb::before_fork();
+    if enabled() {
+        registry::before_fork();
+    }
 }
 
 /// After `fork`, in the parent.
 pub fn on_fork_parent() {
+    if enabled() {
+        registry::after_fork_parent();
+    }
     hb::after_fork();
 }
 
 /// A forked child: only the forking thread survives.
 pub fn on_fork_child() {
+    let private = !enabled() || registry::after_fork_child();
     hb::after_fork();
     report::after_fork_child();
     EXITING.store(false, Ordering::Release);
+    if !private {
+        report::warn(
+            "PUSh: warning: could not copy tracked objects for this forked child; \
+             it shares small tracked objects with its parent\n",
+        );
+    }
+    if BACKGROUND_STARTED.load(Ordering::Acquire) {
+        rehash::start(options().rehash_ms);
+    }
 }
 
 fn stats() -> String {
@@ -808,8 +827,9 @@ fn stats() -> String {
         String::new()
     };
     format!(
-        "{rehash}PUSh: stats: threads={} live_objects={} faults={} silent_fixes={} suppressed={}\n\
+        "{rehash}{}PUSh: stats: threads={} live_objects={} faults={} silent_fixes={} suppressed={}\n\
          PUSh: stats: sync_objects_with_clocks={} sync_clock_bytes={} thread_clock_bytes={}\n",
+        maps::stats(),
         threads::count(),
         registry::LIVE_OBJECTS.load(Ordering::Relaxed),
         fault::FAULTS.load(Ordering::Relaxed),

@@ -24,6 +24,8 @@ pub struct Options {
     pub verbose: bool,
     /// Happens-before validation of policy changes.
     pub hb: bool,
+    /// The process's memory-mapping limit PUSh plans for (0: `vm.max_map_count`).
+    pub max_maps: u64,
 }
 
 impl Default for Options {
@@ -38,6 +40,7 @@ impl Default for Options {
             seed: 0,
             verbose: false,
             hb: true,
+            max_maps: 0,
         }
     }
 }
@@ -98,6 +101,12 @@ pub const OPTIONS: &[OptionSpec] = &[
         value: "0|1",
         default: "1",
         help: "validate policy changes with happens-before (unordered policy change reports)",
+    },
+    OptionSpec {
+        name: "max_maps",
+        value: "N",
+        default: "0",
+        help: "plan for at most N memory mappings in the process (0 = vm.max_map_count); near the limit new objects are allocated untracked, with one warning",
     },
     OptionSpec {
         name: "verbose",
@@ -164,6 +173,7 @@ impl Options {
             }
             "rehash_ms" => self.rehash_ms = parse_num(name, value, "a number of milliseconds")?,
             "seed" => self.seed = parse_num(name, value, "an unsigned integer")?,
+            "max_maps" => self.max_maps = parse_num(name, value, "a number of mappings")?,
             _ => {
                 let known: Vec<&str> = OPTIONS.iter().map(|o| o.name).collect();
                 return Err(format!(
@@ -233,6 +243,9 @@ impl Options {
         if !self.hb {
             parts.push("hb=0".into());
         }
+        if self.max_maps != d.max_maps {
+            parts.push(format!("max_maps={}", self.max_maps));
+        }
         parts.join(":")
     }
 }
@@ -256,7 +269,7 @@ mod tests {
     #[test]
     fn parses_all() {
         let o = Options::parse(
-            "halt_on_error=1:exitcode=3:log_path=/tmp/x:report_format=json:suppressions=s.txt:rehash_ms=10:seed=7:verbose=1:hb=0",
+            "halt_on_error=1:exitcode=3:log_path=/tmp/x:report_format=json:suppressions=s.txt:rehash_ms=10:seed=7:verbose=1:hb=0:max_maps=900",
         )
         .unwrap();
         assert!(o.halt_on_error && o.verbose);
@@ -278,6 +291,7 @@ mod tests {
             ("report_format=xml", "report_format"),
             ("halt_on_error", "halt_on_error"),
             ("seed=-1", "seed"),
+            ("max_maps=lots", "max_maps"),
         ] {
             let e = Options::parse(spec).unwrap_err();
             assert!(e.contains(needle), "{spec}: {e}");

@@ -99,7 +99,7 @@ fn run(period_ms: u64) {
         if scan_due {
             let before = object_cursor;
             object_cursor = rekey_slice(object_cursor, t0, allowance);
-            let end = registry::max_id();
+            let end = registry::scan_len();
             scanned_since_move += if object_cursor >= before {
                 object_cursor - before
             } else {
@@ -123,20 +123,18 @@ fn rekey_slice(mut cursor: u32, t0: u64, allowance_ns: u64) -> u32 {
     let Some(keys) = crate::domains::keys() else {
         return cursor;
     };
-    let end = registry::max_id();
+    let end = registry::scan_len();
     let mut visited = 0u32;
     while visited < end.saturating_sub(1) {
         if cursor >= end {
             cursor = 1;
         }
-        if let Some(o) = registry::object(cursor) {
-            if o.base.load(Ordering::Acquire) != 0 && !o.pending() {
+        if let Some(o) = registry::object(registry::scan_id(cursor)) {
+            if !o.pending() {
                 if let Some(p) = o.policy() {
                     let want = keys.key_for(p);
                     let before = o.policy.load(Ordering::Acquire);
-                    if want != o.key.load(Ordering::Acquire)
-                        && registry::set_policy_key(o, want, None).is_ok()
-                    {
+                    if want != o.key() && registry::set_policy_key(o, want, None).is_ok() {
                         if o.policy.load(Ordering::Acquire) != before {
                             // A policy change raced with us: give it the
                             // key of its new policy.
@@ -145,10 +143,7 @@ fn rekey_slice(mut cursor: u32, t0: u64, allowance_ns: u64) -> u32 {
                             }
                         }
                         OBJECTS_REKEYED.fetch_add(1, Ordering::Relaxed);
-                        PAGES_REKEYED.fetch_add(
-                            (o.span.load(Ordering::Relaxed) / PAGE) as u64,
-                            Ordering::Relaxed,
-                        );
+                        PAGES_REKEYED.fetch_add((o.span() / PAGE) as u64, Ordering::Relaxed);
                     }
                 }
             }

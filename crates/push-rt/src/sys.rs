@@ -164,3 +164,92 @@ impl<T: 'static> FixedArray<T> {
         self.items.is_empty()
     }
 }
+
+/// A mutex on a futex word that a fork handler can hold across `fork` and
+/// release in both processes (the child's copy has no waiters).
+///
+/// Invariant: `value` is only reached through a [`FutexGuard`], or through
+/// [`FutexMutex::locked_for_fork`] between [`FutexMutex::lock_for_fork`] and
+/// [`FutexMutex::unlock_after_fork`] on the forking thread. Never used from
+/// a signal handler.
+pub struct FutexMutex<T> {
+    word: AtomicU32,
+    value: core::cell::UnsafeCell<T>,
+}
+
+// SAFETY: the lock word serializes every access to `value`.
+unsafe impl<T: Send> Sync for FutexMutex<T> {}
+
+pub struct FutexGuard<'a, T> {
+    mutex: &'a FutexMutex<T>,
+}
+
+impl<T> FutexMutex<T> {
+    pub const fn new(value: T) -> Self {
+        FutexMutex {
+            word: AtomicU32::new(0),
+            value: core::cell::UnsafeCell::new(value),
+        }
+    }
+
+    pub fn lock(&self) -> FutexGuard<'_, T> {
+        use core::sync::atomic::Ordering::{Acquire, Relaxed};
+        if self.word.compare_exchange(0, 1, Acquire, Relaxed).is_err() {
+            while self.word.swap(2, Acquire) != 0 {
+                futex_wait(&self.word, 2, 0);
+            }
+        }
+        FutexGuard { mutex: self }
+    }
+
+    fn unlock(&self) {
+        if self.word.swap(0, core::sync::atomic::Ordering::Release) == 2 {
+            futex_wake(&self.word);
+        }
+    }
+
+    /// Before `fork`: takes the lock and keeps it until [`Self::unlock_after_fork`].
+    pub fn lock_for_fork(&self) {
+        core::mem::forget(self.lock());
+    }
+
+    /// The value while [`Self::lock_for_fork`] holds the lock.
+    ///
+    /// # Safety
+    /// The calling thread took the lock with `lock_for_fork` and has not
+    /// released it; no other reference from this call is alive.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn locked_for_fork(&self) -> &mut T {
+        // SAFETY: per the caller, this thread holds the lock.
+        unsafe { &mut *self.value.get() }
+    }
+
+    /// After `fork`, in parent and child: releases what `lock_for_fork` took.
+    ///
+    /// # Safety
+    /// The calling thread took the lock with `lock_for_fork`.
+    pub unsafe fn unlock_after_fork(&self) {
+        self.unlock();
+    }
+}
+
+impl<T> core::ops::Deref for FutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        // SAFETY: the guard holds the lock.
+        unsafe { &*self.mutex.value.get() }
+    }
+}
+
+impl<T> core::ops::DerefMut for FutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard holds the lock, so this is the only reference.
+        unsafe { &mut *self.mutex.value.get() }
+    }
+}
+
+impl<T> Drop for FutexGuard<'_, T> {
+    fn drop(&mut self) {
+        self.mutex.unlock();
+    }
+}
