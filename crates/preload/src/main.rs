@@ -204,10 +204,16 @@ fn doctor() -> ExitCode {
         None => println!("  PKRU in XSAVE:        not reported"),
     }
     match p.max_map_count {
-        Some(n) => println!(
-            "  vm.max_map_count:     {n} (about {} tracked objects with distinct keys side by side)",
-            n / 2
-        ),
+        Some(n) => {
+            let budget = push_rt::maps::soft_budget(n);
+            println!("  vm.max_map_count:     {n}");
+            println!(
+                "  mapping budget:       {budget} (the rest is left to the program); tracked objects \
+                 cost one mapping per run of neighbouring pages with one key: from about {budget} objects \
+                 when every neighbour's key differs to far more when neighbours share keys; past it \
+                 new objects are untracked (raise with sysctl vm.max_map_count=N, lower with max_maps=N)"
+            );
+        }
         None => println!("  vm.max_map_count:     unknown"),
     }
     match libpush_path() {

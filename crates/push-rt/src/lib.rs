@@ -691,8 +691,12 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
             Policy::ReadOnly | Policy::ProtectedBy(_) => true,
             Policy::Released | Policy::Racy => false,
         };
-    if let Err(e) = registry::set_policy_key(obj, key, others_may_access.then_some(keys.validate)) {
-        return e;
+    match registry::set_policy_key(obj, key, others_may_access.then_some(keys.validate)) {
+        // Out of mappings: the object keeps its key and the fault handler
+        // enforces the new policy at every access.
+        Err(libc::ENOMEM) => maps::flush_warnings(),
+        Err(e) => return e,
+        Ok(()) => {}
     }
     if let Policy::ProtectedBy(lock) = new {
         if rec.holds(lock).is_some() {
@@ -779,6 +783,7 @@ pub fn on_exit() -> Option<i32> {
     if EXITING.swap(true, Ordering::AcqRel) || !INIT_DONE.load(Ordering::Acquire) {
         return None;
     }
+    maps::flush_warnings();
     let stats = options().verbose.then(stats);
     report::finish(stats);
     (report::total() > 0).then(|| options().exitcode)

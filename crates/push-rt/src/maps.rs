@@ -21,7 +21,6 @@ static AT_RECOUNT: AtomicI64 = AtomicI64::new(i64::MIN);
 static LIMIT: AtomicU64 = AtomicU64::new(65530);
 static SYSTEM_LIMIT: AtomicU64 = AtomicU64::new(65530);
 static EXHAUSTED_WARNED: AtomicBool = AtomicBool::new(false);
-static ENOMEM_WARNED: AtomicBool = AtomicBool::new(false);
 /// Allocations that fell back to plain memory because of the budget.
 pub static UNTRACKED_ALLOCS: AtomicU64 = AtomicU64::new(0);
 pub static RECOUNTS: AtomicU64 = AtomicU64::new(0);
@@ -114,58 +113,75 @@ pub fn room_for(extra: i64) -> bool {
     in_use() + extra <= soft
 }
 
-/// An allocation falls back to plain memory: counts it, warns once.
+/// The most mappings key changes may bring the process to: past it a key
+/// change is refused (the object keeps its key and the fault handler checks
+/// every access against its policy: correct, slower).
+pub fn hard_limit(limit: u64) -> u64 {
+    limit.saturating_sub((limit / 16).max(16))
+}
+
+/// Whether a key change adding `delta` mappings may go ahead
+/// (lock-free, async-signal-safe: no recount).
+pub fn may_add(delta: i64) -> bool {
+    if delta <= 0 || in_use() + delta <= hard_limit(limit()) as i64 {
+        return true;
+    }
+    REFUSED_CHANGES.fetch_add(1, Ordering::Relaxed);
+    LIMIT_SEEN.store(true, Ordering::Relaxed);
+    false
+}
+
+/// Key changes refused at the hard limit (or by the kernel).
+pub static REFUSED_CHANGES: AtomicU64 = AtomicU64::new(0);
+static LIMIT_SEEN: AtomicBool = AtomicBool::new(false);
+
+/// An allocation falls back to plain memory.
 pub fn note_untracked() {
     UNTRACKED_ALLOCS.fetch_add(1, Ordering::Relaxed);
-    if !EXHAUSTED_WARNED.swap(true, Ordering::Relaxed) {
-        let limit = limit();
-        let system = SYSTEM_LIMIT.load(Ordering::Relaxed);
-        let why = if limit < system {
-            format!("max_maps={limit}")
-        } else {
-            format!("vm.max_map_count={system}")
-        };
-        crate::report::warn(&format!(
-            "PUSh: warning: the process is near its limit of memory mappings ({why}, {} in use); \
-             new objects are allocated untracked from now on. To track them all, raise the limit: \
-             sysctl vm.max_map_count={}\n",
-            in_use(),
-            (system * 4).max(262_144)
-        ));
-    }
+    LIMIT_SEEN.store(true, Ordering::Relaxed);
+    flush_warnings();
 }
 
 /// `pkey_mprotect` failed with ENOMEM: the kernel's limit was reached.
-/// Accesses stay correct (the fault handler checks the policy), only slower.
 /// Async-signal-safe: the warning is printed later by [`flush_warnings`].
 pub fn note_enomem() {
-    ENOMEM_SEEN.store(true, Ordering::Relaxed);
+    REFUSED_CHANGES.fetch_add(1, Ordering::Relaxed);
+    LIMIT_SEEN.store(true, Ordering::Relaxed);
 }
 
-static ENOMEM_SEEN: AtomicBool = AtomicBool::new(false);
-
-/// Prints the warning [`note_enomem`] deferred (ordinary context).
+/// Prints, once, the warning that the mapping limit was reached (ordinary
+/// context; the fault handler only records it).
 pub fn flush_warnings() {
-    if ENOMEM_SEEN.load(Ordering::Relaxed) && !ENOMEM_WARNED.swap(true, Ordering::Relaxed) {
-        crate::report::warn(&format!(
-            "PUSh: warning: the kernel refused a protection change (vm.max_map_count={} reached); \
-             affected objects are checked on every access, slowly. Raise the limit: \
-             sysctl vm.max_map_count={}\n",
-            SYSTEM_LIMIT.load(Ordering::Relaxed),
-            (SYSTEM_LIMIT.load(Ordering::Relaxed) * 4).max(262_144)
-        ));
+    if !LIMIT_SEEN.load(Ordering::Relaxed) || EXHAUSTED_WARNED.swap(true, Ordering::Relaxed) {
+        return;
     }
+    let limit = limit();
+    let system = SYSTEM_LIMIT.load(Ordering::Relaxed);
+    let why = if limit < system {
+        format!("max_maps={limit}")
+    } else {
+        format!("vm.max_map_count={system}")
+    };
+    crate::report::warn(&format!(
+        "PUSh: warning: the process is near its limit of memory mappings ({why}, about {} in use): \
+         new objects are allocated untracked from now on, and objects whose protection cannot \
+         change are checked at every access (slower). To track everything, raise the limit: \
+         sysctl vm.max_map_count={}\n",
+        in_use(),
+        (system * 4).max(262_144)
+    ));
 }
 
 /// The verbose-mode line.
 pub fn stats() -> String {
     format!(
-        "PUSh: stats: maps_limit={} maps_budget={} maps_in_use={} runtime_maps~{} untracked_allocs={} maps_recounts={}\n",
+        "PUSh: stats: maps_limit={} maps_budget={} maps_in_use={} runtime_maps~{} untracked_allocs={} refused_key_changes={} maps_recounts={}\n",
         limit(),
         soft_budget(limit()),
         in_use(),
         ESTIMATE.load(Ordering::Relaxed),
         UNTRACKED_ALLOCS.load(Ordering::Relaxed),
+        REFUSED_CHANGES.load(Ordering::Relaxed),
         RECOUNTS.load(Ordering::Relaxed),
     )
 }

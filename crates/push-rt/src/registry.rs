@@ -855,6 +855,13 @@ fn neighbour_key(t: &Tables, o: &Object, first: usize, last: usize, after: bool)
 /// Puts `pages` arena pages from `first` (the pages of `o`) under `key`.
 fn rekey_pages(t: &Tables, first: usize, pages: usize, o: &Object, key: u32) -> Result<(), i32> {
     let old = o.key();
+    let last = first + pages - 1;
+    let left = neighbour_key(t, o, first, last, false);
+    let right = neighbour_key(t, o, first, last, true);
+    let delta = run_delta(left, right, old, key);
+    if !maps::may_add(delta) {
+        return Err(libc::ENOMEM);
+    }
     // SAFETY: the range is the object's own pages in the arena.
     let r = unsafe {
         x86_check::pkey::mprotect(
@@ -870,10 +877,7 @@ fn rekey_pages(t: &Tables, first: usize, pages: usize, o: &Object, key: u32) -> 
         }
         return Err(e);
     }
-    let last = first + pages - 1;
-    let left = neighbour_key(t, o, first, last, false);
-    let right = neighbour_key(t, o, first, last, true);
-    maps::add(run_delta(left, right, old, key));
+    maps::add(delta);
     o.set_key_bits(key);
     for p in first + 1..=last {
         if let Some(c) = t.objects.get(p) {
