@@ -300,6 +300,28 @@ impl RunResult {
     pub fn printed(&self, prefix: &str) -> bool {
         self.stdout.lines().any(|l| l.starts_with(prefix))
     }
+
+    /// The value of `name=N` in the runtime's statistics (the `PUSh: stats:`
+    /// lines printed at exit with `verbose=1`), e.g. `stat("live_objects")`;
+    /// `None` when no such line has it.
+    pub fn stat(&self, name: &str) -> Option<u64> {
+        let key = format!("{name}=");
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("PUSh: stats:"))
+            .flat_map(|l| l.split_whitespace())
+            .find_map(|tok| tok.strip_prefix(key.as_str())?.parse().ok())
+    }
+
+    /// The value of `name=...` on stdout (the first `name=` token of any
+    /// line, up to the next space), e.g. `stdout_value("checksum")`.
+    pub fn stdout_value(&self, name: &str) -> Option<&str> {
+        let key = format!("{name}=");
+        self.stdout
+            .lines()
+            .flat_map(|l| l.split_whitespace())
+            .find_map(|tok| tok.strip_prefix(key.as_str()))
+    }
 }
 
 fn describe(cmd: &Command) -> String {
@@ -448,6 +470,46 @@ pub fn run_cli_env(bin: &Path, flags: &[&str], env: &[(&str, &str)]) -> RunResul
     cmd.arg("run").args(flags).arg("--").arg(bin);
     cmd.envs(env.iter().copied());
     run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished()
+}
+
+/// [`run_native`] with command-line arguments for the program.
+pub fn run_native_args(bin: &Path, args: &[&str]) -> RunResult {
+    let mut cmd = base_command(bin);
+    cmd.args(args);
+    run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished()
+}
+
+/// [`run_preload_env`] with command-line arguments for the program.
+pub fn run_preload_args(
+    bin: &Path,
+    options: &str,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> RunResult {
+    let mut cmd = base_command(bin);
+    cmd.args(args).env("LD_PRELOAD", libpush_path());
+    if !options.is_empty() {
+        cmd.env("PUSH_OPTIONS", options);
+    }
+    cmd.envs(env.iter().copied());
+    run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished()
+}
+
+/// [`run_cli_env`] with command-line arguments for the program:
+/// `push run <flags> -- bin <args>`.
+pub fn run_cli_args(bin: &Path, flags: &[&str], env: &[(&str, &str)], args: &[&str]) -> RunResult {
+    let mut cmd = base_command(&push_cli_path());
+    cmd.arg("run").args(flags).arg("--").arg(bin).args(args);
+    cmd.envs(env.iter().copied());
+    run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished()
+}
+
+/// [`run_mode`] with command-line arguments for the program.
+pub fn run_mode_args(mode: Mode, bin: &Path, args: &[&str]) -> RunResult {
+    match mode {
+        Mode::Preload => run_preload_args(bin, "", &[], args),
+        Mode::Cli => run_cli_args(bin, &[], &[], args),
+    }
 }
 
 // ---------------------------------------------------------------------------

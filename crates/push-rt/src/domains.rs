@@ -164,6 +164,13 @@ pub fn keys() -> Option<&'static Keys> {
 }
 
 /// A 64-bit finalizer (splitmix64) used to spread owners over domains.
+/// A table index for a lock address: locks on one page land in one window
+/// of 256 neighbouring entries (an array of locks touches few table pages),
+/// pages scatter over the table.
+pub fn local_index(addr: usize, table_len: usize) -> usize {
+    (((mix((addr >> 12) as u64) as usize) << 8) | ((addr >> 4) & 255)) & (table_len - 1)
+}
+
 pub fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -331,7 +338,7 @@ pub fn init_lockset() -> bool {
 }
 
 fn slot_of(lock: usize) -> usize {
-    (mix(lock as u64) as usize) & (LOCKSET_SIZE - 1)
+    local_index(lock, LOCKSET_SIZE)
 }
 
 /// The owner ordinal of a protecting lock.

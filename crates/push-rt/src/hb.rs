@@ -95,7 +95,7 @@ pub fn init() -> bool {
 /// to the sharded map).
 fn ex_clock(addr: usize, insert: bool) -> Option<&'static ExClock> {
     let (index, table) = (EX_INDEX.get()?, EX_TABLE.get()?);
-    let mut i = (crate::domains::mix(addr as u64) as usize) & (EX_SLOTS - 1);
+    let mut i = crate::domains::local_index(addr, EX_SLOTS);
     for _ in 0..64 {
         let slot = index.get(i)?;
         match slot.addr.load(Ordering::Acquire) {

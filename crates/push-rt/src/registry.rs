@@ -12,7 +12,8 @@
 //! through page p of region s only. Objects share physical pages, never
 //! virtual ones. A region maps consecutive file pages, so neighbouring
 //! pages with the same key merge into one kernel mapping: fresh slots are
-//! handed out in runs of consecutive pages, each run keyed at once, to the
+//! handed out in runs of 32 consecutive pages of a region (block by block,
+//! so few physical pages are half used), each run keyed at once, to the
 //! free list of the allocating thread's key, and freed slots keep their key
 //! for the next object of that key (no system call on reuse). Objects of more
 //! than 2 KiB get whole anonymous pages. `maps` keeps the count of kernel
@@ -608,8 +609,12 @@ fn fresh_run(t: &Tables, st: &mut AllocState, class: usize, key: u32) -> Result<
     }
     let ci = st.classes[class].current.ok_or(AllocError::NoRoom)?;
     let ch = st.chunks[ci];
-    let (region, p) = (ch.used / ch.region_pages, ch.used % ch.region_pages);
-    let n = BATCH.min(ch.region_pages - p);
+    // Runs go block by block: the same pages of every region, so only the
+    // block's physical pages are in use until its slots run out.
+    let n = BATCH.min(ch.region_pages);
+    let per_block = ch.slots * n;
+    let (block, within) = (ch.used / per_block, ch.used % per_block);
+    let (region, p) = (within / n, block * n);
     let first = ch.start + region * ch.region_pages + p;
     if key != 0 {
         let addr = (t.arena + first * PAGE) as *mut u8;
