@@ -4,7 +4,8 @@
 //! Every tracked heap object has a virtual page of its own in one reserved
 //! arena, so its protection key can be set alone; an object's id is the
 //! number of its first arena page, and its metadata (32 bytes) sits at that
-//! index of one table, so a lookup is one load.
+//! index of one table, so a lookup is one load (two inside a large object:
+//! a table of 4-byte entries names the first page of each later page).
 //!
 //! Small objects (up to 2 KiB, in size classes) are packed: a *chunk* of a
 //! class is M physical pages of a memfd mapped K times (K = slots per page),
@@ -53,6 +54,9 @@ pub const MAX_PACKED: usize = 2048;
 const MAX_REGION_PAGES: usize = 128;
 /// Fresh slots keyed together (one `pkey_mprotect`).
 const BATCH: usize = 32;
+/// Freed large objects from this size on give their pages back to the
+/// kernel; smaller ones keep them for the next object of their page count.
+const DISCARD_MIN: usize = 128 << 10;
 
 /// A sharing policy, packed in one word: kind in the top 4 bits, payload
 /// (thread id or lock address) in the low 60.
@@ -111,8 +115,6 @@ mod bits {
     pub const REGION_FIRST: u32 = 1 << 18;
     pub const REGION_LAST: u32 = 1 << 19;
     pub const CLASS_SHIFT: u32 = 20;
-    /// Class field of a page inside a large object (not its first).
-    pub const CONTINUATION: u32 = 31;
     pub const SLOT_SHIFT: u32 = 25;
 }
 
@@ -121,7 +123,7 @@ mod bits {
 #[repr(C)]
 #[derive(Default)]
 pub struct Object {
-    /// Encoded policy; on continuation pages, the id of the object.
+    /// Encoded policy.
     pub policy: AtomicU64,
     /// The last policy change's epoch (component << 48 | timestamp).
     pub change_epoch: AtomicU64,
@@ -327,6 +329,8 @@ impl Object {
 struct Tables {
     arena: usize,
     objects: FixedArray<Object>,
+    /// For each page of a large object after its first: the object's id.
+    heads: FixedArray<AtomicU32>,
     globals: FixedArray<[AtomicUsize; 2]>,
     nglobals: AtomicUsize,
 }
@@ -389,19 +393,21 @@ pub fn init() -> bool {
     if arena.is_null() {
         return false;
     }
-    // SAFETY: both element types are atomics, valid when zero.
+    // SAFETY: every element type is atomics, valid when zero.
     let tables = unsafe {
         (
             FixedArray::<Object>::new(ARENA_PAGES + MAX_GLOBALS),
+            FixedArray::<AtomicU32>::new(ARENA_PAGES),
             FixedArray::<[AtomicUsize; 2]>::new(MAX_GLOBALS),
         )
     };
-    let (Some(objects), Some(globals)) = tables else {
+    let (Some(objects), Some(heads), Some(globals)) = tables else {
         return false;
     };
     let _ = TABLES.set(Tables {
         arena: arena as usize,
         objects,
+        heads,
         globals,
         nglobals: AtomicUsize::new(0),
     });
@@ -425,11 +431,11 @@ pub fn scan_id(i: u32) -> u32 {
     }
 }
 
-/// The live object with this id (not a continuation page).
+/// The live object with this id.
 pub fn object(id: u32) -> Option<&'static Object> {
     let o = TABLES.get()?.objects.get(id as usize)?;
     let s = o.state();
-    (s & bits::LIVE != 0 && class_of_state(s) != bits::CONTINUATION).then_some(o)
+    (s & bits::LIVE != 0).then_some(o)
 }
 
 /// Whether `addr` lies in the heap arena (a cheap pre-check for hooks).
@@ -440,18 +446,24 @@ pub fn in_arena(addr: usize) -> bool {
         .is_some_and(|t| addr.wrapping_sub(t.arena) < ARENA_SIZE)
 }
 
+/// The number of the arena page holding `addr`, if it is in the arena.
+#[inline]
+pub fn arena_page(addr: usize) -> Option<usize> {
+    let off = addr.wrapping_sub(TABLES.get()?.arena);
+    (off < ARENA_SIZE).then_some(off / PAGE)
+}
+
 /// The object whose pages hold `addr`. Lock-free, allocation-free.
 pub fn lookup(addr: usize) -> Option<(u32, &'static Object)> {
     let t = TABLES.get()?;
     let off = addr.wrapping_sub(t.arena);
     if off < ARENA_SIZE {
         let page = off / PAGE;
-        let mut id = page;
-        let mut o = t.objects.get(page)?;
-        if class_of_state(o.state()) == bits::CONTINUATION {
-            id = o.policy.load(Ordering::Acquire) as usize;
-            o = t.objects.get(id)?;
-        }
+        let id = match t.heads.get(page)?.load(Ordering::Acquire) {
+            0 => page,
+            head => head as usize,
+        };
+        let o = t.objects.get(id)?;
         let s = o.state();
         let covers = id == page || (id < page && page < id + o.span() / PAGE);
         return (s & bits::LIVE != 0 && covers).then_some((id as u32, o));
@@ -516,16 +528,16 @@ pub fn alloc(
         return Err(AllocError::NoRoom);
     }
     let mut st = ALLOC.lock();
-    let (id, base) = match CLASSES.iter().position(|&c| c >= size.max(1)) {
-        Some(class) => alloc_packed(t, &mut st, class, key, size, origin)?,
+    let (id, base, dirty) = match CLASSES.iter().position(|&c| c >= size.max(1)) {
+        Some(class) => {
+            let (id, base) = alloc_packed(t, &mut st, class, key, size, origin)?;
+            (id, base, true)
+        }
         None => alloc_large(t, &mut st, key, size, origin)?,
     };
     drop(st);
-    if zero {
-        let o = t.objects.get(id as usize).ok_or(AllocError::NoRoom)?;
-        if o.class() > 0 {
-            zero_with_all_keys(base, size);
-        }
+    if zero && dirty {
+        zero_with_all_keys(base, size);
     }
     LIVE_OBJECTS.fetch_add(1, Ordering::Relaxed);
     Ok((id, base))
@@ -722,13 +734,17 @@ fn alloc_large(
     key: u32,
     size: usize,
     origin: Origin,
-) -> Result<(u32, usize), AllocError> {
+) -> Result<(u32, usize, bool), AllocError> {
     let npages = size.div_ceil(PAGE);
     if !maps::room_for(2) {
         return Err(AllocError::Budget);
     }
+    let mut dirty = false;
     let page = match st.large_runs.get_mut(&npages).and_then(|v| v.pop()) {
-        Some(p) => p,
+        Some(p) => {
+            dirty = npages * PAGE < DISCARD_MIN;
+            p
+        }
         None => {
             if st.next_page + npages > ARENA_PAGES {
                 return Err(AllocError::NoRoom);
@@ -741,12 +757,8 @@ fn alloc_large(
     let o = t.objects.get(page).ok_or(AllocError::NoRoom)?;
     let old_key = o.key();
     for p in page + 1..page + npages {
-        if let Some(c) = t.objects.get(p) {
-            c.policy.store(page as u64, Ordering::Relaxed);
-            c.state.store(
-                (bits::CONTINUATION << bits::CLASS_SHIFT) | old_key,
-                Ordering::Release,
-            );
+        if let Some(h) = t.heads.get(p) {
+            h.store(page as u32, Ordering::Release);
         }
     }
     o.size.store(size as u32, Ordering::Relaxed);
@@ -756,11 +768,12 @@ fn alloc_large(
         return Err(AllocError::NoRoom);
     }
     fill(o, size, origin, key, 0);
-    Ok((page as u32, t.arena + page * PAGE))
+    Ok((page as u32, t.arena + page * PAGE, dirty))
 }
 
 /// Frees a heap object. A packed slot keeps its key for the next object of
-/// that key; a large object's pages are given back to the kernel (zero).
+/// that key; a large object's pages are given back to the kernel (zero) from
+/// 128 KiB on, kept for reuse below.
 pub fn free(id: u32) {
     let Some(t) = TABLES.get() else { return };
     let Some(o) = object(id) else { return };
@@ -779,8 +792,10 @@ pub fn free(id: u32) {
     if class > 0 {
         st.classes[class as usize - 1].free[o.key() as usize].push(id);
     } else {
-        // SAFETY: the pages belong to this freed object only.
-        unsafe { sys::discard((t.arena + id as usize * PAGE) as *mut u8, span) };
+        if span >= DISCARD_MIN {
+            // SAFETY: the pages belong to this freed object only.
+            unsafe { sys::discard((t.arena + id as usize * PAGE) as *mut u8, span) };
+        }
         st.large_runs
             .entry(span / PAGE)
             .or_default()
@@ -852,9 +867,12 @@ fn neighbour_key(t: &Tables, o: &Object, first: usize, last: usize, after: bool)
     if n == 0 || n >= ARENA_PAGES {
         return None;
     }
+    let n = match t.heads.get(n)?.load(Ordering::Acquire) {
+        0 => n,
+        head => head as usize,
+    };
     let no = t.objects.get(n)?;
-    let c = class_of_state(no.state());
-    (c == 0 || c == bits::CONTINUATION).then(|| no.key())
+    (class_of_state(no.state()) == 0).then(|| no.key())
 }
 
 /// Puts `pages` arena pages from `first` (the pages of `o`) under `key`.
@@ -884,11 +902,6 @@ fn rekey_pages(t: &Tables, first: usize, pages: usize, o: &Object, key: u32) -> 
     }
     maps::add(delta);
     o.set_key_bits(key);
-    for p in first + 1..=last {
-        if let Some(c) = t.objects.get(p) {
-            c.set_key_bits(key);
-        }
-    }
     Ok(())
 }
 
