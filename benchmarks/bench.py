@@ -1003,17 +1003,16 @@ def analysis(results, summaries, modes, gm_t, worst_t, gm_m, worst_m, tsan_vs, m
         r = next(x for x in results if x["name"] == name)
         n = small_objects(name, r["args"])
         delta = s["push"]["pss_mib"] - s["native"]["pss_mib"]
-        pages = n * 4096 / 1048576.0
         base = statistics.median(fixed) if fixed else 0
-        rest = delta - pages - base
+        rest = delta - base
         out.append("* **%s: PSS %s (+%.1f MiB), over the worst-case bar (%s).** %d small tracked objects, "
-                   "each with its own lock: each object takes a whole 4 KiB page (%.1f MiB), where the "
-                   "native heap packs them; the fixed cost above is %.1f MiB; the remaining %.1f MiB "
-                   "(%.1f KiB per lock) is the runtime's per-lock metadata (the protecting-lock table "
-                   "and the locks' happens-before clocks, hashed by lock address, so that each lock "
-                   "touches pages of its own). The pages await the packing allocator." % (
-                       name, fmt_ratio(ratio), delta, pct(BAR_PSS_WORST), n, pages, base, rest,
-                       rest * 1024 / n if n else 0))
+                   "each with its own lock, on an input of %.1f MiB: the fixed cost above is %.1f MiB; the "
+                   "remaining %.1f MiB (%.2f KiB per object) is per object and per lock: 32 bytes of object "
+                   "metadata, the rounding of the object to its size class (objects share physical pages, "
+                   "as the native heap packs them), the lock's happens-before clock and its lock-table "
+                   "entries." % (
+                       name, fmt_ratio(ratio), delta, pct(BAR_PSS_WORST), n, s["native"]["pss_mib"], base,
+                       rest, rest * 1024 / n if n else 0))
     if gm_t is not None and gm_t > BAR_TIME_GEOMEAN:
         good = [r["name"] for r in results if r["name"] not in dict(over_t)]
         g = geomean([S(n)["push"]["time_ratio"] for n in good])
@@ -1030,10 +1029,10 @@ def analysis(results, summaries, modes, gm_t, worst_t, gm_m, worst_m, tsan_vs, m
                    "process only (no `push run` launcher, as under `LD_PRELOAD`) it is %s (%s)." % (
                        fmt_ratio(gm_m), pct(BAR_PSS_GEOMEAN), ", ".join(n for n, _ in over_m) or "none",
                        fmt_ratio(g), pct(g), fmt_ratio(gp), pct(gp)))
-    out.append("* Small-object memory overhead awaits the packing allocator: today every tracked object "
-               "takes at least one 4 KiB page of its own (and a mapping), so md and kv annotate a moderate "
-               "number of objects (one per molecule, one per bucket). Large arrays are annotated one "
-               "object per array or per thread's block, as a user would, and cost only the fixed amount.")
+    out.append("* Small tracked objects are packed: each has a virtual page of its own, but objects of "
+               "up to 2 KiB share physical pages by size class (`benchmarks/memory.py` measures 200,000 "
+               "of them). md and kv annotate one object per molecule / per bucket; large arrays are "
+               "annotated one object per array or per thread's block, as a user would.")
     return "\n".join(out)
 
 
