@@ -48,8 +48,6 @@ const CLASSES: [usize; 20] = [
     32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 1024, 1360,
     2048,
 ];
-/// Largest packed object.
-pub const MAX_PACKED: usize = 2048;
 /// Pages per region of a class's chunks: 1, 2, 4, ... up to this.
 const MAX_REGION_PAGES: usize = 128;
 /// Fresh slots keyed together (one `pkey_mprotect`).
@@ -383,7 +381,6 @@ static MEMFD: AtomicI32 = AtomicI32::new(-1);
 static NEXT_PAGE: AtomicU32 = AtomicU32::new(1);
 
 pub static LIVE_OBJECTS: AtomicUsize = AtomicUsize::new(0);
-pub static PHYSICAL_PAGES: AtomicUsize = AtomicUsize::new(0);
 
 pub fn init() -> bool {
     if TABLES.get().is_some() {
@@ -657,9 +654,6 @@ fn fresh_run(t: &Tables, st: &mut AllocState, class: usize, key: u32) -> Result<
         if let Some(o) = t.objects.get(page) {
             o.state.store(bits, Ordering::Release);
         }
-    }
-    if region == 0 {
-        PHYSICAL_PAGES.fetch_add(n, Ordering::Relaxed);
     }
     st.chunks[ci].used += n;
     let list = &mut st.classes[class].free[key as usize];
@@ -1105,7 +1099,7 @@ mod tests {
         for &c in &CLASSES {
             assert!(c % 16 == 0 && PAGE / c >= 2 && PAGE / c <= 128, "{c}");
         }
-        assert_eq!(*CLASSES.last().unwrap(), MAX_PACKED);
+        assert_eq!(*CLASSES.last().unwrap(), 2048);
     }
 
     #[test]
