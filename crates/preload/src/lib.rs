@@ -230,12 +230,52 @@ pub extern "C" fn push_register_global(addr: *mut c_void, size: size_t) {
 
 // ------------------------------------------------------------------- mutexes
 
-/// Shape of every lock-acquiring hook.
+/// Shape of every blocking lock-acquiring hook: `try_call` is the lock's
+/// non-blocking form, `call` the blocking one. A lock inside a tracked object
+/// is first tried in a narrow window (see `rt::lock_window_begin`); only if
+/// it is busy does the thread wait with every key open.
 #[inline(always)]
-fn acquire_hook(lock: usize, kind: LockKind, call: impl FnOnce() -> c_int) -> c_int {
+fn acquire_hook(
+    lock: usize,
+    kind: LockKind,
+    try_call: impl FnOnce() -> c_int,
+    call: impl FnOnce() -> c_int,
+) -> c_int {
     let Some(t) = rt::hook_thread() else {
         return call();
     };
+    if let Some(key) = rt::lock_window_begin(t, lock, kind) {
+        let r = try_call();
+        rt::lock_window_end(t, lock, kind, key, r == 0);
+        if r != libc::EBUSY {
+            return r;
+        }
+    }
+    acquire_general(t, lock, kind, call)
+}
+
+/// Shape of every non-blocking lock-acquiring hook.
+#[inline(always)]
+fn try_acquire_hook(lock: usize, kind: LockKind, try_call: impl FnOnce() -> c_int) -> c_int {
+    let Some(t) = rt::hook_thread() else {
+        return try_call();
+    };
+    if let Some(key) = rt::lock_window_begin(t, lock, kind) {
+        let r = try_call();
+        rt::lock_window_end(t, lock, kind, key, r == 0);
+        return r;
+    }
+    acquire_general(t, lock, kind, try_call)
+}
+
+/// Every key open around the call (the lock may sleep in the kernel).
+#[inline(always)]
+fn acquire_general(
+    t: (u32, &'static rt::threads::ThreadRecord),
+    lock: usize,
+    kind: LockKind,
+    call: impl FnOnce() -> c_int,
+) -> c_int {
     let granted = rt::grant_for_sync(&[lock]);
     let r = call();
     if r == 0 {
@@ -251,6 +291,12 @@ fn release_hook(lock: usize, kind: LockKind, call: impl FnOnce() -> c_int) -> c_
     let Some(t) = rt::hook_thread() else {
         return call();
     };
+    if rt::unlock_window_begin(t.1, lock) {
+        let refresh = rt::on_lock_releasing(t, lock, kind);
+        let r = call();
+        rt::unlock_window_end(t, refresh);
+        return r;
+    }
     let granted = rt::grant_for_sync(&[lock]);
     let refresh = rt::on_lock_releasing(t, lock, kind);
     let r = call();
@@ -277,15 +323,18 @@ fn access_hook(addrs: &[usize], call: impl FnOnce() -> c_int) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_lock(m: M) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(m as usize, LockKind::Exclusive, || unsafe {
-        real::pthread_mutex_lock()(m)
-    })
+    acquire_hook(
+        m as usize,
+        LockKind::Exclusive,
+        || unsafe { real::pthread_mutex_trylock()(m) },
+        || unsafe { real::pthread_mutex_lock()(m) },
+    )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_trylock(m: M) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(m as usize, LockKind::Exclusive, || unsafe {
+    try_acquire_hook(m as usize, LockKind::Exclusive, || unsafe {
         real::pthread_mutex_trylock()(m)
     })
 }
@@ -293,9 +342,12 @@ pub unsafe extern "C" fn pthread_mutex_trylock(m: M) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_timedlock(m: M, t: *const timespec) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(m as usize, LockKind::Exclusive, || unsafe {
-        real::pthread_mutex_timedlock()(m, t)
-    })
+    acquire_hook(
+        m as usize,
+        LockKind::Exclusive,
+        || unsafe { real::pthread_mutex_trylock()(m) },
+        || unsafe { real::pthread_mutex_timedlock()(m, t) },
+    )
 }
 
 #[no_mangle]
@@ -451,15 +503,18 @@ pub unsafe extern "C" fn pthread_once(
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_rdlock(l: R) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, LockKind::Read, || unsafe {
-        real::pthread_rwlock_rdlock()(l)
-    })
+    acquire_hook(
+        l as usize,
+        LockKind::Read,
+        || unsafe { real::pthread_rwlock_tryrdlock()(l) },
+        || unsafe { real::pthread_rwlock_rdlock()(l) },
+    )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_tryrdlock(l: R) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, LockKind::Read, || unsafe {
+    try_acquire_hook(l as usize, LockKind::Read, || unsafe {
         real::pthread_rwlock_tryrdlock()(l)
     })
 }
@@ -467,23 +522,29 @@ pub unsafe extern "C" fn pthread_rwlock_tryrdlock(l: R) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_timedrdlock(l: R, t: *const timespec) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, LockKind::Read, || unsafe {
-        real::pthread_rwlock_timedrdlock()(l, t)
-    })
+    acquire_hook(
+        l as usize,
+        LockKind::Read,
+        || unsafe { real::pthread_rwlock_tryrdlock()(l) },
+        || unsafe { real::pthread_rwlock_timedrdlock()(l, t) },
+    )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_wrlock(l: R) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, LockKind::Write, || unsafe {
-        real::pthread_rwlock_wrlock()(l)
-    })
+    acquire_hook(
+        l as usize,
+        LockKind::Write,
+        || unsafe { real::pthread_rwlock_trywrlock()(l) },
+        || unsafe { real::pthread_rwlock_wrlock()(l) },
+    )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_trywrlock(l: R) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, LockKind::Write, || unsafe {
+    try_acquire_hook(l as usize, LockKind::Write, || unsafe {
         real::pthread_rwlock_trywrlock()(l)
     })
 }
@@ -491,9 +552,12 @@ pub unsafe extern "C" fn pthread_rwlock_trywrlock(l: R) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_timedwrlock(l: R, t: *const timespec) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, LockKind::Write, || unsafe {
-        real::pthread_rwlock_timedwrlock()(l, t)
-    })
+    acquire_hook(
+        l as usize,
+        LockKind::Write,
+        || unsafe { real::pthread_rwlock_trywrlock()(l) },
+        || unsafe { real::pthread_rwlock_timedwrlock()(l, t) },
+    )
 }
 
 #[no_mangle]
@@ -509,15 +573,18 @@ pub unsafe extern "C" fn pthread_rwlock_unlock(l: R) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_lock(l: S) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, LockKind::Exclusive, || unsafe {
-        real::pthread_spin_lock()(l)
-    })
+    acquire_hook(
+        l as usize,
+        LockKind::Exclusive,
+        || unsafe { real::pthread_spin_trylock()(l) },
+        || unsafe { real::pthread_spin_lock()(l) },
+    )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_trylock(l: S) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(l as usize, LockKind::Exclusive, || unsafe {
+    try_acquire_hook(l as usize, LockKind::Exclusive, || unsafe {
         real::pthread_spin_trylock()(l)
     })
 }

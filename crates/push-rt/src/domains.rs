@@ -346,6 +346,14 @@ fn slot_of(lock: usize) -> usize {
     local_index(lock, LOCKSET_SIZE)
 }
 
+/// Starts loading the entry [`lock_ordinal`] will probe first.
+#[inline]
+pub fn prefetch_lock(lock: usize) {
+    if let Some(e) = LOCKSET.get().and_then(|s| s.get(slot_of(lock))) {
+        crate::sys::prefetch(e);
+    }
+}
+
 /// The owner ordinal of a protecting lock.
 #[inline]
 pub fn lock_ordinal(lock: usize) -> Option<u32> {

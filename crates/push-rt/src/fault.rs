@@ -224,6 +224,12 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
         return false;
     };
     FAULTS.fetch_add(1, Ordering::Relaxed);
+    if crate::in_lock_window(rec, addr) {
+        // A lock's own code at its word while the object was re-keyed: not
+        // an access of the program's.
+        set_saved_pkru(area, Pkru(0));
+        return true;
+    }
     let g = gregs(ctx);
     let write = g[libc::REG_ERR as usize] & 2 != 0;
     let pc = g[libc::REG_RIP as usize] as usize;

@@ -164,6 +164,24 @@ impl ExClock {
     }
 }
 
+/// Starts loading what an exclusive acquire or release of `addr` will read:
+/// the cached clock, or else the index slot it will probe first.
+#[inline]
+pub fn prefetch_ex(t: &ThreadRecord, addr: usize) {
+    if !on() {
+        return;
+    }
+    let e = &t.clock_cache[(addr >> 4) % threads::CLOCK_CACHE];
+    if e[0].load(Ordering::Relaxed) == addr {
+        crate::sys::prefetch(e[1].load(Ordering::Relaxed) as *const ExClock);
+    } else if let Some(slot) = EX_INDEX
+        .get()
+        .and_then(|i| i.get(crate::domains::local_index(addr, EX_SLOTS)))
+    {
+        crate::sys::prefetch(slot);
+    }
+}
+
 /// `ex_clock` through the thread's cache (clocks never move, so a cached
 /// pointer stays valid).
 fn ex_clock_cached(t: &ThreadRecord, addr: usize, insert: bool) -> Option<&'static ExClock> {

@@ -198,6 +198,130 @@ pub fn end_sync_grant(t: (u32, &threads::ThreadRecord), granted: bool) {
     }
 }
 
+/// The narrow path for a lock word inside a tracked object that the holder
+/// will be allowed to write once it holds the lock (typically a mutex inside
+/// the object it protects). Instead of opening every key around the lock
+/// call and recomputing PKRU twice (four WRPKRU per lock/unlock pair), the
+/// thread switches once, before a non-blocking attempt, to the PKRU it will
+/// hold the lock with, and once after the unlock: two WRPKRU per pair.
+///
+/// Only the lock's own code runs in the window. If the object is re-keyed
+/// meanwhile (rehash, lazy re-key), the fault handler sees the window
+/// (`ThreadRecord::sync_window`) and opens every key instead of judging the
+/// access; the closing call then restores the right PKRU.
+///
+/// Returns the key the lock grants when the window is open; `None` means
+/// the caller takes the general path ([`grant_for_sync`]).
+#[inline]
+pub fn lock_window_begin(t: (u32, &threads::ThreadRecord), lock: usize, kind: LockKind) -> Option<u32> {
+    if !maybe_tracked(lock) {
+        return None;
+    }
+    // The lookups below each miss the cache for a lock not used lately:
+    // start them together.
+    registry::prefetch_lookup(lock);
+    domains::prefetch_lock(lock);
+    if kind == LockKind::Exclusive {
+        hb::prefetch_ex(t.1, lock);
+    }
+    sys::prefetch(lock as *const u8);
+    let (_, obj) = registry::lookup(lock)?;
+    let keys = domains::keys()?;
+    let key = keys.lock_key(lock);
+    let access = if kind == LockKind::Read {
+        x86_check::pkru::Access::Read
+    } else {
+        x86_check::pkru::Access::ReadWrite
+    };
+    let mut want = keys.pkru_for(t.0, t.1);
+    if key != 0 {
+        want = want.grant(key, access);
+    }
+    if !want.allows(obj.key(), true) {
+        return None;
+    }
+    open_window(t.1, lock);
+    domains::apply_pkru(want);
+    Some(key)
+}
+
+fn open_window(t: &threads::ThreadRecord, lock: usize) {
+    t.sync_window.store(lock & !1, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+}
+
+/// Closes the window; true if the fault handler opened every key in it.
+fn close_window(t: &threads::ThreadRecord) -> bool {
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    t.sync_window.swap(0, Ordering::Relaxed) & 1 != 0
+}
+
+/// After the attempt of [`lock_window_begin`]: `acquired` says whether the
+/// thread now holds the lock. Leaves PKRU right either way.
+#[inline]
+pub fn lock_window_end(
+    t: (u32, &threads::ThreadRecord),
+    lock: usize,
+    kind: LockKind,
+    key: u32,
+    acquired: bool,
+) {
+    let opened_all = close_window(t.1);
+    if !acquired {
+        refresh_pkru_of(t.0, t.1);
+        return;
+    }
+    t.1.push_lock(lock, kind != LockKind::Read, key);
+    match kind {
+        LockKind::Exclusive => hb::exclusive_acquire(t.1, lock),
+        _ => hb::acquire(t.1, lock, kind != LockKind::Read),
+    }
+    if opened_all {
+        refresh_pkru_of(t.0, t.1);
+    }
+}
+
+/// Before releasing `lock`: when its word lies in a tracked object the
+/// thread can write with its present PKRU, opens the window (no PKRU
+/// change) and returns true; the caller then releases with
+/// [`on_lock_releasing`] and closes with [`unlock_window_end`].
+#[inline]
+pub fn unlock_window_begin(t: &threads::ThreadRecord, lock: usize) -> bool {
+    if !maybe_tracked(lock) {
+        return false;
+    }
+    let Some((_, obj)) = registry::lookup(lock) else {
+        return false;
+    };
+    // SAFETY: RDPKRU only reads; init verified OSPKE before hooks run.
+    let now = unsafe { x86_check::pkru::read() };
+    if !now.allows(obj.key(), true) {
+        return false;
+    }
+    open_window(t, lock);
+    true
+}
+
+/// After the real unlock in a window: the thread's PKRU without the lock.
+#[inline]
+pub fn unlock_window_end(t: (u32, &threads::ThreadRecord), refresh: bool) {
+    if close_window(t.1) || refresh {
+        refresh_pkru_of(t.0, t.1);
+    }
+}
+
+/// Fault handler side of the window: whether a fault at `addr` is the
+/// window's lock code touching its lock word, in which case the handler
+/// opens every key for the rest of the window.
+pub fn in_lock_window(t: &threads::ThreadRecord, addr: usize) -> bool {
+    let w = t.sync_window.load(Ordering::Relaxed) & !1;
+    if w != 0 && addr.wrapping_sub(w) < 64 {
+        t.sync_window.fetch_or(1, Ordering::Relaxed);
+        return true;
+    }
+    false
+}
+
 /// A lock was acquired by thread `t` (exclusive: mutex, spinlock, write lock).
 #[inline]
 pub fn on_lock_acquired(

@@ -450,6 +450,23 @@ pub fn arena_page(addr: usize) -> Option<usize> {
     (off < ARENA_SIZE).then_some(off / PAGE)
 }
 
+/// Starts loading what [`lookup`] of `addr` will read, so that its cache
+/// misses overlap with other work.
+#[inline]
+pub fn prefetch_lookup(addr: usize) {
+    let Some(t) = TABLES.get() else { return };
+    let off = addr.wrapping_sub(t.arena);
+    if off < ARENA_SIZE {
+        let page = off / PAGE;
+        if let Some(h) = t.heads.get(page) {
+            sys::prefetch(h);
+        }
+        if let Some(o) = t.objects.get(page) {
+            sys::prefetch(o);
+        }
+    }
+}
+
 /// The object whose pages hold `addr`. Lock-free, allocation-free.
 pub fn lookup(addr: usize) -> Option<(u32, &'static Object)> {
     let t = TABLES.get()?;

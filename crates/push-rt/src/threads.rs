@@ -51,6 +51,10 @@ pub struct ThreadRecord {
     pub held: [HeldLock; MAX_HELD],
     /// Non-zero while an access is being single-stepped with a temporary grant.
     pub stepping: AtomicU32,
+    /// Address of the lock whose own code is running under a narrow grant
+    /// (see `lock_window_begin`), 0 outside one; bit 0 is set by the fault
+    /// handler when it had to open every key in that window.
+    pub sync_window: AtomicUsize,
     /// Internal runtime threads (the reporter): hooks pass through.
     pub internal: AtomicBool,
     /// Owner ordinal: picks the thread's domain (see `domains`).
