@@ -148,3 +148,34 @@ fn spinlock_access_without_lock_is_a_race() {
 fn mutex_and_condvar_inside_protected_object_are_clean() {
     check_clean("cond_in_object", "started\nresult=50005000 left=0\n");
 }
+
+#[test]
+fn locks_inside_their_objects_of_every_kind_are_clean() {
+    check_clean("lock_in_object", "started\nresult=560000\n");
+}
+
+#[test]
+fn locks_inside_their_objects_stay_clean_while_rehashing_every_millisecond() {
+    let bin = compile_c("lock_in_object");
+    require_pku!();
+    for options in ["rehash_ms=1:verbose=1", "rehash_ms=1:seed=7:verbose=1"] {
+        let r = run_preload(&bin, options);
+        assert_exit_code(&r, 0);
+        assert!(r.reports().is_empty(), "{r}");
+        assert_stdout(&r, "started\nresult=560000\n");
+        assert!(
+            r.stat("rehashes").unwrap_or(0) > 0,
+            "no rehash happened\n{r}"
+        );
+    }
+}
+
+#[test]
+fn access_after_unlocking_a_lock_inside_the_object_is_a_race() {
+    check_racy(
+        "lock_in_object_race",
+        "read",
+        Access::Read,
+        "started\nresult=1000,1\n",
+    );
+}

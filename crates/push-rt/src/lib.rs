@@ -213,7 +213,11 @@ pub fn end_sync_grant(t: (u32, &threads::ThreadRecord), granted: bool) {
 /// Returns the key the lock grants when the window is open; `None` means
 /// the caller takes the general path ([`grant_for_sync`]).
 #[inline]
-pub fn lock_window_begin(t: (u32, &threads::ThreadRecord), lock: usize, kind: LockKind) -> Option<u32> {
+pub fn lock_window_begin(
+    t: (u32, &threads::ThreadRecord),
+    lock: usize,
+    kind: LockKind,
+) -> Option<u32> {
     if !maybe_tracked(lock) {
         return None;
     }
@@ -253,7 +257,11 @@ fn open_window(t: &threads::ThreadRecord, lock: usize) {
 /// Closes the window; true if the fault handler opened every key in it.
 fn close_window(t: &threads::ThreadRecord) -> bool {
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
-    t.sync_window.swap(0, Ordering::Relaxed) & 1 != 0
+    // Load and store, not a swap: the lock call has returned, so no fault of
+    // the window can come between them.
+    let w = t.sync_window.load(Ordering::Relaxed);
+    t.sync_window.store(0, Ordering::Relaxed);
+    w & 1 != 0
 }
 
 /// After the attempt of [`lock_window_begin`]: `acquired` says whether the
