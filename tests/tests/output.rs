@@ -219,6 +219,31 @@ fn two_races_are_both_reported_and_counted() {
 }
 
 #[test]
+fn a_burst_of_races_larger_than_the_report_queue_loses_none() {
+    let sum = (0..3000).sum::<i64>();
+    let expected = format!("started\nresult={sum}\n");
+    let bin = check_native("many_reports", &expected);
+    require_pku!();
+    let line = marker_line("many_reports", "write");
+    for mode in MODES {
+        let r = run_mode(mode, &bin);
+        assert_exit_code(&r, RACE_EXIT);
+        assert_stdout(&r, &expected);
+        assert!(!r.stderr.contains("dropped"), "{r}");
+        let reports = r.reports_of(DATA_RACE);
+        assert_eq!(reports.len(), 3000, "{r}");
+        assert!(
+            reports
+                .iter()
+                .all(|rep| rep.frame0_at("many_reports.c", line)),
+            "every report at many_reports.c:{line}"
+        );
+        let s = r.summary().unwrap_or_else(|| panic!("no summary\n{r}"));
+        assert_eq!((s.reports, s.data_races), (3000, 3000), "{r}");
+    }
+}
+
+#[test]
 fn same_object_and_pc_is_reported_once() {
     check_racy("dedup", "loop", Access::Write, "started\nresult=2,2,2,2\n");
 }

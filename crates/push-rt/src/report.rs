@@ -194,10 +194,46 @@ pub fn first_time(obj: u32, pc: usize) -> bool {
     true
 }
 
-/// Queues a report from signal context and wakes the reporter. Returns the
-/// report's sequence number, or None if the queue was full.
+/// How long, in all, a faulting thread waits for room in a full queue
+/// before it drops its report. Bounded: the reporter could need a lock the
+/// faulting thread holds (stdio, say), and a correct program must not hang.
+const FULL_QUEUE_WAIT_MS: u64 = 2_000;
+
+/// Set when a wait for room timed out: later reports do not wait (the
+/// reporter is stuck, not slow); cleared when it prints again.
+static REPORTER_STUCK: AtomicBool = AtomicBool::new(false);
+
+/// Queues a report from signal context and wakes the reporter. When the
+/// queue is full (the reporter is behind, e.g. on a busy machine), waits
+/// for it to make room, up to [`FULL_QUEUE_WAIT_MS`]. Returns the report's
+/// sequence number, or None if it was dropped (counted in `dropped`).
 pub fn enqueue(r: &RawReport) -> Option<u32> {
     let q = QUEUE.get()?;
+    let mut waited_ms = 0;
+    loop {
+        if let Some(s) = try_enqueue(q, r) {
+            return Some(s);
+        }
+        let can_wait = REPORTER_RUNNING.load(Ordering::Acquire)
+            && !REPORTER_STUCK.load(Ordering::Relaxed)
+            && waited_ms < FULL_QUEUE_WAIT_MS;
+        if !can_wait {
+            if waited_ms >= FULL_QUEUE_WAIT_MS {
+                REPORTER_STUCK.store(true, Ordering::Relaxed);
+            }
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        // The reporter empties slots before it prints them and bumps DONE
+        // after: a change of DONE (or 5 ms) is the time to look again.
+        let done = DONE.load(Ordering::Acquire);
+        sys::futex_wake(&SEQ);
+        sys::futex_wait(&DONE, done, 5);
+        waited_ms += 5;
+    }
+}
+
+fn try_enqueue(q: &FixedArray<Slot>, r: &RawReport) -> Option<u32> {
     let seq = NEXT_SEQ.fetch_add(1, Ordering::Relaxed);
     let start = (seq as usize) % QUEUE_LEN;
     for k in 0..QUEUE_LEN {
@@ -223,7 +259,6 @@ pub fn enqueue(r: &RawReport) -> Option<u32> {
             return Some(s);
         }
     }
-    DROPPED.fetch_add(1, Ordering::Relaxed);
     None
 }
 
@@ -308,6 +343,7 @@ pub fn drain() {
         crate::halt_if_reported();
     }
     if n > 0 {
+        REPORTER_STUCK.store(false, Ordering::Relaxed);
         DONE.fetch_add(n, Ordering::AcqRel);
         sys::futex_wake(&DONE);
     }
