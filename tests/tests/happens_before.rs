@@ -226,3 +226,51 @@ fn atomic_flag_without_happens_before_annotations_is_unordered() {
         assert!(site.contains("thread T0"), "{}", report.text());
     }
 }
+
+#[test]
+fn a_changer_reading_its_fresh_readonly_object_faults_once_per_synchronization() {
+    let expected = "started\nresult=2250000,15\n";
+    check_clean("hb_changer_grant_clean", expected);
+    let bin = compile_c("hb_changer_grant_clean");
+    let r = run_preload(&bin, "verbose=1:rehash_ms=0");
+    assert_exit_code(&r, 0);
+    assert_stdout(&r, expected);
+    // One grant at the first read and one after each of the three
+    // synchronizations at most: not a fault per read.
+    let grants = r.stat("changer_read_grants").unwrap_or(0);
+    assert!((1..=4).contains(&grants), "changer_read_grants={grants}\n{r}");
+    assert!(r.stat("faults").unwrap_or(99) <= 8, "{r}");
+}
+
+#[test]
+fn the_changer_read_grant_does_not_hide_a_write_to_the_readonly_object() {
+    let bin = compile_c("hb_changer_grant_clean");
+    require_pku!();
+    let line = marker_line("hb_changer_grant_clean", "write");
+    let r = run_preload_args(&bin, "", &[], &["write"]);
+    assert_exit_code(&r, RACE_EXIT);
+    assert_race_access(
+        &r,
+        DATA_RACE,
+        Access::Write,
+        "hb_changer_grant_clean.c",
+        line,
+    );
+    assert_report_count(&r, 1);
+}
+
+#[test]
+fn the_changer_read_grant_ends_at_its_next_synchronization() {
+    let r = check_unordered(
+        "hb_changer_grant_race",
+        "theirs",
+        Unordered::Access {
+            access: Access::Read,
+            change: "push_readonly",
+        },
+        "started\nresult=28020\n",
+    );
+    if let Some(report) = &r {
+        assert_eq!(report.access_thread().as_deref(), Some("T1"));
+    }
+}

@@ -1,10 +1,14 @@
 //! Protection domains: which key guards which owner's objects, and the PKRU
 //! each thread runs with.
 //!
-//! All keys are allocated once at start-up. Three are reserved: `readonly`
-//! (every thread may read, none may write), `noaccess` (released objects)
-//! and `validate` (objects whose policy just changed: the first access by
-//! another thread faults so it can be checked against the change).
+//! All keys are allocated once at start-up. Four are reserved: `readonly`
+//! (every thread may read, none may write), `noaccess` (released objects),
+//! and two for objects whose policy just changed, whose first access by
+//! another thread faults so it can be checked against the change:
+//! `validate_read` for objects that became read-only, `validate` for the
+//! rest. The split lets a changer read its fresh read-only objects without
+//! a fault per access (see `fault`): a read grant on `validate_read` opens
+//! only objects every thread may read anyway.
 //! The rest are domains, shared among owners: each owner (a thread, or a lock
 //! once it protects an object) gets an ordinal in order of appearance, and a
 //! table maps ordinals to domains. A new owner k starts in domain
@@ -32,9 +36,12 @@ use x86_check::Pkru;
 pub struct Keys {
     pub readonly: u32,
     pub noaccess: u32,
-    /// Objects whose policy just changed, until a first access by another
-    /// thread has been checked against the change (see `hb`).
+    /// Objects whose policy just changed (to anything but read-only), until
+    /// a first access by another thread has been checked against the change
+    /// (see `hb`).
     pub validate: u32,
+    /// The same for objects that just became read-only.
+    pub validate_read: u32,
     domains: [u32; 16],
     ndomains: usize,
 }
@@ -120,7 +127,7 @@ pub fn owners() -> u32 {
     NEXT_ORDINAL.load(Ordering::Relaxed)
 }
 
-/// Allocates every free key. Fails (with the errno) if fewer than four are free.
+/// Allocates every free key. Fails (with the errno) if fewer than five are free.
 pub fn init(seed: u64) -> Result<&'static Keys, i32> {
     if let Some(k) = KEYS.get() {
         return Ok(k);
@@ -140,21 +147,22 @@ pub fn init(seed: u64) -> Result<&'static Keys, i32> {
             }
         }
     }
-    if n < 4 {
+    if n < 5 {
         for &k in &got[..n] {
             let _ = x86_check::pkey::free(k);
         }
         return Err(if err == 0 { libc::ENOSPC } else { err });
     }
     let mut domains = [0u32; 16];
-    domains[..n - 3].copy_from_slice(&got[3..n]);
+    domains[..n - 4].copy_from_slice(&got[4..n]);
     SEED.store(mix(seed), Ordering::Relaxed);
     let keys = Keys {
         readonly: got[0],
         noaccess: got[1],
         validate: got[2],
+        validate_read: got[3],
         domains,
-        ndomains: n - 3,
+        ndomains: n - 4,
     };
     Ok(KEYS.get_or_init(|| keys))
 }

@@ -83,6 +83,7 @@ static INSTALLED: AtomicBool = AtomicBool::new(false);
 static PKRU_OFFSET: AtomicU32 = AtomicU32::new(0);
 pub static FAULTS: AtomicUsize = AtomicUsize::new(0);
 pub static SILENT_FIXES: AtomicUsize = AtomicUsize::new(0);
+pub static CHANGER_READ_GRANTS: AtomicUsize = AtomicUsize::new(0);
 
 fn app_action(sig: c_int) -> Option<&'static AppAction> {
     match sig {
@@ -240,7 +241,18 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
 
     if access_allowed(keys, id, rec, obj, write) {
         if obj.pending() && !check_pending(id, rec, obj_id, obj, write, addr, pc, g) {
-            // The changing thread itself: let this access through once.
+            // The changing thread itself.
+            if !write && key == keys.validate_read {
+                // Reading what it just made read-only: let it read every
+                // object on that key until its next synchronization
+                // (every thread may read them; only the first-access
+                // check of another thread's change could be skipped).
+                CHANGER_READ_GRANTS.fetch_add(1, Ordering::Relaxed);
+                rec.validate_grant.store(1, Ordering::Relaxed);
+                set_saved_pkru(area, base.grant(key, Access::Read));
+                return true;
+            }
+            // Let this access through once.
             step_with_grant(area, g, rec, base, key, write);
             return true;
         }

@@ -284,7 +284,8 @@ pub fn lock_window_end(
         LockKind::Exclusive => hb::exclusive_acquire(t.1, lock),
         _ => hb::acquire(t.1, lock, kind != LockKind::Read),
     }
-    if opened_all {
+    if opened_all || t.1.validate_grant.load(Ordering::Relaxed) != 0 {
+        t.1.validate_grant.store(0, Ordering::Relaxed);
         refresh_pkru_of(t.0, t.1);
     }
 }
@@ -345,7 +346,8 @@ pub fn on_lock_acquired(
         LockKind::Exclusive => hb::exclusive_acquire(t.1, lock),
         _ => hb::acquire(t.1, lock, exclusive),
     }
-    if force_refresh || key != 0 {
+    if force_refresh || key != 0 || t.1.validate_grant.load(Ordering::Relaxed) != 0 {
+        t.1.validate_grant.store(0, Ordering::Relaxed);
         refresh_pkru_of(t.0, t.1);
     }
 }
@@ -384,6 +386,18 @@ pub fn on_release(t: (u32, &threads::ThreadRecord), addr: usize) {
 /// departure, return from pthread_once, `push_happens_after`).
 pub fn on_acquire(t: (u32, &threads::ThreadRecord), addr: usize) {
     hb::acquire(t.1, addr, true);
+    drop_validate_grant(t);
+}
+
+/// After an acquire-like event: ends a changer's read grant on
+/// `validate_read` (see `fault`), so that from here on its first read of
+/// another thread's fresh read-only object is checked again.
+#[inline]
+fn drop_validate_grant(t: (u32, &threads::ThreadRecord)) {
+    if t.1.validate_grant.load(Ordering::Relaxed) != 0 {
+        t.1.validate_grant.store(0, Ordering::Relaxed);
+        refresh_pkru_of(t.0, t.1);
+    }
 }
 
 /// A synchronization object was destroyed.
@@ -443,6 +457,7 @@ pub fn on_thread_joined(handle: u64) {
         if let Some(r) = threads::record(t) {
             r.joined_by.store(me + 1, Ordering::Release);
             hb::on_join(rec, r);
+            drop_validate_grant((me, rec));
         }
     }
 }
@@ -823,7 +838,12 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
             Policy::ReadOnly | Policy::ProtectedBy(_) => true,
             Policy::Released | Policy::Racy => false,
         };
-    match registry::set_policy_key(obj, key, others_may_access.then_some(keys.validate)) {
+    let pending_key = if new == Policy::ReadOnly {
+        keys.validate_read
+    } else {
+        keys.validate
+    };
+    match registry::set_policy_key(obj, key, others_may_access.then_some(pending_key)) {
         // Out of mappings: the object keeps its key and the fault handler
         // enforces the new policy at every access.
         Err(libc::ENOMEM) => maps::flush_warnings(),
@@ -964,13 +984,14 @@ fn stats() -> String {
         String::new()
     };
     format!(
-        "{rehash}{}PUSh: stats: threads={} live_objects={} faults={} silent_fixes={} suppressed={}\n\
+        "{rehash}{}PUSh: stats: threads={} live_objects={} faults={} silent_fixes={} changer_read_grants={} suppressed={}\n\
          PUSh: stats: sync_objects_with_clocks={} sync_clock_bytes={} thread_clock_bytes={}\n",
         maps::stats(),
         threads::count(),
         registry::LIVE_OBJECTS.load(Ordering::Relaxed),
         fault::FAULTS.load(Ordering::Relaxed),
         fault::SILENT_FIXES.load(Ordering::Relaxed),
+        fault::CHANGER_READ_GRANTS.load(Ordering::Relaxed),
         report::SUPPRESSED.load(Ordering::Relaxed),
         sync_objects,
         clock_bytes,

@@ -55,6 +55,10 @@ pub struct ThreadRecord {
     /// (see `lock_window_begin`), 0 outside one; bit 0 is set by the fault
     /// handler when it had to open every key in that window.
     pub sync_window: AtomicUsize,
+    /// Non-zero while the thread's PKRU carries the read grant on the
+    /// `validate_read` key given at a changer's fault (dropped at its next
+    /// synchronization).
+    pub validate_grant: AtomicU32,
     /// Internal runtime threads (the reporter): hooks pass through.
     pub internal: AtomicBool,
     /// Owner ordinal: picks the thread's domain (see `domains`).
