@@ -238,7 +238,10 @@ fn a_changer_reading_its_fresh_readonly_object_faults_once_per_synchronization()
     // One grant at the first read and one after each of the three
     // synchronizations at most: not a fault per read.
     let grants = r.stat("changer_read_grants").unwrap_or(0);
-    assert!((1..=4).contains(&grants), "changer_read_grants={grants}\n{r}");
+    assert!(
+        (1..=4).contains(&grants),
+        "changer_read_grants={grants}\n{r}"
+    );
     assert!(r.stat("faults").unwrap_or(99) <= 8, "{r}");
 }
 

@@ -195,7 +195,7 @@ fn doctor() -> ExitCode {
     println!("  OS enabled PKU:       {}", yes(p.os_pke));
     match p.allocatable_keys {
         Ok(n) => {
-            println!("  free protection keys: {n} (PUSh reserves 2, hashes owners over the rest)")
+            println!("  free protection keys: {n} (PUSh reserves 4, hashes owners over the rest)")
         }
         Err(e) => println!("  free protection keys: none (pkey_alloc errno {e})"),
     }

@@ -40,7 +40,7 @@ const SHARDS: usize = 64;
 /// Clocks of exclusive locks (mutexes, spinlocks), indexed by address.
 const EX_SLOTS: usize = 1 << 20;
 const EX_CLOCKS: usize = 1 << 19;
-const EX_INLINE: usize = 8;
+const EX_INLINE: usize = 6;
 
 #[derive(Default)]
 struct ExSlot {
@@ -49,16 +49,19 @@ struct ExSlot {
     index: AtomicU32,
 }
 
-/// Aligned to two cache lines: clocks of locks used by different threads
-/// sit side by side, and every release writes its lock's clock.
+/// One cache line (length, six components, the spill pointer): clocks of
+/// locks used by different threads never share a line, and a program with
+/// thousands of locks pays 64 bytes for each.
 #[derive(Default)]
-#[repr(align(128))]
+#[repr(align(64))]
 struct ExClock {
     len: AtomicU32,
     inline: [AtomicU64; EX_INLINE],
     /// Components from EX_INLINE on, allocated when a clock grows that long.
     spill: AtomicPtr<[AtomicU64; VC_LEN]>,
 }
+
+const _: () = assert!(core::mem::size_of::<ExClock>() == 64);
 
 static EX_INDEX: OnceLock<FixedArray<ExSlot>> = OnceLock::new();
 static EX_TABLE: OnceLock<FixedArray<ExClock>> = OnceLock::new();
