@@ -691,7 +691,7 @@ def write_report(path, opts, info, modes, results, summaries, micro, helgrind, s
         "`-fsanitize=thread`%s. %s "
         "Times are wall-clock from fork to exit, including start-up (and, under PUSh, the `push run` "
         "launcher). Memory is the peak **PSS** of the whole process tree (the program, plus the "
-        "`push run` launcher under PUSh), sampled from `/proc/PID/smaps_rollup` every 10 ms "
+        "`push-wait` process that `push run` becomes once the program has started), sampled from `/proc/PID/smaps_rollup` every 10 ms "
         "(never RSS: PUSh maps pages that RSS would count more than once). "
         "Reading smaps_rollup walks the target's page tables, milliseconds per read for a large or "
         "many-mapping process (measured: 2.4 ms for a 130 MB process, 14 ms for one with 8k "
@@ -814,7 +814,7 @@ def write_report(path, opts, info, modes, results, summaries, micro, helgrind, s
     add("")
     add("### Memory (peak PSS of the process tree)")
     add("")
-    head = ("| workload | native MiB | PUSh MiB | PUSh/native | PUSh - native MiB | of which `push run` launcher MiB "
+    head = ("| workload | native MiB | PUSh MiB | PUSh/native | PUSh - native MiB | of which `push-wait` MiB "
             "| PUSh program alone / native |")
     sep = "| --- | --- | --- | --- | --- | --- | --- |"
     if "tsan" in modes:
@@ -982,10 +982,11 @@ def analysis(results, summaries, modes, gm_t, worst_t, gm_m, worst_m, tsan_vs, m
                        ". Everything else runs at native speed: PUSh adds nothing to an access its policy allows.")
     if fixed:
         out.append("* **Fixed memory cost.** On the workloads with few, large tracked objects PUSh adds "
-                   "%.1f-%.1f MiB of PSS, %.1f MiB of it the `push run` launcher process (the rest: "
+                   "%.1f-%.1f MiB of PSS, %.1f MiB of it the `push-wait` process that `push run` "
+                   "leaves waiting for the program (the rest: "
                    "libpush.so's pages and the runtime's tables, touched lazily). Against inputs of tens "
                    "to hundreds of MiB that is a few percent; it would dominate a program of a few MiB. "
-                   "`LD_PRELOAD=target/release/libpush.so` instead of `push run` saves the launcher." % (
+                   "`LD_PRELOAD=target/release/libpush.so` instead of `push run` saves that process." % (
                        min(fixed), max(fixed), statistics.median(launcher) if launcher else 0))
     for name, ratio in over_t:
         out.append("* **%s: time %s, over the worst-case bar (%s).** %s%s" % (
@@ -1026,7 +1027,7 @@ def analysis(results, summaries, modes, gm_t, worst_t, gm_m, worst_m, tsan_vs, m
                       if S(n)["native"]["pss_mib"]])
         out.append("* **PSS geometric mean %s misses %s.** Without the small-object workloads (%s) it is "
                    "%s (%s): the fixed cost above, on inputs of 25-130 MiB. Counting the program's own "
-                   "process only (no `push run` launcher, as under `LD_PRELOAD`) it is %s (%s)." % (
+                   "process only (no `push-wait`, as under `LD_PRELOAD`) it is %s (%s)." % (
                        fmt_ratio(gm_m), pct(BAR_PSS_GEOMEAN), ", ".join(n for n, _ in over_m) or "none",
                        fmt_ratio(g), pct(g), fmt_ratio(gp), pct(gp)))
     out.append("* Small tracked objects are packed: each has a virtual page of its own, but objects of "

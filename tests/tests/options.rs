@@ -224,3 +224,13 @@ fn bad_suppressions_are_rejected_before_the_program_runs() {
     check_rejected(&run_preload(&bin, &format!("suppressions={supp}")), "bogus");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn push_run_waits_for_the_program_in_the_small_push_wait_process() {
+    require_pku!();
+    let script = "for i in $(seq 200); do c=$(cat /proc/$PPID/comm); \
+                  [ \"$c\" = push-wait ] && break; sleep 0.05; done; echo $c; exit 7";
+    let r = run_cli_args(std::path::Path::new("/bin/sh"), &[], &[], &["-c", script]);
+    assert_exit_code(&r, 7);
+    assert_eq!(r.stdout, "push-wait\n", "{r}");
+}

@@ -9,7 +9,7 @@
 
 use clap::{Parser, Subcommand};
 use push_rt::options::{self, Options};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
@@ -165,8 +165,8 @@ fn run(opts: &Options, program: &[String]) -> ExitCode {
     cmd.args(&program[1..])
         .env("LD_PRELOAD", preload)
         .env("PUSH_OPTIONS", opts.to_spec());
-    let status = match cmd.status() {
-        Ok(s) => s,
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("push: cannot run '{}': {e}", program[0]);
             return ExitCode::from(if e.kind() == std::io::ErrorKind::NotFound {
@@ -176,6 +176,16 @@ fn run(opts: &Options, program: &[String]) -> ExitCode {
             });
         }
     };
+    // Become the small waiter: this process's pages would otherwise count
+    // against the program's memory for as long as it runs.
+    if let Some(waiter) = sibling("push-wait") {
+        let err = Command::new(waiter).arg(child.id().to_string()).exec();
+        eprintln!("push: cannot exec push-wait ({err}); waiting here");
+    }
+    let status = match child.wait() {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("lost track of the program: {e}")),
+    };
     if let Some(code) = status.code() {
         return ExitCode::from(code as u8);
     }
@@ -183,6 +193,13 @@ fn run(opts: &Options, program: &[String]) -> ExitCode {
         return ExitCode::from((128 + sig) as u8);
     }
     ExitCode::FAILURE
+}
+
+/// A file next to the `push` binary.
+fn sibling(name: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let p = exe.parent()?.join(name);
+    p.exists().then_some(p)
 }
 
 fn doctor() -> ExitCode {
