@@ -314,8 +314,10 @@ fn check_pending(
     g: &[i64; 23],
 ) -> bool {
     let changer = obj.change_thread();
-    if changer == id && obj.bump_pending_faults() < CHANGER_FAULTS_BEFORE_SETTLING {
-        return false;
+    if changer == id && !holds_protecting_lock_exclusively(rec, obj) {
+        if obj.bump_pending_faults() < CHANGER_FAULTS_BEFORE_SETTLING {
+            return false;
+        }
     }
     if changer != id {
         let (c, ts) = registry::unpack_epoch(obj.change_epoch.load(Ordering::Acquire));
@@ -339,6 +341,14 @@ fn check_pending(
     }
     let _ = registry::set_key(obj, obj.policy_key());
     true
+}
+
+/// Whether `obj` is protected by a lock the thread holds exclusively. Then
+/// every other thread that may access it must take that lock after this
+/// thread releases it, so its first access is ordered after a change this
+/// thread made: rule 2 holds without waiting for that access.
+pub fn holds_protecting_lock_exclusively(rec: &ThreadRecord, obj: &Object) -> bool {
+    matches!(obj.policy(), Some(registry::Policy::ProtectedBy(lock)) if rec.holds(lock) == Some(true))
 }
 
 fn queue_and_maybe_halt(r: &RawReport) {

@@ -832,10 +832,13 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
     // Rule 2 is checked at the first access by another thread that the new
     // policy lets in: until then the object sits on the `validate` key
     // (not with `hb=0`: nothing would be checked).
+    // Not needed when the changer holds the new protecting lock exclusively:
+    // anyone else must take it after this thread's release.
     let others_may_access = options().hb
         && match new {
             Policy::Private(t) => t != id,
-            Policy::ReadOnly | Policy::ProtectedBy(_) => true,
+            Policy::ReadOnly => true,
+            Policy::ProtectedBy(lock) => rec.holds(lock) != Some(true),
             Policy::Released | Policy::Racy => false,
         };
     let pending_key = if new == Policy::ReadOnly {
