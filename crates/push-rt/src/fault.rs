@@ -314,10 +314,11 @@ fn check_pending(
     g: &[i64; 23],
 ) -> bool {
     let changer = obj.change_thread();
-    if changer == id && !holds_protecting_lock_exclusively(rec, obj) {
-        if obj.bump_pending_faults() < CHANGER_FAULTS_BEFORE_SETTLING {
-            return false;
-        }
+    if changer == id
+        && !holds_protecting_lock_exclusively(rec, obj)
+        && obj.bump_pending_faults() < CHANGER_FAULTS_BEFORE_SETTLING
+    {
+        return false;
     }
     if changer != id {
         let (c, ts) = registry::unpack_epoch(obj.change_epoch.load(Ordering::Acquire));
