@@ -1010,8 +1010,8 @@ def analysis(results, summaries, modes, gm_t, worst_t, gm_m, worst_m, tsan_vs, m
                    "each with its own lock, on an input of %.1f MiB: the fixed cost above is %.1f MiB; the "
                    "remaining %.1f MiB (%.2f KiB per object) is per object and per lock: 32 bytes of object "
                    "metadata, the rounding of the object to its size class (objects share physical pages, "
-                   "as the native heap packs them), the lock's happens-before clock and its lock-table "
-                   "entries." % (
+                   "as the native heap packs them), the lock's happens-before clock (64 bytes) and its "
+                   "entries in two lock tables (16 bytes each), and the table pages those touch." % (
                        name, fmt_ratio(ratio), delta, pct(BAR_PSS_WORST), n, s["native"]["pss_mib"], base,
                        rest, rest * 1024 / n if n else 0))
     if gm_t is not None and gm_t > BAR_TIME_GEOMEAN:
@@ -1049,25 +1049,27 @@ def stats_note(name, results):
 # What PUSh does in each workload that costs time, as measured (perf, the
 # runtime's statistics, the microbenchmarks) on the machine of RESULTS.md.
 TIME_NOTES = {
-    "kv": "Every operation takes a bucket lock, and every bucket lock protects a tracked object. "
-          "Under PUSh each acquisition and release runs the runtime's hooks: it looks the lock up "
-          "among the protecting locks, keeps the lock's happens-before clock, opens the bucket's key "
-          "around the futex call (the mutex lives inside the bucket) and switches PKRU. With 8192 "
-          "distinct locks the runtime's per-lock tables do not stay in the caches, and each bucket "
-          "sits alone on its own page (8192 pages instead of 4.4 MiB of heap: TLB misses), so an "
-          "operation that takes ~60 ns natively takes several hundred (perf: the runtime's "
-          "`on_lock_acquired`, its `pthread_mutex_lock` wrapper and glibc's lock, which pays for the "
-          "WRPKRU and the cold bucket, take ~70% of the time).",
+    "kv": "Every operation takes a bucket lock, and every bucket lock lives inside the tracked bucket it "
+          "protects. Under PUSh an acquisition looks up the lock word's object (32-byte metadata), the "
+          "lock's domain (a 16-byte lock-table entry) and its happens-before clock (64 bytes), switches "
+          "PKRU once before a non-blocking attempt, and once more after the release: two WRPKRU per "
+          "operation (~14 ns each here, and each waits for the cache misses in flight). With 8192 "
+          "distinct locks those per-lock lines and the buckets, each on a virtual page of its own "
+          "(8192 pages instead of ~1100: TLB misses), do not stay in the caches, so an operation that "
+          "takes ~35-70 ns natively takes a few hundred (perf: the runtime's lock window, glibc's "
+          "trylock on the cold bucket, the clock join). On a hot lock the same pair costs ~90 ns more "
+          "than native; a lock protecting an object but not inside it costs the two WRPKRU only.",
     "md": "Each step takes every molecule's lock once per thread (force accumulation) and once more "
-          "(update): 4096 distinct protecting locks, each inside its own page-aligned object, with the "
+          "(update): 4096 distinct protecting locks, each inside its own tracked object, with the "
           "per-lock costs of kv; the force computation itself runs at native speed.",
     "lu": "Each of the 4096 blocks changes policy once or twice (push_transfer, push_readonly). After a "
-          "change the runtime leaves the object on a validation key until another thread's first "
-          "access has been checked against happens-before (rule 2); the changing thread's own accesses "
-          "in the meantime fault and are single-stepped, up to 16 per change, before the object "
-          "settles on its key. An owner keeps reading its freshly read-only blocks in the same step, "
-          "so lu takes tens of thousands of such faults (about 10 us each) and most of its extra time "
-          "is system time.",
+          "change the block sits on a validation key until another thread's first access has been "
+          "checked against happens-before (rule 2): that access faults once (~5-10 us) and re-keys the "
+          "block (pkey_mprotect, a TLB shoot-down on the other CPU). The owner's own reads of its fresh "
+          "read-only blocks fault once per synchronization (a read grant on the validation key until "
+          "its next acquire), no longer up to 15 times per block; lu still takes ~10,000 faults and "
+          "twice as many pkey_mprotect calls on 8 KiB blocks in about a second, so most of its extra "
+          "time is system time.",
     "fft": "Each thread changes the policy of its 32 MiB bands six times per transform: a policy change "
            "rewrites the protection key of every page of the object (pkey_mprotect walks the page "
            "table and shoots down the other CPU's TLB: see `policy_change_1MiB`), and the changing "

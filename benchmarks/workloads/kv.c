@@ -13,8 +13,8 @@
  *
  * Annotations (push.h):
  *   - each bucket: one push_malloc with its mutex inside,
- *     push_protected_by that mutex (BUCKETS tracked objects: keep it moderate
- *     while each tracked object costs a page);
+ *     push_protected_by that mutex (BUCKETS tracked objects, packed by
+ *     size class, each on a virtual page of its own);
  *   - the server statistics, updated with relaxed atomics by every thread:
  *     push_racy (intentional: atomics PUSh does not model);
  *   - per-thread lookup results: private.
