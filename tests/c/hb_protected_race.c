@@ -3,7 +3,7 @@
  * hand-off is sequenced only by an atomic flag the runtime cannot see. The
  * other thread holds m, which the policy allows, but its first access is
  * not ordered after the change -> unordered policy change (rule 2),
- * reported at the access. Ordered twin: hb_mutex_clean (object c). */
+ * reported at the access. Ordered twin: hb_lock_clean mutex (object c). */
 #include "common.h"
 #include <sched.h>
 

@@ -946,8 +946,13 @@ pub fn run_mode(mode: Mode, bin: &Path) -> RunResult {
 /// Compiles `name`, runs it natively and checks exit 0 and `expected`
 /// stdout, with no `PUSh` on stderr. Returns the binary.
 pub fn check_native(name: &str, expected_stdout: &str) -> PathBuf {
+    check_native_args(name, &[], expected_stdout)
+}
+
+/// [`check_native`] with command-line arguments for the program.
+pub fn check_native_args(name: &str, args: &[&str], expected_stdout: &str) -> PathBuf {
     let bin = compile_c(name);
-    let native = run_native(&bin);
+    let native = run_native_args(&bin, args);
     assert_exit_code(&native, 0);
     assert_stdout(&native, expected_stdout);
     assert!(
@@ -961,10 +966,15 @@ pub fn check_native(name: &str, expected_stdout: &str) -> PathBuf {
 /// exits 0 with `expected_stdout`, and under the runtime its stderr does not
 /// mention PUSh at all.
 pub fn check_clean(name: &str, expected_stdout: &str) {
-    let bin = check_native(name, expected_stdout);
+    check_clean_args(name, &[], expected_stdout)
+}
+
+/// [`check_clean`] with command-line arguments for the program.
+pub fn check_clean_args(name: &str, args: &[&str], expected_stdout: &str) {
+    let bin = check_native_args(name, args, expected_stdout);
     require_pku!();
     for mode in MODES {
-        let r = run_mode(mode, &bin);
+        let r = run_mode_args(mode, &bin, args);
         assert_clean(&r);
         assert!(
             !r.stderr.contains("PUSh"),

@@ -35,12 +35,12 @@ fn change_site_line(report: &Report, call: &str) -> String {
 
 #[test]
 fn mutex_orders_policy_changes() {
-    check_clean("hb_mutex_clean", "started\nresult=101,4,13\n");
+    check_clean_args("hb_lock_clean", &["mutex"], "started\nresult=101,4,13\n");
 }
 
 #[test]
 fn rwlock_write_release_orders_later_read_acquire() {
-    check_clean("hb_rwlock_wr_clean", "started\nresult=107,25,9\n");
+    check_clean_args("hb_lock_clean", &["rwlock"], "started\nresult=107,25,9\n");
 }
 
 #[test]
@@ -50,7 +50,7 @@ fn rwlock_read_releases_order_later_write_acquire() {
 
 #[test]
 fn spinlock_orders_policy_changes() {
-    check_clean("hb_spin_clean", "started\nresult=104,10,16\n");
+    check_clean_args("hb_lock_clean", &["spin"], "started\nresult=104,10,16\n");
 }
 
 #[test]
@@ -65,17 +65,21 @@ fn barrier_orders_arrivals_before_departures() {
 
 #[test]
 fn semaphore_wait_orders_policy_changes() {
-    check_clean("hb_sem_wait_clean", "started\nresult=116,34,150\n");
+    check_clean_args("hb_sem_clean", &["wait"], "started\nresult=116,34,150\n");
 }
 
 #[test]
 fn semaphore_trywait_orders_policy_changes() {
-    check_clean("hb_sem_trywait_clean", "started\nresult=118,38,156\n");
+    check_clean_args("hb_sem_clean", &["trywait"], "started\nresult=118,38,156\n");
 }
 
 #[test]
 fn semaphore_timedwait_orders_policy_changes() {
-    check_clean("hb_sem_timedwait_clean", "started\nresult=120,42,162\n");
+    check_clean_args(
+        "hb_sem_clean",
+        &["timedwait"],
+        "started\nresult=120,42,162\n",
+    );
 }
 
 #[test]
@@ -100,7 +104,7 @@ fn annotated_atomic_flag_orders_policy_changes() {
 
 #[test]
 fn custom_lock_announcements_order_policy_changes() {
-    check_clean("hb_customlock_clean", "started\nresult=125,52,37\n");
+    check_clean_args("hb_lock_clean", &["custom"], "started\nresult=110,22,22\n");
 }
 
 #[test]
