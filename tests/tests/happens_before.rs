@@ -31,6 +31,59 @@ fn change_site_line(report: &Report, call: &str) -> String {
         .to_string()
 }
 
+/// A first access by thread T1 under a policy that thread T0 set, ordered
+/// only by something the runtime cannot see: one `unordered policy change`
+/// report at the access marked `tag`, naming T0's change and the policy.
+fn check_unordered_first_access(
+    name: &str,
+    tag: &str,
+    access: Access,
+    change: &str,
+    policy: &str,
+    expected_stdout: &str,
+) {
+    let r = check_unordered(
+        name,
+        tag,
+        Unordered::Access { access, change },
+        expected_stdout,
+    );
+    if let Some(report) = &r {
+        assert_eq!(report.access_thread().as_deref(), Some("T1"));
+        let site = change_site_line(report, change);
+        assert!(site.contains("thread T0"), "{}", report.text());
+        assert!(object_line(&r).contains(policy), "{}", report.text());
+    }
+}
+
+/// A change by thread T1 (`call`) not ordered after thread T0's previous
+/// change of the object (`previous`).
+fn check_unordered_change(
+    name: &str,
+    tag: &str,
+    call: &str,
+    previous: &str,
+    expected_stdout: &str,
+) {
+    let r = check_unordered(
+        name,
+        tag,
+        Unordered::Change { call, previous },
+        expected_stdout,
+    );
+    if let Some(report) = &r {
+        assert!(
+            report
+                .first_line()
+                .is_some_and(|l| l.contains("by thread T1")),
+            "{}",
+            report.text()
+        );
+        let site = change_site_line(report, previous);
+        assert!(site.contains("thread T0"), "{}", report.text());
+    }
+}
+
 // --- ordered through each primitive: clean ---------------------------------
 
 #[test]
@@ -116,119 +169,60 @@ fn a_threads_own_successive_changes_need_no_ordering() {
 
 #[test]
 fn transfer_then_access_through_an_atomic_flag_is_unordered() {
-    let r = check_unordered(
+    check_unordered_first_access(
         "hb_transfer_race",
         "transfer",
-        Unordered::Access {
-            access: Access::Write,
-            change: "push_transfer",
-        },
+        Access::Write,
+        "push_transfer",
+        "policy private(T1)",
         "started\nresult=12,7\n",
     );
-    if let Some(report) = &r {
-        assert_eq!(report.access_thread().as_deref(), Some("T1"));
-        let site = change_site_line(report, "push_transfer");
-        assert!(site.contains("thread T0"), "{}", report.text());
-        assert!(
-            object_line(&r).contains("policy private(T1)"),
-            "{}",
-            report.text()
-        );
-    }
 }
 
 #[test]
 fn release_then_acquire_through_an_atomic_flag_is_unordered() {
-    let r = check_unordered(
+    check_unordered_change(
         "hb_acquire_race",
         "acquire",
-        Unordered::Change {
-            call: "push_acquire",
-            previous: "push_release",
-        },
+        "push_acquire",
+        "push_release",
         "started\nresult=21,42\n",
     );
-    if let Some(report) = &r {
-        assert!(
-            report
-                .first_line()
-                .is_some_and(|l| l.contains("by thread T1")),
-            "{}",
-            report.text()
-        );
-        let site = change_site_line(report, "push_release");
-        assert!(site.contains("thread T0"), "{}", report.text());
-    }
 }
 
 #[test]
 fn readonly_then_read_through_an_atomic_flag_is_unordered() {
-    let r = check_unordered(
+    check_unordered_first_access(
         "hb_readonly_race",
         "readonly",
-        Unordered::Access {
-            access: Access::Read,
-            change: "push_readonly",
-        },
+        Access::Read,
+        "push_readonly",
+        "policy readonly",
         "started\nresult=149,49\n",
     );
-    if let Some(report) = &r {
-        assert_eq!(report.access_thread().as_deref(), Some("T1"));
-        let site = change_site_line(report, "push_readonly");
-        assert!(site.contains("thread T0"), "{}", report.text());
-        assert!(
-            object_line(&r).contains("policy readonly"),
-            "{}",
-            report.text()
-        );
-    }
 }
 
 #[test]
 fn protected_by_without_a_later_release_of_the_lock_is_unordered() {
-    let r = check_unordered(
+    check_unordered_first_access(
         "hb_protected_race",
         "protected",
-        Unordered::Access {
-            access: Access::Write,
-            change: "push_protected_by",
-        },
+        Access::Write,
+        "push_protected_by",
+        "policy protected_by(lock 0x",
         "started\nresult=43,42\n",
     );
-    if let Some(report) = &r {
-        assert_eq!(report.access_thread().as_deref(), Some("T1"));
-        let site = change_site_line(report, "push_protected_by");
-        assert!(site.contains("thread T0"), "{}", report.text());
-        assert!(
-            object_line(&r).contains("policy protected_by(lock 0x"),
-            "{}",
-            report.text()
-        );
-    }
 }
 
 #[test]
 fn atomic_flag_without_happens_before_annotations_is_unordered() {
-    let r = check_unordered(
+    check_unordered_change(
         "hb_flag_race",
         "private",
-        Unordered::Change {
-            call: "push_private",
-            previous: "push_readonly",
-        },
+        "push_private",
+        "push_readonly",
         "started\nresult=24,25\n",
     );
-    if let Some(report) = &r {
-        assert!(
-            report
-                .first_line()
-                .is_some_and(|l| l.contains("by thread T1")),
-            "{}",
-            report.text()
-        );
-        let site = change_site_line(report, "push_readonly");
-        assert!(site.contains("thread T0"), "{}", report.text());
-    }
 }
 
 #[test]
