@@ -1,6 +1,7 @@
 /* Happens-before through a lock, for each kind of lock (argv[1]): mutex,
- * spin, rwlock (write release -> read acquire) or custom (a hand-written
- * spinlock announced with push_lock_acquired/push_lock_released).
+ * spin, rwlock (write release -> read acquire), custom (a hand-written
+ * spinlock announced with push_lock_acquired/push_lock_released) or boxed
+ * (a mutex inside a tracked object that it protects).
  * Main changes three policies while the worker is alive (push_transfer of
  * a, push_release of b, push_protected_by of c under the lock), then sets
  * `ready` under the lock (exclusively); the worker polls `ready` under the
@@ -10,13 +11,17 @@
 #include "common.h"
 #include <sched.h>
 
-enum kind { MUTEX, SPIN, RWLOCK, CUSTOM };
+enum kind { MUTEX, SPIN, RWLOCK, CUSTOM, BOXED };
 
 static enum kind kind;
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 static pthread_spinlock_t spin;
 static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
 static int custom; /* 0 free, 1 held */
+static struct box {
+    pthread_mutex_t m;
+    long uses;
+} *boxed;
 static int ready;
 static long *a, *b, *c;
 
@@ -26,7 +31,8 @@ static const void *the_lock(void)
     case MUTEX: return &m;
     case SPIN: return (const void *)&spin;
     case RWLOCK: return &rw;
-    default: return &custom;
+    case CUSTOM: return &custom;
+    default: return &boxed->m;
     }
 }
 
@@ -44,6 +50,10 @@ static void lock(int exclusive)
             sched_yield();
         push_lock_acquired(&custom, 1);
         break;
+    case BOXED:
+        CHECK(pthread_mutex_lock(&boxed->m));
+        boxed->uses++;
+        break;
     }
 }
 
@@ -57,6 +67,7 @@ static void unlock(void)
         push_lock_released(&custom);
         __atomic_store_n(&custom, 0, __ATOMIC_RELEASE);
         break;
+    case BOXED: CHECK(pthread_mutex_unlock(&boxed->m)); break;
     }
 }
 
@@ -86,16 +97,21 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
     started();
-    const char *names[] = {"mutex", "spin", "rwlock", "custom"};
-    kind = CUSTOM + 1;
-    for (int k = MUTEX; argc > 1 && k <= CUSTOM; k++)
+    const char *names[] = {"mutex", "spin", "rwlock", "custom", "boxed"};
+    kind = BOXED + 1;
+    for (int k = MUTEX; argc > 1 && k <= BOXED; k++)
         if (strcmp(argv[1], names[k]) == 0)
             kind = (enum kind)k;
-    if (kind > CUSTOM) {
-        fprintf(stderr, "usage: hb_lock_clean mutex|spin|rwlock|custom\n");
+    if (kind > BOXED) {
+        fprintf(stderr, "usage: hb_lock_clean mutex|spin|rwlock|custom|boxed\n");
         return 2;
     }
     CHECK(pthread_spin_init(&spin, PTHREAD_PROCESS_PRIVATE));
+    boxed = push_malloc(sizeof *boxed);
+    CHECK_ALLOC(boxed);
+    CHECK(pthread_mutex_init(&boxed->m, NULL));
+    boxed->uses = 0;
+    CHECK(push_protected_by(boxed, &boxed->m));
     a = push_calloc(2, sizeof(long));
     b = push_calloc(2, sizeof(long));
     c = push_calloc(2, sizeof(long));

@@ -156,6 +156,11 @@ fn annotated_atomic_flag_orders_policy_changes() {
 }
 
 #[test]
+fn a_mutex_inside_a_tracked_object_orders_policy_changes() {
+    check_clean_args("hb_lock_clean", &["boxed"], "started\nresult=113,28,25\n");
+}
+
+#[test]
 fn custom_lock_announcements_order_policy_changes() {
     check_clean_args("hb_lock_clean", &["custom"], "started\nresult=110,22,22\n");
 }

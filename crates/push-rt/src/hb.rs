@@ -40,7 +40,9 @@ const SHARDS: usize = 64;
 /// Clocks of exclusive locks (mutexes, spinlocks), indexed by address.
 const EX_SLOTS: usize = 1 << 20;
 const EX_CLOCKS: usize = 1 << 19;
-const EX_INLINE: usize = 6;
+const EX_INLINE: usize = 5;
+/// Clocks of locks inside tracked objects, indexed directly by arena page.
+const ARENA_CLOCK_SLOTS: usize = 1 << 20;
 
 #[derive(Default)]
 struct ExSlot {
@@ -49,12 +51,15 @@ struct ExSlot {
     index: AtomicU32,
 }
 
-/// One cache line (length, six components, the spill pointer): clocks of
-/// locks used by different threads never share a line, and a program with
-/// thousands of locks pays 64 bytes for each.
+/// One cache line (owner, length, five components, the spill pointer):
+/// clocks of locks used by different threads never share a line, and a
+/// program with thousands of locks pays 64 bytes for each.
 #[derive(Default)]
 #[repr(align(64))]
 struct ExClock {
+    /// The lock that owns this clock (used by the arena table, where the
+    /// slot is found from the address alone).
+    addr: AtomicUsize,
     len: AtomicU32,
     inline: [AtomicU64; EX_INLINE],
     /// Components from EX_INLINE on, allocated when a clock grows that long.
@@ -66,6 +71,12 @@ const _: () = assert!(core::mem::size_of::<ExClock>() == 64);
 static EX_INDEX: OnceLock<FixedArray<ExSlot>> = OnceLock::new();
 static EX_TABLE: OnceLock<FixedArray<ExClock>> = OnceLock::new();
 static EX_NEXT: AtomicU32 = AtomicU32::new(0);
+/// A lock inside a tracked object finds its clock at its arena page's slot,
+/// with no index to probe first: one cache line per lock operation, whose
+/// address the lock hooks know (and prefetch) before any lookup. A second
+/// lock on the same page uses the index.
+static ARENA_CLOCKS: OnceLock<FixedArray<ExClock>> = OnceLock::new();
+static ARENA_CLOCKS_USED: AtomicU32 = AtomicU32::new(0);
 static ENABLED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
 
 /// Turns tracking off (`hb=0`): every change then counts as ordered.
@@ -83,10 +94,13 @@ pub fn init() -> bool {
     let index = unsafe { FixedArray::<ExSlot>::new(EX_SLOTS) };
     // SAFETY: as above.
     let table = unsafe { FixedArray::<ExClock>::new(EX_CLOCKS) };
-    match (index, table) {
-        (Some(i), Some(t)) => {
+    // SAFETY: as above.
+    let arena = unsafe { FixedArray::<ExClock>::new(ARENA_CLOCK_SLOTS) };
+    match (index, table, arena) {
+        (Some(i), Some(t), Some(a)) => {
             let _ = EX_INDEX.set(i);
             let _ = EX_TABLE.set(t);
+            let _ = ARENA_CLOCKS.set(a);
             true
         }
         _ => false,
@@ -97,6 +111,24 @@ pub fn init() -> bool {
 /// `None` when absent or when the tables are full (then the lock falls back
 /// to the sharded map).
 fn ex_clock(addr: usize, insert: bool) -> Option<&'static ExClock> {
+    if let Some(c) = arena_clock_slot(addr) {
+        match c.addr.load(Ordering::Acquire) {
+            a if a == addr => return Some(c),
+            0 if !insert => return None,
+            0 => match c
+                .addr
+                .compare_exchange(0, addr, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    ARENA_CLOCKS_USED.fetch_add(1, Ordering::Relaxed);
+                    return Some(c);
+                }
+                Err(a) if a == addr => return Some(c),
+                Err(_) => {} // another lock of this page took it: use the index
+            },
+            _ => {}
+        }
+    }
     let (index, table) = (EX_INDEX.get()?, EX_TABLE.get()?);
     let mut i = crate::domains::local_index(addr, EX_SLOTS);
     for _ in 0..64 {
@@ -167,11 +199,23 @@ impl ExClock {
     }
 }
 
+/// The arena table's slot for a lock inside a tracked object.
+#[inline]
+fn arena_clock_slot(addr: usize) -> Option<&'static ExClock> {
+    let page = crate::registry::arena_page(addr)?;
+    ARENA_CLOCKS.get()?.get(page & (ARENA_CLOCK_SLOTS - 1))
+}
+
 /// Starts loading what an exclusive acquire or release of `addr` will read:
-/// the cached clock, or else the index slot it will probe first.
+/// its arena clock, the cached clock, or else the index slot it will probe
+/// first.
 #[inline]
 pub fn prefetch_ex(t: &ThreadRecord, addr: usize) {
     if !on() {
+        return;
+    }
+    if let Some(c) = arena_clock_slot(addr) {
+        crate::sys::prefetch(c);
         return;
     }
     let e = &t.clock_cache[(addr >> 4) % threads::CLOCK_CACHE];
@@ -429,8 +473,9 @@ fn join_threads(dst: &ThreadRecord, src: &ThreadRecord) {
 /// Sync objects with clocks, and the bytes their clocks use (for `verbose`).
 pub fn footprint() -> (usize, usize) {
     let ex = (EX_NEXT.load(Ordering::Relaxed) as usize).min(EX_CLOCKS);
-    let mut objects = ex;
-    let mut bytes = ex * core::mem::size_of::<ExClock>();
+    let arena = ARENA_CLOCKS_USED.load(Ordering::Relaxed) as usize;
+    let mut objects = ex + arena;
+    let mut bytes = (ex + arena) * core::mem::size_of::<ExClock>();
     let occupied_slots = ex * core::mem::size_of::<ExSlot>();
     bytes += occupied_slots;
     for s in &SYNC {
