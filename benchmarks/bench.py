@@ -890,7 +890,9 @@ def write_report(path, opts, info, modes, results, summaries, micro, helgrind, s
         add("## Microbenchmarks (`benchmarks/micro/micro.c %s`, median of %d)" % (" ".join(micro["args"]), micro["runs"]))
         add("")
         add("ns per operation. `violation_reported` is one forbidden access per object, each "
-            "reported (natively and under TSan it is a plain store).")
+            "reported (natively and under TSan it is a plain store). `cache_miss` and "
+            "`cache_miss_with_wrpkru` measure the machine, not PUSh: a loop of independent cache "
+            "misses without and with one WRPKRU per iteration.")
         add("")
         head = "| operation | native ns | PUSh ns | PUSh - native ns | PUSh/native |"
         sep = "| --- | --- | --- | --- | --- |"
@@ -980,6 +982,16 @@ def analysis(results, summaries, modes, gm_t, worst_t, gm_m, worst_m, tsan_vs, m
         if parts:
             out.append("* **Per-operation costs** (microbenchmarks, PUSh minus native): " + "; ".join(parts) +
                        ". Everything else runs at native speed: PUSh adds nothing to an access its policy allows.")
+        miss, miss_wr = m["native"].get("cache_miss"), m["native"].get("cache_miss_with_wrpkru")
+        if miss and miss_wr:
+            out.append("* **A PKRU switch waits for the loads in flight.** A loop of independent cache misses "
+                       "takes %.0f ns per iteration here, %.0f ns with one WRPKRU per iteration "
+                       "(`cache_miss`, `cache_miss_with_wrpkru`, no PUSh involved): WRPKRU does not let "
+                       "later loads start before earlier ones complete, so where a program keeps misses in "
+                       "flight each switch exposes a whole memory latency, not WRPKRU's ~14 ns. Protection "
+                       "keys cost that at every acquisition and release of a lock that protects something; "
+                       "memory-bound, lock-per-operation code (kv, md) pays it at each operation."
+                       % (miss, miss_wr))
     if fixed:
         out.append("* **Fixed memory cost.** On the workloads with few, large tracked objects PUSh adds "
                    "%.1f-%.1f MiB of PSS, %.1f MiB of it the `push-wait` process that `push run` "
