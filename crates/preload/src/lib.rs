@@ -25,7 +25,7 @@ use libc::{c_int, c_void, pthread_t, size_t, timespec};
 use push_rt as rt;
 use push_rt::real::get as real;
 use push_rt::registry::Policy;
-use push_rt::LockKind;
+use push_rt::{LockKind, LockWord};
 
 type M = *mut libc::pthread_mutex_t;
 type R = *mut libc::pthread_rwlock_t;
@@ -244,14 +244,15 @@ fn acquire_hook(
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    if let Some(key) = rt::lock_window_begin(t, lock, kind) {
+    let word = rt::lock_window_begin(t, lock, kind);
+    if let LockWord::Window(key) = word {
         let r = try_call();
         rt::lock_window_end(t, lock, kind, key, r == 0);
         if r != libc::EBUSY {
             return r;
         }
     }
-    acquire_general(t, lock, kind, call)
+    acquire_general(t, lock, kind, word != LockWord::Untracked, call)
 }
 
 /// Shape of every non-blocking lock-acquiring hook.
@@ -260,28 +261,34 @@ fn try_acquire_hook(lock: usize, kind: LockKind, try_call: impl FnOnce() -> c_in
     let Some(t) = rt::hook_thread() else {
         return try_call();
     };
-    if let Some(key) = rt::lock_window_begin(t, lock, kind) {
-        let r = try_call();
-        rt::lock_window_end(t, lock, kind, key, r == 0);
-        return r;
+    match rt::lock_window_begin(t, lock, kind) {
+        LockWord::Window(key) => {
+            let r = try_call();
+            rt::lock_window_end(t, lock, kind, key, r == 0);
+            r
+        }
+        word => acquire_general(t, lock, kind, word == LockWord::Tracked, try_call),
     }
-    acquire_general(t, lock, kind, try_call)
 }
 
-/// Every key open around the call (the lock may sleep in the kernel).
+/// The lock call with every key open if its word is `tracked` (the lock may
+/// sleep in the kernel, which checks the caller's PKRU).
 #[inline(always)]
 fn acquire_general(
     t: (u32, &'static rt::threads::ThreadRecord),
     lock: usize,
     kind: LockKind,
+    tracked: bool,
     call: impl FnOnce() -> c_int,
 ) -> c_int {
-    let granted = rt::grant_for_sync(&[lock]);
+    if tracked {
+        rt::open_every_key();
+    }
     let r = call();
     if r == 0 {
         rt::on_lock_acquired(t, lock, kind, false);
     }
-    rt::end_sync_grant(t, granted);
+    rt::end_sync_grant(t, tracked);
     r
 }
 
@@ -291,19 +298,17 @@ fn release_hook(lock: usize, kind: LockKind, call: impl FnOnce() -> c_int) -> c_
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    if rt::unlock_window_begin(t.1, lock) {
-        let refresh = rt::on_lock_releasing(t, lock, kind);
-        let r = call();
-        rt::unlock_window_end(t, refresh);
-        return r;
+    let word = rt::unlock_window_begin(t.1, lock);
+    if word == LockWord::Tracked {
+        rt::open_every_key();
     }
-    let granted = rt::grant_for_sync(&[lock]);
     let refresh = rt::on_lock_releasing(t, lock, kind);
     let r = call();
-    if granted {
-        rt::end_sync_grant(t, granted);
-    } else if refresh {
-        rt::refresh_pkru_of(t.0, t.1);
+    match word {
+        LockWord::Window(_) => rt::unlock_window_end(t, refresh),
+        LockWord::Tracked => rt::end_sync_grant(t, true),
+        LockWord::Untracked if refresh => rt::refresh_pkru_of(t.0, t.1),
+        LockWord::Untracked => {}
     }
     r
 }

@@ -185,9 +185,29 @@ pub fn grant_for_sync(addrs: &[usize]) -> bool {
         .iter()
         .any(|&a| maybe_tracked(a) && registry::lookup(a).is_some());
     if granted {
-        domains::apply_pkru(x86_check::Pkru(0));
+        open_every_key();
     }
     granted
+}
+
+/// The grant of [`grant_for_sync`], for a caller that already knows the
+/// word is tracked.
+#[inline]
+pub fn open_every_key() {
+    domains::apply_pkru(x86_check::Pkru(0));
+}
+
+/// Where a lock's word lies, as the lock hooks see it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LockWord {
+    /// Not in tracked memory: the lock call needs no grant.
+    Untracked,
+    /// In a tracked object, and the narrow window is open; for an acquire,
+    /// with the key the lock grants.
+    Window(u32),
+    /// In a tracked object the window cannot cover: every key must be open
+    /// around the call ([`open_every_key`], then [`end_sync_grant`]).
+    Tracked,
 }
 
 /// After the synchronization call: drops the grant of [`grant_for_sync`].
@@ -210,16 +230,16 @@ pub fn end_sync_grant(t: (u32, &threads::ThreadRecord), granted: bool) {
 /// (`ThreadRecord::sync_window`) and opens every key instead of judging the
 /// access; the closing call then restores the right PKRU.
 ///
-/// Returns the key the lock grants when the window is open; `None` means
-/// the caller takes the general path ([`grant_for_sync`]).
+/// Returns [`LockWord::Window`] with the key the lock grants when the
+/// window is open; otherwise where the word lies, for the general path.
 #[inline]
 pub fn lock_window_begin(
     t: (u32, &threads::ThreadRecord),
     lock: usize,
     kind: LockKind,
-) -> Option<u32> {
+) -> LockWord {
     if !maybe_tracked(lock) {
-        return None;
+        return LockWord::Untracked;
     }
     // The lookups below each miss the cache for a lock not used lately:
     // start them together.
@@ -229,8 +249,12 @@ pub fn lock_window_begin(
         hb::prefetch_ex(t.1, lock);
     }
     sys::prefetch(lock as *const u8);
-    let (_, obj) = registry::lookup(lock)?;
-    let keys = domains::keys()?;
+    let Some((_, obj)) = registry::lookup(lock) else {
+        return LockWord::Untracked;
+    };
+    let Some(keys) = domains::keys() else {
+        return LockWord::Tracked;
+    };
     let key = keys.lock_key(lock);
     let access = if kind == LockKind::Read {
         x86_check::pkru::Access::Read
@@ -242,11 +266,11 @@ pub fn lock_window_begin(
         want = want.grant(key, access);
     }
     if !want.allows(obj.key(), true) {
-        return None;
+        return LockWord::Tracked;
     }
     open_window(t.1, lock);
     domains::apply_pkru(want);
-    Some(key)
+    LockWord::Window(key)
 }
 
 fn open_window(t: &threads::ThreadRecord, lock: usize) {
@@ -292,23 +316,23 @@ pub fn lock_window_end(
 
 /// Before releasing `lock`: when its word lies in a tracked object the
 /// thread can write with its present PKRU, opens the window (no PKRU
-/// change) and returns true; the caller then releases with
+/// change) and returns [`LockWord::Window`]; the caller then releases with
 /// [`on_lock_releasing`] and closes with [`unlock_window_end`].
 #[inline]
-pub fn unlock_window_begin(t: &threads::ThreadRecord, lock: usize) -> bool {
+pub fn unlock_window_begin(t: &threads::ThreadRecord, lock: usize) -> LockWord {
     if !maybe_tracked(lock) {
-        return false;
+        return LockWord::Untracked;
     }
     let Some((_, obj)) = registry::lookup(lock) else {
-        return false;
+        return LockWord::Untracked;
     };
     // SAFETY: RDPKRU only reads; init verified OSPKE before hooks run.
     let now = unsafe { x86_check::pkru::read() };
     if !now.allows(obj.key(), true) {
-        return false;
+        return LockWord::Tracked;
     }
     open_window(t, lock);
-    true
+    LockWord::Window(0)
 }
 
 /// After the real unlock in a window: the thread's PKRU without the lock.
