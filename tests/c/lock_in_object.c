@@ -152,7 +152,7 @@ int main(int argc, char **argv)
         CHECK_ALLOC(spin[k]);
         CHECK(pthread_spin_init(&spin[k]->s, PTHREAD_PROCESS_PRIVATE));
         spin[k]->n = 0;
-        CHECK(push_protected_by(spin[k], &spin[k]->s));
+        CHECK(push_protected_by(spin[k], (const void *)&spin[k]->s));
     }
     nest = push_malloc(sizeof *nest);
     CHECK_ALLOC(nest);

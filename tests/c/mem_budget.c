@@ -14,9 +14,7 @@
  * live). No report expected. */
 #include "common.h"
 
-#include <fcntl.h>
 #include <stdint.h>
-#include <unistd.h>
 
 #define NOBJ 20000
 #define NLATE 2000 /* allocated after the first objects settled on their keys */
@@ -31,24 +29,6 @@ struct obj {
 static struct obj *objs[NOBJ];
 static struct obj *late[NLATE];
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Lines of /proc/self/maps, read with plain syscalls into static memory. */
-static long count_maps(void)
-{
-    static char buf[1 << 16];
-    int fd = open("/proc/self/maps", O_RDONLY);
-    if (fd < 0) {
-        perror("open /proc/self/maps");
-        exit(1);
-    }
-    long lines = 0;
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        for (ssize_t i = 0; i < n; i++)
-            lines += buf[i] == '\n';
-    close(fd);
-    return lines;
-}
 
 /* Both threads: increment the even objects under the lock, read the odd
  * (readonly) ones without it. */

@@ -15,9 +15,7 @@
  * Exit 0. No report expected. */
 #include "common.h"
 
-#include <fcntl.h>
 #include <stdint.h>
-#include <unistd.h>
 
 #define PAIRS 200000
 #define MAX_SMALL 3000
@@ -47,23 +45,6 @@ static void remember(void *p)
         }
         h = (h + 1) & ((1u << SET_BITS) - 1);
     }
-}
-
-static long count_maps(void)
-{
-    static char buf[1 << 16];
-    int fd = open("/proc/self/maps", O_RDONLY);
-    if (fd < 0) {
-        perror("open /proc/self/maps");
-        exit(1);
-    }
-    long lines = 0;
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        for (ssize_t i = 0; i < n; i++)
-            lines += buf[i] == '\n';
-    close(fd);
-    return lines;
 }
 
 static size_t size_of_pair(long i)
