@@ -10,18 +10,19 @@ push_free pair, natively (push.h falls back to malloc) and under PUSh
 Builds benchmarks/micro/pss_objects.c into target/bench/ (gcc -O2 -g
 -pthread -Iinclude), runs each measurement natively and under PUSh
 alternately, --runs times each, and prints a markdown table of medians.
-See benchmarks/README.md. Standard library only.
+See benchmarks/README.md. Standard library only; runs its children with
+bench.py's run_child.
 """
 
 import argparse
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench  # noqa: E402  (the harness: run_child, push_stats)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "benchmarks", "micro", "pss_objects.c")
@@ -63,47 +64,23 @@ def build():
 
 def run(mode, args, options):
     """Runs pss_objects natively or under PUSh (with PUSH_OPTIONS=verbose=1
-    plus `options`); returns (fields of its output line, stats, stderr)."""
+    plus `options`); returns (fields of its output line, PUSh statistics,
+    PUSh warnings)."""
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
     env.pop("PUSH_OPTIONS", None)
     if mode == "push":
         env["LD_PRELOAD"] = LIBPUSH
         env["PUSH_OPTIONS"] = "verbose=1" + (":" + options if options else "")
-    cmd = [EXE] + [str(a) for a in args]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                env=env, start_new_session=True)
-        timed_out = threading.Event()
-
-        def kill():
-            timed_out.set()
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-
-        timer = threading.Timer(TIMEOUT[mode], kill)
-        timer.start()
-        proc.wait()
-        timer.cancel()
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode(errors="replace")
-        stderr = err.read().decode(errors="replace")
+    r = bench.run_child([EXE] + [str(a) for a in args], TIMEOUT[mode], False, env)
     what = "%s %s" % (mode, " ".join(str(a) for a in args))
-    if timed_out.is_set():
-        sys.exit("%s: timed out after %d s\n%s" % (what, TIMEOUT[mode], stderr[-2000:]))
-    if proc.returncode != 0:
-        sys.exit("%s: exit status %d\n%s%s" % (what, proc.returncode, stdout, stderr[-4000:]))
-    fields = dict(KV_RE.findall(stdout))
-    stats = {}
-    for line in stderr.splitlines():
-        if line.startswith("PUSh: stats:"):
-            stats.update(KV_RE.findall(line))
-    warnings = [l for l in stderr.splitlines()
-                if l.startswith("WARNING: PUSh:") or l.startswith("PUSh: warning")]
-    return fields, stats, warnings
+    if r.timed_out:
+        sys.exit("%s: timed out after %d s\n%s" % (what, TIMEOUT[mode], r.stderr_text[-2000:]))
+    if r.rc != 0:
+        sys.exit("%s: exit status %d\n%s%s" % (what, r.rc, r.stdout_text, r.stderr_text[-4000:]))
+    warnings = [line for line in r.stderr_text.splitlines()
+                if line.startswith("WARNING: PUSh:") or line.startswith("PUSh: warning")]
+    return dict(KV_RE.findall(r.stdout_text)), bench.push_stats(r.stderr_text), warnings
 
 
 def measure(args, runs, options, key):
