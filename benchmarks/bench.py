@@ -1131,61 +1131,51 @@ def write_chart(path, results, summaries, modes, helgrind):
     except Exception as e:  # noqa: BLE001
         return "No chart: matplotlib failed to load: %s" % e
     names = [r["name"] for r in results]
-    gm = lambda m, k: geomean([summaries[n][m][k] for n in names])  # noqa: E731
     labels = names + ["geomean"]
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 8.5))
-    series = [m for m in modes if m != "native"]
     colours = {"push": "#1f77b4", "tsan": "#d62728", "helgrind": "#7f7f7f"}
-    width = 0.8 / (len(series) + (1 if helgrind else 0))
-    for i, m in enumerate(series):
-        vals = [summaries[n][m]["time_ratio"] or 0 for n in names] + [gm(m, "time_ratio") or 0]
-        xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(labels))]
-        bars = ax1.bar(xs, vals, width, label=MODE_TITLE[m], color=colours[m])
-        for b, v in zip(bars, vals):
-            ax1.annotate(("%.2f" % v) if v < 10 else ("%.0f" % v), (b.get_x() + b.get_width() / 2, v),
-                         ha="center", va="bottom", fontsize=7)
-    if helgrind:
-        hv = [helgrind[n]["helgrind"].wall / helgrind[n]["native"].wall if n in helgrind else 0 for n in names]
-        hv.append(geomean(hv) or 0)
-        xs = [j + (len(series) - (len(series) - 1) / 2) * width for j in range(len(labels))]
-        bars = ax1.bar(xs, hv, width, label="Helgrind (small input)", color=colours["helgrind"])
-        for b, v in zip(bars, hv):
-            ax1.annotate("%.0f" % v, (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=7)
-    ax1.set_yscale("log")
-    ax1.axhline(1.0, color="black", linewidth=0.8)
-    ax1.axhline(BAR_TIME_WORST, color="#1f77b4", linewidth=0.8, linestyle="--", label="PUSh worst-case bar (1.25x)")
-    ax1.set_ylabel("time / native (log)")
-    ax1.set_title("Time overhead vs native (median wall time)")
-    ax1.set_xticks(range(len(labels)))
-    ax1.set_xticklabels(labels)
-    ax1.set_ylim(top=ax1.get_ylim()[1] * 6)
-    ax1.legend(fontsize=8, loc="upper left", ncol=4)
-    for i, m in enumerate(series):
-        vals = [summaries[n][m]["pss_ratio"] or 0 for n in names] + [gm(m, "pss_ratio") or 0]
-        xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(labels))]
-        bars = ax2.bar(xs, vals, width, label=MODE_TITLE[m], color=colours[m])
-        for b, v in zip(bars, vals):
-            ax2.annotate(("%.2f" % v) if v < 10 else ("%.0f" % v), (b.get_x() + b.get_width() / 2, v),
-                         ha="center", va="bottom", fontsize=7)
-    if helgrind:
-        hv = [helgrind[n]["helgrind"].pss_kib / helgrind[n]["native"].pss_kib
-              if n in helgrind and helgrind[n]["native"].pss_kib and helgrind[n]["helgrind"].pss_kib else 0
-              for n in names]
-        hv.append(geomean(hv) or 0)
-        xs = [j + (len(series) - (len(series) - 1) / 2) * width for j in range(len(labels))]
-        bars = ax2.bar(xs, hv, width, label="Helgrind (small input)", color=colours["helgrind"])
-        for b, v in zip(bars, hv):
-            ax2.annotate(("%.2f" % v) if v < 10 else ("%.0f" % v), (b.get_x() + b.get_width() / 2, v),
-                         ha="center", va="bottom", fontsize=7)
-    ax2.set_yscale("log")
-    ax2.axhline(1.0, color="black", linewidth=0.8)
-    ax2.axhline(BAR_PSS_WORST, color="#1f77b4", linewidth=0.8, linestyle="--", label="PUSh worst-case bar (1.5x)")
-    ax2.set_ylabel("peak PSS / native (log)")
-    ax2.set_title("Memory overhead vs native (peak PSS of the process tree)")
-    ax2.set_xticks(range(len(labels)))
-    ax2.set_xticklabels(labels)
-    ax2.set_ylim(top=ax2.get_ylim()[1] * 6)
-    ax2.legend(fontsize=8, loc="upper left", ncol=4)
+    two_digits = lambda v: ("%.2f" % v) if v < 10 else ("%.0f" % v)  # noqa: E731
+
+    def groups(key, helgrind_ratio, helgrind_fmt):
+        """(legend, colour, values with the geomean last, label format) per bar series."""
+        out = []
+        for m in modes:
+            if m != "native":
+                vals = [summaries[n][m][key] or 0 for n in names]
+                out.append((MODE_TITLE[m], colours[m],
+                            vals + [geomean([summaries[n][m][key] for n in names]) or 0], two_digits))
+        if helgrind:
+            hv = [helgrind_ratio(helgrind[n]) if n in helgrind else 0 for n in names]
+            out.append(("Helgrind (small input)", colours["helgrind"], hv + [geomean(hv) or 0], helgrind_fmt))
+        return out
+
+    def panel(ax, series, bar, bar_label, ylabel, title):
+        width = 0.8 / len(series)
+        for i, (legend, colour, vals, fmt_v) in enumerate(series):
+            xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(labels))]
+            bars = ax.bar(xs, vals, width, label=legend, color=colour)
+            for b, v in zip(bars, vals):
+                ax.annotate(fmt_v(v), (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=7)
+        ax.set_yscale("log")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.axhline(bar, color="#1f77b4", linewidth=0.8, linestyle="--", label=bar_label)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels(labels)
+        ax.set_ylim(top=ax.get_ylim()[1] * 6)
+        ax.legend(fontsize=8, loc="upper left", ncol=4)
+
+    def pss_ratio(h):
+        n, g = h["native"].pss_kib, h["helgrind"].pss_kib
+        return g / n if n and g else 0
+
+    panel(ax1, groups("time_ratio", lambda h: h["helgrind"].wall / h["native"].wall, lambda v: "%.0f" % v),
+          BAR_TIME_WORST, "PUSh worst-case bar (1.25x)", "time / native (log)",
+          "Time overhead vs native (median wall time)")
+    panel(ax2, groups("pss_ratio", pss_ratio, two_digits),
+          BAR_PSS_WORST, "PUSh worst-case bar (1.5x)", "peak PSS / native (log)",
+          "Memory overhead vs native (peak PSS of the process tree)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
