@@ -74,11 +74,8 @@ fn libpush_path() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("PUSH_LIB") {
         return Some(PathBuf::from(p));
     }
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?;
-    [dir.join("libpush.so"), dir.join("../lib/libpush.so")]
-        .into_iter()
-        .find(|p| p.exists())
+    sibling("libpush.so")
+        .or_else(|| sibling("../lib/libpush.so"))
         .and_then(|p| p.canonicalize().ok())
 }
 

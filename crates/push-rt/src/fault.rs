@@ -348,7 +348,7 @@ fn check_pending(
 /// every other thread that may access it must take that lock after this
 /// thread releases it, so its first access is ordered after a change this
 /// thread made: rule 2 holds without waiting for that access.
-pub fn holds_protecting_lock_exclusively(rec: &ThreadRecord, obj: &Object) -> bool {
+fn holds_protecting_lock_exclusively(rec: &ThreadRecord, obj: &Object) -> bool {
     matches!(obj.policy(), Some(registry::Policy::ProtectedBy(lock)) if rec.holds(lock) == Some(true))
 }
 

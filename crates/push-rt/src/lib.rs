@@ -308,8 +308,7 @@ pub fn lock_window_end(
         LockKind::Exclusive => hb::exclusive_acquire(t.1, lock),
         _ => hb::acquire(t.1, lock, kind != LockKind::Read),
     }
-    if opened_all || t.1.validate_grant.load(Ordering::Relaxed) != 0 {
-        t.1.validate_grant.store(0, Ordering::Relaxed);
+    if take_validate_grant(t.1) || opened_all {
         refresh_pkru_of(t.0, t.1);
     }
 }
@@ -370,8 +369,7 @@ pub fn on_lock_acquired(
         LockKind::Exclusive => hb::exclusive_acquire(t.1, lock),
         _ => hb::acquire(t.1, lock, exclusive),
     }
-    if force_refresh || key != 0 || t.1.validate_grant.load(Ordering::Relaxed) != 0 {
-        t.1.validate_grant.store(0, Ordering::Relaxed);
+    if take_validate_grant(t.1) || force_refresh || key != 0 {
         refresh_pkru_of(t.0, t.1);
     }
 }
@@ -418,10 +416,20 @@ pub fn on_acquire(t: (u32, &threads::ThreadRecord), addr: usize) {
 /// another thread's fresh read-only object is checked again.
 #[inline]
 fn drop_validate_grant(t: (u32, &threads::ThreadRecord)) {
-    if t.1.validate_grant.load(Ordering::Relaxed) != 0 {
-        t.1.validate_grant.store(0, Ordering::Relaxed);
+    if take_validate_grant(t.1) {
         refresh_pkru_of(t.0, t.1);
     }
+}
+
+/// Clears the thread's read grant mark; true if it had one (its PKRU must
+/// then be recomputed, which drops the grant).
+#[inline]
+fn take_validate_grant(t: &threads::ThreadRecord) -> bool {
+    let had = t.validate_grant.load(Ordering::Relaxed) != 0;
+    if had {
+        t.validate_grant.store(0, Ordering::Relaxed);
+    }
+    had
 }
 
 /// A synchronization object was destroyed.
