@@ -282,7 +282,7 @@ fn acquire_general(
     call: impl FnOnce() -> c_int,
 ) -> c_int {
     if tracked {
-        rt::open_every_key();
+        rt::open_for_lock_call(t, lock);
     }
     let r = call();
     if r == 0 {
@@ -300,7 +300,7 @@ fn release_hook(lock: usize, kind: LockKind, call: impl FnOnce() -> c_int) -> c_
     };
     let word = rt::unlock_window_begin(t.1, lock);
     if word == LockWord::Tracked {
-        rt::open_every_key();
+        rt::open_for_lock_call(t, lock);
     }
     let refresh = rt::on_lock_releasing(t, lock, kind);
     let r = call();
@@ -319,7 +319,7 @@ fn access_hook(addrs: &[usize], call: impl FnOnce() -> c_int) -> c_int {
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    let granted = rt::grant_for_sync(addrs);
+    let granted = rt::grant_for_sync(t, addrs);
     let r = call();
     rt::end_sync_grant(t, granted);
     r
@@ -406,7 +406,7 @@ pub unsafe extern "C" fn pthread_barrier_wait(b: *mut libc::pthread_barrier_t) -
     };
     // All arrivals of a round happen before all departures.
     rt::on_release(t, b as usize);
-    let granted = rt::grant_for_sync(&[b as usize]);
+    let granted = rt::grant_for_sync(t, &[b as usize]);
     // SAFETY: unchanged argument.
     let r = unsafe { real::pthread_barrier_wait()(b) };
     rt::on_acquire(t, b as usize);
@@ -428,7 +428,7 @@ fn sem_wait_hook(s: *mut libc::sem_t, call: impl FnOnce() -> c_int) -> c_int {
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    let granted = rt::grant_for_sync(&[s as usize]);
+    let granted = rt::grant_for_sync(t, &[s as usize]);
     let r = call();
     if r == 0 {
         rt::on_acquire(t, s as usize);
@@ -608,7 +608,7 @@ fn cond_wait_hook(c: C, m: M, call: impl FnOnce() -> c_int) -> c_int {
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    let granted = rt::grant_for_sync(&[c as usize, m as usize]);
+    let granted = rt::grant_for_sync(t, &[c as usize, m as usize]);
     let refresh = rt::on_lock_releasing(t, m as usize, LockKind::Exclusive);
     let r = call();
     // The mutex is held again on return, whatever the result.

@@ -127,14 +127,20 @@ pub fn owners() -> u32 {
     NEXT_ORDINAL.load(Ordering::Relaxed)
 }
 
-/// Allocates every free key. Fails (with the errno) if fewer than five are free.
-pub fn init(seed: u64) -> Result<&'static Keys, i32> {
+/// Allocates every free key (under `mprotect`, takes 1..=15 without asking
+/// the hardware). Fails (with the errno) if fewer than five are free.
+pub fn init(seed: u64, backend: crate::backend::Backend) -> Result<&'static Keys, i32> {
     if let Some(k) = KEYS.get() {
         return Ok(k);
     }
     let mut got = [0u32; 16];
     let mut n = 0;
     let mut err = 0;
+    if backend == crate::backend::Backend::Mprotect {
+        // No hardware keys: the numbers only name base protections.
+        got[..15].copy_from_slice(&crate::backend::PORTABLE_KEYS);
+        n = 15;
+    }
     while n < 15 {
         match x86_check::pkey::alloc(0) {
             Ok(k) => {
@@ -424,6 +430,9 @@ pub fn add_protecting(lock: usize) {
 /// Only called once protection keys are known to be enabled.
 #[inline]
 pub fn apply_pkru(want: Pkru) -> bool {
+    if !crate::backend::is_mpk() {
+        return false;
+    }
     // SAFETY: init verified OSPKE before any caller can reach this; `want`
     // always keeps key 0 (stacks, heap, runtime metadata) read-write.
     unsafe {

@@ -21,13 +21,16 @@ use crate::domains::{self, Keys};
 use crate::registry::{self, Object};
 use crate::report::{self, RawReport, KIND_RACE};
 use crate::threads::{self, ThreadRecord};
-use crate::{real, stack, sys};
+use crate::policy::{self, Verdict};
+use crate::windows;
+use crate::{backend, real, stack, sys};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use libc::{c_int, c_void, siginfo_t};
 use x86_check::pkru::Access;
 use x86_check::{xsave, Pkru};
 
+const SEGV_ACCERR: c_int = 2;
 const SEGV_PKUERR: c_int = 4;
 const TRAP_FLAG: i64 = 1 << 8;
 
@@ -181,16 +184,19 @@ fn set_saved_pkru(area: *mut u8, p: Pkru) {
 /// Whether `id` may make this access under the object's current policy.
 /// May hand the object over (private to an exited thread the caller joined).
 pub fn access_allowed(keys: &Keys, id: u32, rec: &ThreadRecord, obj: &Object, write: bool) -> bool {
-    use registry::Policy::*;
-    match obj.policy() {
-        Some(Private(owner)) => owner == id || crate::take_over_from_exited(keys, id, obj, owner),
-        Some(ReadOnly) => !write,
-        Some(ProtectedBy(lock)) => match rec.holds(lock) {
-            Some(exclusive) => exclusive || !write,
-            None => rec.overflowed(),
-        },
-        Some(Released) => false,
-        Some(Racy) | None => true,
+    match policy::access(obj.policy(), &asker(id, rec), write) {
+        Verdict::Allow => true,
+        Verdict::Deny => false,
+        Verdict::OwnerMayHaveExited(owner) => crate::take_over_from_exited(keys, id, obj, owner),
+    }
+}
+
+/// The thread as the policy decision sees it.
+pub fn asker(id: u32, rec: &ThreadRecord) -> policy::Asker<impl Fn(usize) -> Option<bool> + '_> {
+    policy::Asker {
+        id,
+        holds: move |lock| rec.holds(lock),
+        overflowed: rec.overflowed(),
     }
 }
 
@@ -209,6 +215,9 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
     }
     // SAFETY: the kernel passed a valid siginfo for SIGSEGV.
     let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
+    if code == SEGV_ACCERR && backend::is_mprotect() {
+        return handle_access_fault(addr, ctx);
+    }
     if code != SEGV_PKUERR {
         return false;
     }
@@ -291,6 +300,99 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
     }
     step_with_grant(area, g, rec, base, key, write);
     true
+}
+
+/// The `mprotect` backend's fault: a closed page of a tracked object. The
+/// same decision as under `mpk`; an allowed access opens a window on the
+/// object until the thread's next synchronization (see `windows`), a
+/// refused one is reported and single-stepped through a one-instruction
+/// window.
+fn handle_access_fault(addr: usize, ctx: *mut c_void) -> bool {
+    if ctx.is_null() {
+        return false;
+    }
+    let Some(keys) = domains::keys() else {
+        return false;
+    };
+    let Some((obj_id, obj)) = registry::lookup(addr) else {
+        return false;
+    };
+    let Some(id) = threads::current_or_register() else {
+        return false;
+    };
+    let Some(rec) = threads::record(id) else {
+        return false;
+    };
+    FAULTS.fetch_add(1, Ordering::Relaxed);
+    let g = gregs(ctx);
+    let write = g[libc::REG_ERR as usize] & 2 != 0;
+    let pc = g[libc::REG_RIP as usize] as usize;
+    if windows::covers(rec, obj_id, write) {
+        // Another thread's re-protection came between this thread's window
+        // and its access: apply the window again.
+        SILENT_FIXES.fetch_add(1, Ordering::Relaxed);
+        return windows::reprotect(obj_id, obj).is_ok();
+    }
+    let access = if write {
+        windows::Access::ReadWrite
+    } else {
+        windows::Access::Read
+    };
+    if access_allowed(keys, id, rec, obj, write) {
+        if obj.pending() && !check_pending(id, rec, obj_id, obj, write, addr, pc, g) {
+            // The changing thread itself (see `handle_pku_fault`).
+            if !write && obj.key() == keys.validate_read {
+                CHANGER_READ_GRANTS.fetch_add(1, Ordering::Relaxed);
+                if windows::open(rec, obj_id, obj, windows::Access::Read) {
+                    return true;
+                }
+            }
+            step_through_window(g, rec, obj_id, obj, access);
+            return true;
+        }
+        let widest = if write || access_allowed(keys, id, rec, obj, true) {
+            windows::Access::ReadWrite
+        } else {
+            windows::Access::Read
+        };
+        if !windows::open(rec, obj_id, obj, widest) {
+            step_through_window(g, rec, obj_id, obj, access);
+        }
+        return true;
+    }
+    if report::first_time(obj_id, pc) {
+        let mut r = RawReport {
+            kind: KIND_RACE,
+            is_write: write as u8,
+            thread: id,
+            tid: rec.tid.load(Ordering::Relaxed),
+            addr,
+            ..RawReport::default()
+        };
+        stack::walk(pc, g[libc::REG_RBP as usize] as usize, &mut r.stack);
+        fill_object(&mut r, obj_id, obj);
+        queue_and_maybe_halt(&r);
+    }
+    step_through_window(g, rec, obj_id, obj, access);
+    true
+}
+
+/// Lets one instruction through a window the trap handler closes.
+fn step_through_window(
+    g: &mut [i64; 23],
+    rec: &ThreadRecord,
+    obj_id: u32,
+    obj: &Object,
+    access: windows::Access,
+) {
+    if windows::open_step(rec, obj_id, obj, access) {
+        g[libc::REG_EFL as usize] |= TRAP_FLAG;
+        rec.stepping.store(1, Ordering::Relaxed);
+    } else {
+        // No room for another step window (an instruction touching more
+        // objects than that): open a regular window instead.
+        windows::open(rec, obj_id, obj, access);
+    }
 }
 
 /// How many of its own accesses the changing thread may make to a pending
@@ -401,7 +503,17 @@ fn step_with_grant(
 extern "C" fn on_trap(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
     let errno = sys::errno();
     let mut handled = false;
-    if let (Some((id, rec)), Some(keys), Some(area)) =
+    if backend::is_mprotect() {
+        if let Some((_, rec)) = threads::current() {
+            if rec.stepping.swap(0, Ordering::Relaxed) != 0 {
+                if !ctx.is_null() {
+                    gregs(ctx)[libc::REG_EFL as usize] &= !TRAP_FLAG;
+                }
+                windows::close_steps(rec);
+                handled = true;
+            }
+        }
+    } else if let (Some((id, rec)), Some(keys), Some(area)) =
         (threads::current(), domains::keys(), frame_area(ctx))
     {
         if rec.stepping.swap(0, Ordering::Relaxed) != 0 {

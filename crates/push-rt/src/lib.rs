@@ -15,11 +15,13 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod backend;
 pub mod domains;
 pub mod fault;
 pub mod hb;
 pub mod maps;
 pub mod options;
+pub mod policy;
 pub mod real;
 pub mod registry;
 pub mod rehash;
@@ -27,6 +29,7 @@ pub mod report;
 pub mod stack;
 pub mod sys;
 pub mod threads;
+pub mod windows;
 
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use domains::Keys;
@@ -81,14 +84,9 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         sys::write_all(2, format!("PUSh: error: {e}\n").as_bytes());
         sys::exit_now(2);
     }
-    if !x86_check::cpu_has_pku() || !x86_check::os_enabled_pku() {
-        let p = x86_check::probe();
-        return Err(Disabled::NoPku(p.remedies().join("; ")));
-    }
-    let Some((pkru_offset, _)) = x86_check::xsave::pkru_component() else {
-        return Err(Disabled::NoPku(
-            "the CPU does not report PKRU in XSAVE".into(),
-        ));
+    let (chosen, pkru_offset) = match choose_backend(opts.backend) {
+        Ok(c) => c,
+        Err(why) => return Err(Disabled::NoPku(why)),
     };
     let seed = if opts.seed != 0 {
         opts.seed
@@ -98,12 +96,14 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, libc::GRND_NONBLOCK) };
         u64::from_ne_bytes(b) | 1
     };
-    if let Err(e) = domains::init(seed) {
+    if let Err(e) = domains::init(seed, chosen) {
         return Err(Disabled::NoPku(format!(
-            "pkey_alloc could not provide 3 protection keys (errno {e})"
+            "pkey_alloc could not provide the 5 protection keys PUSh needs (errno {e})"
         )));
     }
+    backend::set(chosen);
     if !(threads::init()
+        && windows::init()
         && hb::init()
         && registry::init()
         && stack::init_depot()
@@ -128,12 +128,63 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
     Ok(())
 }
 
+/// Picks the backend `wanted` names: `auto` takes protection keys where CPU
+/// and kernel offer them, else the portable backend (saying so on stderr).
+/// Returns the backend and the offset of PKRU in signal frames (0 under
+/// `mprotect`), or why the runtime cannot run.
+fn choose_backend(wanted: options::BackendChoice) -> Result<(backend::Backend, u32), String> {
+    use options::BackendChoice;
+    let pku = x86_check::cpu_has_pku() && x86_check::os_enabled_pku();
+    let offset = if pku {
+        x86_check::xsave::pkru_component().map(|(o, _)| o)
+    } else {
+        None
+    };
+    let why_not = || {
+        if pku {
+            "the CPU does not report PKRU in XSAVE".to_string()
+        } else {
+            x86_check::probe().remedies().join("; ")
+        }
+    };
+    match (wanted, offset) {
+        (BackendChoice::Mprotect, _) => Ok((backend::Backend::Mprotect, 0)),
+        (BackendChoice::Mpk | BackendChoice::Auto, Some(o)) => Ok((backend::Backend::Mpk, o)),
+        (BackendChoice::Mpk, None) => Err(why_not()),
+        (BackendChoice::Auto, None) => {
+            sys::write_all(
+                2,
+                format!(
+                    "PUSh: no protection keys here ({}): detection runs in the slower portable mode (backend=mprotect)\n",
+                    short_reason(pku)
+                )
+                .as_bytes(),
+            );
+            Ok((backend::Backend::Mprotect, 0))
+        }
+    }
+}
+
+fn short_reason(pku: bool) -> &'static str {
+    if x86_check::simulated_absent() {
+        "PUSH_SIMULATE_NO_PKU=1"
+    } else if !x86_check::cpu_has_pku() {
+        "the CPU has no 'pku' flag"
+    } else if !pku {
+        "the kernel has not enabled them: no 'ospke' flag"
+    } else {
+        "the CPU does not report PKRU in XSAVE"
+    }
+}
+
 /// Starts the background threads (reporter, rehash) on first need.
 static BACKGROUND_STARTED: AtomicBool = AtomicBool::new(false);
 
 fn ensure_background() {
     report::ensure_reporter();
-    if !BACKGROUND_STARTED.swap(true, Ordering::AcqRel) {
+    if !BACKGROUND_STARTED.swap(true, Ordering::AcqRel) && backend::is_mpk() {
+        // Under `mprotect` every closed page faults for every thread: no
+        // key is shared, so there is nothing to re-draw.
         rehash::start(options().rehash_ms);
     }
 }
@@ -179,8 +230,13 @@ pub fn maybe_tracked(addr: usize) -> bool {
 /// rather than faulting. Only the lock's own code runs in that window
 /// (signal handlers start with the default PKRU). Returns whether a grant
 /// was made; the caller then calls [`end_sync_grant`] afterwards.
+/// Under `mprotect` the objects holding the words are opened for the call
+/// instead (see `windows`).
 #[inline]
-pub fn grant_for_sync(addrs: &[usize]) -> bool {
+pub fn grant_for_sync(t: (u32, &threads::ThreadRecord), addrs: &[usize]) -> bool {
+    if backend::is_mprotect() {
+        return windows::grant_for_sync(t.1, addrs);
+    }
     let granted = addrs
         .iter()
         .any(|&a| maybe_tracked(a) && registry::lookup(a).is_some());
@@ -191,9 +247,19 @@ pub fn grant_for_sync(addrs: &[usize]) -> bool {
 }
 
 /// The grant of [`grant_for_sync`], for a caller that already knows the
-/// word is tracked.
+/// word `lock` is tracked.
 #[inline]
-pub fn open_every_key() {
+pub fn open_for_lock_call(t: (u32, &threads::ThreadRecord), lock: usize) {
+    if backend::is_mprotect() {
+        windows::grant_for_sync(t.1, &[lock]);
+    } else {
+        open_every_key();
+    }
+}
+
+/// Opens every key for the calling thread (`mpk`).
+#[inline]
+fn open_every_key() {
     domains::apply_pkru(x86_check::Pkru(0));
 }
 
@@ -213,7 +279,15 @@ pub enum LockWord {
 /// After the synchronization call: drops the grant of [`grant_for_sync`].
 #[inline]
 pub fn end_sync_grant(t: (u32, &threads::ThreadRecord), granted: bool) {
-    if granted {
+    if !granted {
+        return;
+    }
+    if backend::is_mprotect() {
+        let keys = domains::keys();
+        windows::end_sync_grant(t.1, |o| {
+            keys.is_some_and(|k| fault::access_allowed(k, t.0, t.1, o, true))
+        });
+    } else {
         refresh_pkru_of(t.0, t.1);
     }
 }
@@ -252,6 +326,9 @@ pub fn lock_window_begin(
     let Some((_, obj)) = registry::lookup(lock) else {
         return LockWord::Untracked;
     };
+    if !backend::is_mpk() {
+        return LockWord::Tracked;
+    }
     let Some(keys) = domains::keys() else {
         return LockWord::Tracked;
     };
@@ -325,6 +402,9 @@ pub fn unlock_window_begin(t: &threads::ThreadRecord, lock: usize) -> LockWord {
     let Some((_, obj)) = registry::lookup(lock) else {
         return LockWord::Untracked;
     };
+    if !backend::is_mpk() {
+        return LockWord::Tracked;
+    }
     // SAFETY: RDPKRU only reads; init verified OSPKE before hooks run.
     let now = unsafe { x86_check::pkru::read() };
     if !now.allows(obj.key(), true) {
@@ -362,6 +442,7 @@ pub fn on_lock_acquired(
     kind: LockKind,
     force_refresh: bool,
 ) {
+    windows::sync_point(t.1);
     let key = domains::keys().map_or(0, |k| k.lock_key(lock));
     let exclusive = kind != LockKind::Read;
     t.1.push_lock(lock, exclusive, key);
@@ -378,6 +459,7 @@ pub fn on_lock_acquired(
 /// refresh PKRU after the real release.
 #[inline]
 pub fn on_lock_releasing(t: (u32, &threads::ThreadRecord), lock: usize, kind: LockKind) -> bool {
+    windows::sync_point(t.1);
     match kind {
         LockKind::Exclusive => hb::exclusive_release(t.0, t.1, lock),
         _ => {
@@ -401,12 +483,14 @@ pub enum LockKind {
 /// Release-like synchronization on `addr` (sem_post, barrier arrival,
 /// `push_happens_before`).
 pub fn on_release(t: (u32, &threads::ThreadRecord), addr: usize) {
+    windows::sync_point(t.1);
     hb::release(t.0, t.1, addr, false);
 }
 
 /// Acquire-like synchronization on `addr` (a successful sem_wait, barrier
 /// departure, return from pthread_once, `push_happens_after`).
 pub fn on_acquire(t: (u32, &threads::ThreadRecord), addr: usize) {
+    windows::sync_point(t.1);
     hb::acquire(t.1, addr, true);
     drop_validate_grant(t);
 }
@@ -447,6 +531,7 @@ fn current_thread() -> Option<(u32, &'static threads::ThreadRecord)> {
 /// Parent side of `pthread_create`: reserves the child's record; the child
 /// starts from the parent's clock.
 pub fn on_thread_creating(parent: (u32, &threads::ThreadRecord)) -> Option<u32> {
+    windows::sync_point(parent.1);
     let child = threads::reserve()?;
     hb::on_create(parent.0, parent.1, child);
     Some(child)
@@ -476,6 +561,7 @@ pub fn on_thread_start(child: u32) {
 /// `pthread_exit`).
 pub fn on_thread_exit() {
     if let Some((_, rec)) = current_thread() {
+        windows::close_everything(rec);
         rec.state.store(threads::STATE_EXITED, Ordering::Release);
     }
 }
@@ -485,6 +571,7 @@ pub fn on_thread_joined(handle: u64) {
     let Some((me, rec)) = current_thread() else {
         return;
     };
+    windows::sync_point(rec);
     if let Some(t) = threads::find_by_pthread(handle) {
         if let Some(r) = threads::record(t) {
             r.joined_by.store(me + 1, Ordering::Release);
@@ -634,7 +721,16 @@ fn alloc_tracked(size: usize, zero: bool) -> usize {
     };
     maps::flush_warnings();
     match registry::alloc(size, new_object_origin(id, rec), keys.of_thread(id), zero) {
-        Ok((_, base)) => base,
+        Ok((obj_id, base)) => {
+            if backend::is_mprotect() {
+                // The creator is about to write it: open it now rather than
+                // at the first fault.
+                if let Some(o) = registry::object(obj_id) {
+                    windows::open_from_thread(rec, obj_id, o, windows::Access::ReadWrite);
+                }
+            }
+            base
+        }
         Err(e) => {
             UNTRACKED_FALLBACK.store(true, Ordering::Relaxed);
             match e {
@@ -796,11 +892,10 @@ pub fn api_register_global(addr: usize, size: usize) {
 
 /// May thread `id` change the policy of `obj` now?
 fn may_change(keys: &Keys, id: u32, rec: &threads::ThreadRecord, obj: &Object) -> bool {
-    match obj.policy() {
-        Some(Policy::Private(owner)) => owner == id || take_over_from_exited(keys, id, obj, owner),
-        Some(Policy::ProtectedBy(lock)) => rec.holds(lock) == Some(true) || rec.overflowed(),
-        Some(Policy::ReadOnly | Policy::Released | Policy::Racy) => true,
-        None => false,
+    match policy::change(obj.policy(), &fault::asker(id, rec)) {
+        policy::Verdict::Allow => true,
+        policy::Verdict::Deny => false,
+        policy::Verdict::OwnerMayHaveExited(owner) => take_over_from_exited(keys, id, obj, owner),
     }
 }
 
@@ -812,6 +907,8 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
     let (Some((id, rec)), Some(keys)) = (current_thread(), domains::keys()) else {
         return 0;
     };
+    // A policy change is a synchronization of the changer's.
+    windows::sync_point(rec);
     let Some((obj_id, obj)) = registry::lookup(obj_ptr) else {
         if UNTRACKED_FALLBACK.load(Ordering::Relaxed) && !registry::in_arena(obj_ptr) {
             // Most likely an object allocated untracked past the budget.

@@ -12,8 +12,28 @@ pub enum ReportFormat {
     Json,
 }
 
+/// Which enforcement backend to use (see `backend`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendChoice {
+    /// Protection keys where CPU and kernel support them, else `mprotect`.
+    Auto,
+    Mpk,
+    Mprotect,
+}
+
+impl BackendChoice {
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Mpk => "mpk",
+            BackendChoice::Mprotect => "mprotect",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
+    pub backend: BackendChoice,
     pub halt_on_error: bool,
     pub exitcode: i32,
     pub log_path: Option<String>,
@@ -31,6 +51,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
+            backend: BackendChoice::Auto,
             halt_on_error: false,
             exitcode: 66,
             log_path: None,
@@ -54,6 +75,12 @@ pub struct OptionSpec {
 }
 
 pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        name: "backend",
+        value: "auto|mpk|mprotect",
+        default: "auto",
+        help: "how policies are enforced: mpk (protection keys, near-native speed), mprotect (portable, every machine, slower; may miss a race that falls inside another thread's open window), auto (mpk where the CPU and kernel support it)",
+    },
     OptionSpec {
         name: "halt_on_error",
         value: "0|1",
@@ -171,6 +198,18 @@ impl Options {
                 }
                 self.suppressions = Some(value.to_string());
             }
+            "backend" => {
+                self.backend = match value {
+                    "auto" => BackendChoice::Auto,
+                    "mpk" => BackendChoice::Mpk,
+                    "mprotect" => BackendChoice::Mprotect,
+                    _ => {
+                        return Err(format!(
+                            "option 'backend': expected auto, mpk or mprotect, got '{value}'"
+                        ))
+                    }
+                }
+            }
             "rehash_ms" => self.rehash_ms = parse_num(name, value, "a number of milliseconds")?,
             "seed" => self.seed = parse_num(name, value, "an unsigned integer")?,
             "max_maps" => self.max_maps = parse_num(name, value, "a number of mappings")?,
@@ -216,6 +255,9 @@ impl Options {
     pub fn to_spec(&self) -> String {
         let d = Options::default();
         let mut parts = Vec::new();
+        if self.backend != d.backend {
+            parts.push(format!("backend={}", self.backend.name()));
+        }
         if self.halt_on_error != d.halt_on_error {
             parts.push(format!("halt_on_error={}", self.halt_on_error as u8));
         }
@@ -255,7 +297,7 @@ pub fn help() -> String {
     let mut s = String::from("PUSH_OPTIONS=name=value[:name=value...]\n");
     for o in OPTIONS {
         s.push_str(&format!(
-            "  {:<14} {:<10} (default {}) {}\n",
+            "  {:<14} {:<17} (default {}) {}\n",
             o.name, o.value, o.default, o.help
         ));
     }
@@ -269,10 +311,11 @@ mod tests {
     #[test]
     fn parses_all() {
         let o = Options::parse(
-            "halt_on_error=1:exitcode=3:log_path=/tmp/x:report_format=json:suppressions=s.txt:rehash_ms=10:seed=7:verbose=1:hb=0:max_maps=900",
+            "backend=mprotect:halt_on_error=1:exitcode=3:log_path=/tmp/x:report_format=json:suppressions=s.txt:rehash_ms=10:seed=7:verbose=1:hb=0:max_maps=900",
         )
         .unwrap();
         assert!(o.halt_on_error && o.verbose);
+        assert_eq!(o.backend, BackendChoice::Mprotect);
         assert_eq!(o.exitcode, 3);
         assert_eq!(o.log_path.as_deref(), Some("/tmp/x"));
         assert_eq!(o.report_format, ReportFormat::Json);
@@ -292,6 +335,7 @@ mod tests {
             ("halt_on_error", "halt_on_error"),
             ("seed=-1", "seed"),
             ("max_maps=lots", "max_maps"),
+            ("backend=pkeys", "backend"),
         ] {
             let e = Options::parse(spec).unwrap_err();
             assert!(e.contains(needle), "{spec}: {e}");

@@ -42,6 +42,8 @@ pub const ARENA_PAGES: usize = ARENA_SIZE / PAGE;
 const MAX_GLOBALS: usize = 4096;
 /// Ids of globals start here.
 const GLOBAL_BASE: usize = ARENA_PAGES;
+/// Object ids are below this.
+pub const MAX_IDS: usize = GLOBAL_BASE + MAX_GLOBALS;
 
 /// Slot sizes of packed objects: multiples of 16, at most 128 per page.
 const CLASSES: [usize; 20] = [
@@ -203,7 +205,7 @@ impl Object {
     }
 
     /// First page of the object's own pages (0 when not live).
-    fn page_start(&self) -> usize {
+    pub fn page_start(&self) -> usize {
         let Some(t) = TABLES.get() else { return 0 };
         let id = self.id() as usize;
         if id >= GLOBAL_BASE {
@@ -559,6 +561,22 @@ pub fn alloc(
 
 /// Zeroes memory whatever its key (a reused slot of a packed object).
 fn zero_with_all_keys(base: usize, len: usize) {
+    if !crate::backend::is_mpk() {
+        // `mprotect`: open the pages (the allocating thread's window opens
+        // them again right after), then zero.
+        let start = base & !(PAGE - 1);
+        let end = sys::page_round_up(base + len);
+        // SAFETY: the pages of a slot just handed to the caller.
+        if unsafe {
+            crate::backend::protect(start, end - start, 0, libc::PROT_READ | libc::PROT_WRITE)
+        }
+        .is_ok()
+        {
+            // SAFETY: the bytes are the caller's fresh object, now writable.
+            unsafe { core::ptr::write_bytes(base as *mut u8, 0, len) };
+        }
+        return;
+    }
     // SAFETY: the bytes are a slot just handed to the caller; PKRU is
     // restored right after (this thread runs no other code in between).
     unsafe {
@@ -645,10 +663,7 @@ fn fresh_run(t: &Tables, st: &mut AllocState, class: usize, key: u32) -> Result<
     if key != 0 {
         let addr = (t.arena + first * PAGE) as *mut u8;
         // SAFETY: fresh pages of a region of ours, holding no object.
-        if unsafe {
-            x86_check::pkey::mprotect(addr, n * PAGE, libc::PROT_READ | libc::PROT_WRITE, key)
-        }
-        .is_err()
+        if unsafe { crate::backend::protect(addr as usize, n * PAGE, key, base_prot(key)) }.is_err()
         {
             return Err(AllocError::NoRoom);
         }
@@ -797,6 +812,9 @@ pub fn free(id: u32) {
     }
     let class = class_of_state(o.state());
     let span = o.span();
+    if crate::backend::is_mprotect() {
+        crate::windows::forget(id, o);
+    }
     o.update(|s| s & !bits::LIVE & !(0xff << bits::API_SHIFT));
     o.policy.store(0, Ordering::Release);
     LIVE_OBJECTS.fetch_sub(1, Ordering::Relaxed);
@@ -886,6 +904,11 @@ fn neighbour_key(t: &Tables, o: &Object, first: usize, last: usize, after: bool)
     (class_of_state(no.state()) == 0).then(|| no.key())
 }
 
+/// Under `mprotect`: the protection of pages with `key` and no window.
+fn base_prot(key: u32) -> i32 {
+    crate::windows::prot_of(0, key)
+}
+
 /// Puts `pages` arena pages from `first` (the pages of `o`) under `key`.
 fn rekey_pages(t: &Tables, first: usize, pages: usize, o: &Object, key: u32) -> Result<(), i32> {
     let old = o.key();
@@ -896,18 +919,41 @@ fn rekey_pages(t: &Tables, first: usize, pages: usize, o: &Object, key: u32) -> 
     if !maps::may_add(delta) {
         return Err(libc::ENOMEM);
     }
-    // SAFETY: the range is the object's own pages in the arena.
-    let r = unsafe {
-        x86_check::pkey::mprotect(
-            (t.arena + first * PAGE) as *mut u8,
-            pages * PAGE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            key,
-        )
+    let r = if crate::backend::is_mpk() {
+        // SAFETY: the range is the object's own pages in the arena.
+        unsafe {
+            x86_check::pkey::mprotect(
+                (t.arena + first * PAGE) as *mut u8,
+                pages * PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                key,
+            )
+        }
+    } else {
+        // `mprotect`: the key names the base protection; open windows keep
+        // their pages open (see `windows`).
+        o.set_key_bits(key);
+        crate::windows::touch(first as u32);
+        let id = first as u32;
+        let prot = crate::windows::prot_for(id, key);
+        // SAFETY: the range is the object's own pages in the arena.
+        unsafe { crate::backend::protect(t.arena + first * PAGE, pages * PAGE, key, prot) }
+            .and_then(|()| {
+                if o.is_live() {
+                    crate::windows::reprotect(id, o)
+                } else {
+                    Ok(())
+                }
+            })
     };
     if let Err(e) = r {
         if e == libc::ENOMEM {
             maps::note_enomem();
+        }
+        if !crate::backend::is_mpk() {
+            o.set_key_bits(old);
+            crate::windows::touch(first as u32);
+            let _ = crate::windows::reprotect(first as u32, o);
         }
         return Err(e);
     }
@@ -940,16 +986,22 @@ pub fn set_key(o: &Object, key: u32) -> Result<(), i32> {
     }
     let id = o.id() as usize;
     if id >= GLOBAL_BASE {
-        // SAFETY: the padded pages of a registered global.
-        unsafe {
-            x86_check::pkey::mprotect(
-                o.page_start() as *mut u8,
-                o.span(),
-                libc::PROT_READ | libc::PROT_WRITE,
-                key,
-            )?;
+        if crate::backend::is_mpk() {
+            // SAFETY: the padded pages of a registered global.
+            unsafe {
+                x86_check::pkey::mprotect(
+                    o.page_start() as *mut u8,
+                    o.span(),
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    key,
+                )?;
+            }
+            o.set_key_bits(key);
+        } else {
+            o.set_key_bits(key);
+            crate::windows::touch(id as u32);
+            crate::windows::reprotect(id as u32, o)?;
         }
-        o.set_key_bits(key);
         return Ok(());
     }
     rekey_pages(t, id, o.span() / PAGE, o, key)
@@ -1018,11 +1070,11 @@ fn remap_from_copy(st: &mut AllocState) -> bool {
                     if k != 0 {
                         // SAFETY: pages of a region just mapped again.
                         ok &= unsafe {
-                            x86_check::pkey::mprotect(
-                                (t.arena + run * PAGE) as *mut u8,
+                            crate::backend::protect(
+                                t.arena + run * PAGE,
                                 (p - run) * PAGE,
-                                libc::PROT_READ | libc::PROT_WRITE,
                                 k,
+                                base_prot(k),
                             )
                         }
                         .is_ok();

@@ -1,0 +1,480 @@
+//! Access windows of the `mprotect` backend.
+//!
+//! Under `mprotect` a tracked object's pages are closed (or read-only) for
+//! the whole process; an access the policy allows faults once, and the
+//! handler *opens a window*: the object's pages become readable (and
+//! writable, if the thread may write) until that thread's next
+//! synchronization operation, when the windows it opened close again. A
+//! thread also opens a window on the object holding a lock word for the
+//! duration of its lock call (the library and the kernel's futex must reach
+//! the word), and a one-instruction window to let a reported access through.
+//!
+//! Model: every object has a window word (`state`): read-write and
+//! read-only window counts, a version bumped by every change, and an
+//! incarnation bumped when the object is freed (a window of a freed object
+//! must not close its slot's next object). The page protection is a
+//! function of the word and the object's key ([`prot_of`]). Whoever changes
+//! the word re-applies the protection until it has applied it for the
+//! latest version ([`reprotect`]): no lock, and the last `mprotect` always
+//! matches the last state, so concurrent openers and closers cannot leave a
+//! page closed under an open window or open with none.
+//!
+//! Each thread keeps the windows it opened in its record: `windows`
+//! (closed at its next synchronization), `sync_grants` (lock calls) and
+//! `steps` (single-stepped accesses, closed by the trap handler).
+//! Everything here is allocation-free and async-signal-safe: atomics and
+//! `mprotect`. Entries are pushed by the thread or by its own signal
+//! handler, and popped only by the thread (or the trap handler for steps),
+//! so a push interrupting a pop is the only interleaving; pops take entries
+//! with `swap` so none is closed twice.
+
+use crate::backend;
+use crate::registry::{self, Object};
+use crate::sys::FixedArray;
+use crate::threads::ThreadRecord;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+const RW_UNIT: u64 = 1;
+const R_UNIT: u64 = 1 << 16;
+const COUNT_MASK: u64 = 0xffff;
+const VERSION_UNIT: u64 = 1 << 32;
+const INCARNATION_SHIFT: u32 = 48;
+
+/// Regular windows a thread may hold at once; past that, the fault handler
+/// closes them all and starts again.
+pub const MAX_WINDOWS: usize = 128;
+/// Lock-call windows at once (a condvar wait needs two).
+pub const MAX_SYNC_GRANTS: usize = 4;
+/// Objects one single-stepped instruction may touch.
+pub const MAX_STEPS: usize = 4;
+
+static STATE: OnceLock<FixedArray<AtomicU64>> = OnceLock::new();
+
+/// Reserves the window words (one per possible object id). Lazily backed.
+pub fn init() -> bool {
+    if STATE.get().is_some() {
+        return true;
+    }
+    // SAFETY: AtomicU64 is valid when zero (no window, version 0).
+    match unsafe { FixedArray::<AtomicU64>::new(registry::MAX_IDS) } {
+        Some(a) => STATE.set(a).is_ok(),
+        None => false,
+    }
+}
+
+fn word(id: u32) -> Option<&'static AtomicU64> {
+    STATE.get()?.get(id as usize)
+}
+
+/// How a window lets the thread at the object.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Access {
+    Read,
+    ReadWrite,
+}
+
+impl Access {
+    fn unit(self) -> u64 {
+        match self {
+            Access::Read => R_UNIT,
+            Access::ReadWrite => RW_UNIT,
+        }
+    }
+}
+
+/// The protection of a page with `key` and window word `w`.
+pub fn prot_of(w: u64, key: u32) -> i32 {
+    let readonly = crate::domains::keys().map_or(u32::MAX, |k| k.readonly);
+    let base = backend::base_prot(key, readonly);
+    if w & COUNT_MASK != 0 {
+        libc::PROT_READ | libc::PROT_WRITE
+    } else if (w >> 16) & COUNT_MASK != 0 {
+        base | libc::PROT_READ
+    } else {
+        base
+    }
+}
+
+/// The protection object `id` with `key` should have now.
+pub fn prot_for(id: u32, key: u32) -> i32 {
+    prot_of(word(id).map_or(0, |w| w.load(Ordering::Acquire)), key)
+}
+
+/// Applies the protection the object's window word and key call for, again
+/// until no change came in between. Async-signal-safe.
+pub fn reprotect(id: u32, o: &Object) -> Result<(), i32> {
+    let Some(w) = word(id) else {
+        return Err(libc::EINVAL);
+    };
+    let (start, span) = (o.page_start(), o.span());
+    if start == 0 || span == 0 {
+        return Err(libc::EINVAL);
+    }
+    loop {
+        let s = w.load(Ordering::Acquire);
+        let key = o.key();
+        // SAFETY: the object's own pages.
+        unsafe { backend::protect(start, span, key, prot_of(s, key))? };
+        if w.load(Ordering::Acquire) == s && o.key() == key {
+            return Ok(());
+        }
+    }
+}
+
+/// Bumps the version of `id`'s window word (a key change): concurrent
+/// re-protections notice and apply again.
+pub fn touch(id: u32) {
+    if let Some(w) = word(id) {
+        w.fetch_add(VERSION_UNIT, Ordering::AcqRel);
+    }
+}
+
+/// An entry of a thread's window lists: id, incarnation and access, or 0.
+fn entry(id: u32, incarnation: u64, access: Access) -> u64 {
+    (1 << 63)
+        | ((access == Access::Read) as u64) << 62
+        | (incarnation & 0xffff) << 32
+        | id as u64
+}
+
+fn entry_parts(e: u64) -> (u32, u64, Access) {
+    let access = if e & (1 << 62) != 0 {
+        Access::Read
+    } else {
+        Access::ReadWrite
+    };
+    (e as u32, (e >> 32) & 0xffff, access)
+}
+
+/// Adds one window of `access` on object `id`; returns the list entry.
+fn open_count(id: u32, o: &Object, access: Access) -> Option<u64> {
+    let w = word(id)?;
+    let unit = access.unit();
+    let before = w.fetch_add(unit + VERSION_UNIT, Ordering::AcqRel);
+    if (before & COUNT_MASK) == COUNT_MASK || ((before >> 16) & COUNT_MASK) == COUNT_MASK {
+        // Saturated (65535 windows on one object): undo, do not open.
+        w.fetch_sub(unit, Ordering::AcqRel);
+        return None;
+    }
+    let key = o.key();
+    if prot_of(before, key) != prot_of(before + unit, key) {
+        let _ = reprotect(id, o);
+    }
+    Some(entry(id, before >> INCARNATION_SHIFT, access))
+}
+
+/// Removes the window an entry stands for (nothing if the object was freed
+/// since).
+fn close_entry(e: u64) {
+    let (id, incarnation, access) = entry_parts(e);
+    let Some(w) = word(id) else { return };
+    let unit = access.unit();
+    let mut cur = w.load(Ordering::Acquire);
+    loop {
+        if (cur >> INCARNATION_SHIFT) & 0xffff != incarnation {
+            return;
+        }
+        let count = if unit == RW_UNIT {
+            cur & COUNT_MASK
+        } else {
+            (cur >> 16) & COUNT_MASK
+        };
+        if count == 0 {
+            return;
+        }
+        let new = cur - unit + VERSION_UNIT;
+        match w.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => break,
+            Err(v) => cur = v,
+        }
+    }
+    let Some(o) = registry::object(id).filter(|o| o.is_live()) else {
+        return;
+    };
+    let key = o.key();
+    if prot_of(cur, key) != prot_of(cur - unit, key) {
+        let _ = reprotect(id, o);
+    }
+}
+
+/// A stack of entries in a thread's record (see the module doc for the
+/// interleavings it allows).
+struct List<'a> {
+    slots: &'a [AtomicU64],
+    len: &'a AtomicU32,
+}
+
+impl List<'_> {
+    fn push(&self, e: u64) -> bool {
+        let i = self.len.fetch_add(1, Ordering::AcqRel) as usize;
+        match self.slots.get(i) {
+            Some(s) => {
+                s.store(e, Ordering::Release);
+                true
+            }
+            None => {
+                self.len.fetch_sub(1, Ordering::AcqRel);
+                false
+            }
+        }
+    }
+
+    /// Takes the top entry (0 for a slot already taken); None when empty.
+    fn pop(&self) -> Option<u64> {
+        loop {
+            let n = self.len.load(Ordering::Acquire);
+            if n == 0 {
+                return None;
+            }
+            let e = self
+                .slots
+                .get(n as usize - 1)
+                .map_or(0, |s| s.swap(0, Ordering::AcqRel));
+            if self
+                .len
+                .compare_exchange(n, n - 1, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                return Some(e);
+            }
+            // A signal handler pushed meanwhile: put back what we took
+            // (its slot is below the new top, so it is taken again later).
+            if e != 0 {
+                if let Some(s) = self.slots.get(n as usize - 1) {
+                    s.store(e, Ordering::Release);
+                }
+            }
+        }
+    }
+
+    fn contains(&self, id: u32, write: bool) -> bool {
+        let n = (self.len.load(Ordering::Acquire) as usize).min(self.slots.len());
+        self.slots[..n].iter().any(|s| {
+            let e = s.load(Ordering::Acquire);
+            let (eid, _, access) = entry_parts(e);
+            e != 0 && eid == id && (!write || access == Access::ReadWrite)
+        })
+    }
+
+    fn close_all(&self) {
+        while let Some(e) = self.pop() {
+            if e != 0 {
+                close_entry(e);
+            }
+        }
+    }
+}
+
+fn regular(t: &ThreadRecord) -> List<'_> {
+    List {
+        slots: &t.windows,
+        len: &t.nwindows,
+    }
+}
+
+fn sync_grants(t: &ThreadRecord) -> List<'_> {
+    List {
+        slots: &t.sync_grants,
+        len: &t.nsync_grants,
+    }
+}
+
+fn steps(t: &ThreadRecord) -> List<'_> {
+    List {
+        slots: &t.steps,
+        len: &t.nsteps,
+    }
+}
+
+/// Opens a window on `o` for `t` until its next synchronization. False when
+/// the thread's list is full (the caller then single-steps the access).
+pub fn open(t: &ThreadRecord, id: u32, o: &Object, access: Access) -> bool {
+    let list = regular(t);
+    if list.len.load(Ordering::Relaxed) as usize >= MAX_WINDOWS {
+        // Full: close them all and start again, unless this interrupted the
+        // thread's own closing (two poppers would break the list).
+        if t.closing_windows.load(Ordering::Relaxed) != 0 {
+            return false;
+        }
+        list.close_all();
+    }
+    let Some(e) = open_count(id, o, access) else {
+        return false;
+    };
+    if !list.push(e) {
+        close_entry(e);
+        return false;
+    }
+    true
+}
+
+/// [`open`] from thread context (not the fault handler): flagged like
+/// [`close_regular`], so that a fault meanwhile does not pop the list.
+pub fn open_from_thread(t: &ThreadRecord, id: u32, o: &Object, access: Access) -> bool {
+    t.closing_windows.store(1, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    let ok = open(t, id, o, access);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    t.closing_windows.store(0, Ordering::Relaxed);
+    ok
+}
+
+/// Opens a one-instruction window; the trap handler closes it with
+/// [`close_steps`].
+pub fn open_step(t: &ThreadRecord, id: u32, o: &Object, access: Access) -> bool {
+    let Some(e) = open_count(id, o, access) else {
+        return false;
+    };
+    if !steps(t).push(e) {
+        close_entry(e);
+        return false;
+    }
+    true
+}
+
+pub fn close_steps(t: &ThreadRecord) {
+    steps(t).close_all();
+}
+
+/// A synchronization operation of `t`: the windows it opened close.
+#[inline]
+pub fn sync_point(t: &ThreadRecord) {
+    if backend::is_mprotect() && t.nwindows.load(Ordering::Relaxed) != 0 {
+        close_regular(t);
+    }
+}
+
+/// Closes the regular windows from thread context, flagged so that the
+/// thread's own fault handler does not pop the list at the same time.
+fn close_regular(t: &ThreadRecord) {
+    t.closing_windows.store(1, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    regular(t).close_all();
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    t.closing_windows.store(0, Ordering::Relaxed);
+}
+
+/// Whether `t` holds a window on `id` that covers this access: a fault
+/// then only means another thread's stale re-protection got in between.
+pub fn covers(t: &ThreadRecord, id: u32, write: bool) -> bool {
+    regular(t).contains(id, write)
+        || sync_grants(t).contains(id, write)
+        || steps(t).contains(id, write)
+}
+
+/// Before a lock call on words in tracked objects: opens each object for
+/// the call. Returns whether anything was opened.
+pub fn grant_for_sync(t: &ThreadRecord, addrs: &[usize]) -> bool {
+    let mut granted = false;
+    for &a in addrs {
+        if !crate::maybe_tracked(a) {
+            continue;
+        }
+        let Some((id, o)) = registry::lookup(a) else {
+            continue;
+        };
+        if let Some(e) = open_count(id, o, Access::ReadWrite) {
+            if sync_grants(t).push(e) {
+                granted = true;
+            } else {
+                close_entry(e);
+            }
+        }
+    }
+    granted
+}
+
+/// After the lock call: each lock-call window becomes a regular window if
+/// the thread may now write its object (it holds the protecting lock), and
+/// closes otherwise.
+pub fn end_sync_grant(t: &ThreadRecord, may_write: impl Fn(&Object) -> bool) {
+    t.closing_windows.store(1, Ordering::Relaxed);
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    let grants = sync_grants(t);
+    while let Some(e) = grants.pop() {
+        if e == 0 {
+            continue;
+        }
+        let (id, _, _) = entry_parts(e);
+        let keep = registry::object(id).is_some_and(|o| o.is_live() && may_write(o))
+            && (regular(t).len.load(Ordering::Relaxed) as usize) < MAX_WINDOWS
+            && regular(t).push(e);
+        if !keep {
+            close_entry(e);
+        }
+    }
+    core::sync::atomic::compiler_fence(Ordering::SeqCst);
+    t.closing_windows.store(0, Ordering::Relaxed);
+}
+
+/// The thread ends: every window it holds closes.
+pub fn close_everything(t: &ThreadRecord) {
+    if backend::is_mprotect() {
+        close_regular(t);
+        sync_grants(t).close_all();
+        steps(t).close_all();
+    }
+}
+
+/// The object is being freed: its windows are void (the thread lists'
+/// entries no longer match its incarnation) and its pages close.
+pub fn forget(id: u32, o: &Object) {
+    let Some(w) = word(id) else { return };
+    let mut cur = w.load(Ordering::Acquire);
+    loop {
+        let inc = ((cur >> INCARNATION_SHIFT) + 1) & 0xffff;
+        let version = (cur >> 32).wrapping_add(1) & 0xffff;
+        let new = (inc << INCARNATION_SHIFT) | (version << 32);
+        match w.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => break,
+            Err(v) => cur = v,
+        }
+    }
+    if cur & (COUNT_MASK | (COUNT_MASK << 16)) != 0 {
+        let _ = reprotect(id, o);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protection_follows_the_counts() {
+        // No keys allocated in a unit test: key 0 is read-write, others closed.
+        assert_eq!(prot_of(0, 0), libc::PROT_READ | libc::PROT_WRITE);
+        assert_eq!(prot_of(0, 5), libc::PROT_NONE);
+        assert_eq!(prot_of(R_UNIT, 5), libc::PROT_READ);
+        assert_eq!(
+            prot_of(RW_UNIT + R_UNIT, 5),
+            libc::PROT_READ | libc::PROT_WRITE
+        );
+        assert_eq!(prot_of(VERSION_UNIT * 7, 5), libc::PROT_NONE);
+    }
+
+    #[test]
+    fn entries_round_trip() {
+        let e = entry(123_456, 0x1_2345, Access::Read);
+        assert_eq!(entry_parts(e), (123_456, 0x2345, Access::Read));
+        let e = entry(7, 3, Access::ReadWrite);
+        assert_eq!(entry_parts(e), (7, 3, Access::ReadWrite));
+        assert_ne!(entry(0, 0, Access::ReadWrite), 0);
+    }
+
+    #[test]
+    fn list_push_pop_and_overflow() {
+        let slots: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+        let len = AtomicU32::new(0);
+        let l = List {
+            slots: &slots,
+            len: &len,
+        };
+        assert!(l.push(11));
+        assert!(l.push(22));
+        assert!(!l.push(33), "full");
+        assert_eq!(l.pop(), Some(22));
+        assert_eq!(l.pop(), Some(11));
+        assert_eq!(l.pop(), None);
+    }
+}
