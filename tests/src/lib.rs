@@ -349,6 +349,17 @@ fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> thread::JoinHandle<Vec<u8
     })
 }
 
+/// `timeout` times `PUSH_TEST_TIMEOUT_SCALE` (default 1): the suite run
+/// inside an emulated CPU (scripts/pku-vm.sh) gives its children longer.
+pub fn scaled(timeout: Duration) -> Duration {
+    let scale = std::env::var("PUSH_TEST_TIMEOUT_SCALE")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(1)
+        .max(1);
+    timeout * scale
+}
+
 /// Runs `cmd` with stdout and stderr captured and stdin empty, in a process
 /// group of its own (so that a timeout kills the CLI and the program it
 /// started), without core dumps. Past `timeout` the whole group is killed
@@ -379,7 +390,7 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> RunResult {
     let out = drain(child.stdout.take());
     let err = drain(child.stderr.take());
 
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now() + scaled(timeout);
     let mut timed_out = false;
     let status = loop {
         match child.try_wait() {
@@ -442,8 +453,36 @@ pub fn run_native(bin: &Path) -> RunResult {
     run_with_timeout(base_command(bin), DEFAULT_TIMEOUT).expect_finished()
 }
 
+/// Sets `PUSH_OPTIONS` for a run under the runtime: `options` (from the
+/// test, possibly empty) and any `PUSH_OPTIONS` in `env`, plus
+/// `backend=<the suite's backend>` unless the test chose one itself.
+fn set_runtime_env(cmd: &mut Command, options: &str, env: &[(&str, &str)]) {
+    let mut spec: Vec<String> = Vec::new();
+    if !options.is_empty() {
+        spec.push(options.to_string());
+    }
+    for (k, v) in env {
+        if *k == "PUSH_OPTIONS" {
+            if !v.is_empty() {
+                spec.push(v.to_string());
+            }
+        } else {
+            cmd.env(k, v);
+        }
+    }
+    let joined = spec.join(":");
+    let chooses = joined.split([':', ',', ' ']).any(|s| s.starts_with("backend="));
+    let pinned = std::env::var_os("PUSH_TEST_BACKEND").is_some();
+    if !chooses && (pinned || !joined.is_empty()) {
+        spec.push(format!("backend={}", test_backend().name()));
+    }
+    if !spec.is_empty() {
+        cmd.env("PUSH_OPTIONS", spec.join(":"));
+    }
+}
+
 /// Runs a program under `LD_PRELOAD=libpush.so` with `PUSH_OPTIONS=options`
-/// (no `PUSH_OPTIONS` at all when `options` is empty).
+/// (and the suite's backend, see [`test_backend`]).
 pub fn run_preload(bin: &Path, options: &str) -> RunResult {
     run_preload_env(bin, options, &[])
 }
@@ -452,10 +491,7 @@ pub fn run_preload(bin: &Path, options: &str) -> RunResult {
 pub fn run_preload_env(bin: &Path, options: &str, env: &[(&str, &str)]) -> RunResult {
     let mut cmd = base_command(bin);
     cmd.env("LD_PRELOAD", libpush_path());
-    if !options.is_empty() {
-        cmd.env("PUSH_OPTIONS", options);
-    }
-    cmd.envs(env.iter().copied());
+    set_runtime_env(&mut cmd, options, env);
     run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished()
 }
 
@@ -468,7 +504,8 @@ pub fn run_cli(bin: &Path, flags: &[&str]) -> RunResult {
 pub fn run_cli_env(bin: &Path, flags: &[&str], env: &[(&str, &str)]) -> RunResult {
     let mut cmd = base_command(&push_cli_path());
     cmd.arg("run").args(flags).arg("--").arg(bin);
-    cmd.envs(env.iter().copied());
+    let flag_chooses = flags.iter().any(|f| f.starts_with("--backend"));
+    set_runtime_env(&mut cmd, if flag_chooses { "backend=auto" } else { "" }, env);
     run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished()
 }
 
@@ -488,10 +525,7 @@ pub fn run_preload_args(
 ) -> RunResult {
     let mut cmd = base_command(bin);
     cmd.args(args).env("LD_PRELOAD", libpush_path());
-    if !options.is_empty() {
-        cmd.env("PUSH_OPTIONS", options);
-    }
-    cmd.envs(env.iter().copied());
+    set_runtime_env(&mut cmd, options, env);
     run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished()
 }
 
@@ -500,7 +534,7 @@ pub fn run_preload_args(
 pub fn run_cli_args(bin: &Path, flags: &[&str], env: &[(&str, &str)], args: &[&str]) -> RunResult {
     let mut cmd = base_command(&push_cli_path());
     cmd.arg("run").args(flags).arg("--").arg(bin).args(args);
-    cmd.envs(env.iter().copied());
+    set_runtime_env(&mut cmd, "", env);
     run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished()
 }
 
@@ -533,20 +567,97 @@ pub fn pku_required() -> bool {
     std::env::var("PUSH_REQUIRE_PKU").is_ok_and(|v| v == "1")
 }
 
-/// At the top of a test that needs the runtime: without PKU, print
-/// `skipping: CPU/kernel without PKU` and return (`require_pku!(value)`
-/// returns `value`), unless `PUSH_REQUIRE_PKU=1`, in which case panic.
+/// The enforcement backend the suite runs the runtime with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Mpk,
+    Mprotect,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Mpk => "mpk",
+            Backend::Mprotect => "mprotect",
+        }
+    }
+}
+
+/// `PUSH_TEST_BACKEND=mpk|mprotect` (scripts/test.sh runs the suite once per
+/// backend); unset or `auto`: `mpk` where the CPU has PKU, else `mprotect`.
+pub fn test_backend() -> Backend {
+    match std::env::var("PUSH_TEST_BACKEND").as_deref() {
+        Ok("mpk") => Backend::Mpk,
+        Ok("mprotect") => Backend::Mprotect,
+        Ok("") | Ok("auto") | Err(_) => {
+            if pku_available() {
+                Backend::Mpk
+            } else {
+                Backend::Mprotect
+            }
+        }
+        Ok(other) => panic!("PUSH_TEST_BACKEND={other}: expected mpk, mprotect or auto"),
+    }
+}
+
+/// Records that the calling test skipped its check, and why: one line
+/// in `target/test-skips/<backend>.log` (scripts/test.sh counts them and
+/// prints the reasons) and one on stderr. A skipped check is never silent.
+pub fn record_skip(reason: &str) {
+    let name = thread::current()
+        .name()
+        .unwrap_or("unnamed test")
+        .to_string();
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|s| s.rsplit_once('-').map_or(s.clone(), |(a, _)| a.to_string()))
+        .unwrap_or_default();
+    eprintln!("SKIPPED {exe}::{name}: {reason}");
+    let dir = target_dir().join("test-skips");
+    let _ = fs::create_dir_all(&dir);
+    if let Ok(mut f) = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{}.log", test_backend().name())))
+    {
+        use std::io::Write;
+        let _ = writeln!(f, "{exe}::{name}\t{reason}");
+    }
+}
+
+/// At the top of a test that runs programs under the runtime: under the
+/// `mpk` backend on a machine without PKU, records a skip and returns
+/// (`require_pku!(value)` returns `value`), or panics with
+/// `PUSH_REQUIRE_PKU=1`. Under `mprotect` the test runs everywhere.
 #[macro_export]
 macro_rules! require_pku {
     () => {
         $crate::require_pku!(())
     };
     ($ret:expr) => {
-        if !$crate::pku_available() {
+        if $crate::test_backend() == $crate::Backend::Mpk && !$crate::pku_available() {
             if $crate::pku_required() {
                 panic!("PUSH_REQUIRE_PKU=1 but this CPU/kernel has no PKU (pku/ospke flags)");
             }
-            eprintln!("skipping: CPU/kernel without PKU");
+            $crate::record_skip("backend mpk needs a CPU/kernel with PKU");
+            return $ret;
+        }
+    };
+}
+
+/// At the top of a test about protection-key mechanics only (WRPKRU
+/// counts, silent PKRU fixes, validation-fault counts, key rehashing):
+/// under another backend, records a skip with `reason` and returns.
+#[macro_export]
+macro_rules! mpk_only {
+    ($reason:expr) => {
+        $crate::mpk_only!($reason, ())
+    };
+    ($reason:expr, $ret:expr) => {
+        $crate::require_pku!($ret);
+        if $crate::test_backend() != $crate::Backend::Mpk {
+            $crate::record_skip(concat!("mpk mechanics only: ", $reason));
             return $ret;
         }
     };

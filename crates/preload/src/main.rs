@@ -1,10 +1,10 @@
 //! The `push` command: run a program under PUSh, or check the machine.
 //!
 //! `push run [FLAGS] -- PROGRAM ARGS...` validates the settings (flags on top
-//! of `PUSH_OPTIONS`), checks protection-key support, and runs PROGRAM with
-//! libpush.so preloaded. Exit status: the program's own when nothing was
-//! reported, `exitcode` (66) when something was, 128+N when it died of
-//! signal N, 2 for bad settings or a machine without PKU.
+//! of `PUSH_OPTIONS`), checks that the chosen backend can run here, and runs
+//! PROGRAM with libpush.so preloaded. Exit status: the program's own when
+//! nothing was reported, `exitcode` (66) when something was, 128+N when it
+//! died of signal N, 2 for bad settings or `backend=mpk` without PKU.
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
@@ -30,6 +30,9 @@ struct Cli {
 enum Cmd {
     /// Run a program under PUSh.
     Run {
+        /// Enforcement backend: auto, mpk (protection keys) or mprotect (portable).
+        #[arg(long, value_name = "auto|mpk|mprotect")]
+        backend: Option<String>,
         /// Stop at the first report (0|1).
         #[arg(long, value_name = "0|1")]
         halt_on_error: Option<String>,
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Cmd::Run {
+            backend,
             halt_on_error,
             exitcode,
             log_path,
@@ -111,6 +115,7 @@ fn main() -> ExitCode {
                 Err(e) => return fail(&format!("error in PUSH_OPTIONS: {e}")),
             };
             let flags = [
+                ("backend", backend),
                 ("halt_on_error", halt_on_error),
                 ("exitcode", exitcode),
                 ("log_path", log_path),
@@ -141,8 +146,11 @@ fn main() -> ExitCode {
 
 fn run(opts: &Options, program: &[String]) -> ExitCode {
     let probe = x86_check::probe();
-    if !probe.usable() {
-        let mut msg = String::from("this machine cannot run PUSh:");
+    if opts.backend == options::BackendChoice::Mpk && !probe.usable() {
+        let mut msg = String::from(
+            "backend=mpk needs protection keys, which this machine cannot use \
+             (use --backend mprotect or auto for the portable mode):",
+        );
         for r in probe.remedies() {
             msg.push_str("\n  - ");
             msg.push_str(&r);

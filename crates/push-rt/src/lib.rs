@@ -44,6 +44,8 @@ static OPTIONS: OnceLock<Options> = OnceLock::new();
 static GLOBAL_LO: AtomicUsize = AtomicUsize::new(usize::MAX);
 static GLOBAL_HI: AtomicUsize = AtomicUsize::new(0);
 static EXITING: AtomicBool = AtomicBool::new(false);
+/// When the runtime started (for the per-second rates of the stats).
+static START: OnceLock<std::time::Instant> = OnceLock::new();
 
 /// Whether policies are being enforced (PKU present and init succeeded).
 #[inline]
@@ -77,6 +79,7 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         }
     };
     let _ = OPTIONS.set(opts.clone());
+    let _ = START.set(std::time::Instant::now());
     if !opts.hb {
         hb::disable();
     }
@@ -84,9 +87,16 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         sys::write_all(2, format!("PUSh: error: {e}\n").as_bytes());
         sys::exit_now(2);
     }
-    let (chosen, pkru_offset) = match choose_backend(opts.backend) {
+    let (mut chosen, mut pkru_offset) = match choose_backend(opts.backend) {
         Ok(c) => c,
-        Err(why) => return Err(Disabled::NoPku(why)),
+        Err(why) => {
+            let msg = format!(
+                "PUSh: error: backend=mpk needs protection keys, which this machine cannot use: {why}\n\
+                 PUSh: use backend=mprotect (or auto) for the portable mode; 'push doctor' explains\n"
+            );
+            sys::write_all(2, msg.as_bytes());
+            sys::exit_now(2);
+        }
     };
     let seed = if opts.seed != 0 {
         opts.seed
@@ -97,9 +107,20 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         u64::from_ne_bytes(b) | 1
     };
     if let Err(e) = domains::init(seed, chosen) {
-        return Err(Disabled::NoPku(format!(
-            "pkey_alloc could not provide the 5 protection keys PUSh needs (errno {e})"
-        )));
+        let why = format!("pkey_alloc could not provide the 5 protection keys PUSh needs (errno {e})");
+        if opts.backend != options::BackendChoice::Auto {
+            return Err(Disabled::NoPku(why));
+        }
+        sys::write_all(
+            2,
+            format!("PUSh: {why}: detection runs in the slower portable mode (backend=mprotect)\n")
+                .as_bytes(),
+        );
+        chosen = backend::Backend::Mprotect;
+        pkru_offset = 0;
+        if domains::init(seed, chosen).is_err() {
+            return Err(Disabled::NoPku(why));
+        }
     }
     backend::set(chosen);
     if !(threads::init()
@@ -1115,13 +1136,25 @@ fn stats() -> String {
     } else {
         String::new()
     };
+    let secs = START
+        .get()
+        .map_or(0.0, |t| t.elapsed().as_secs_f64())
+        .max(1e-6);
+    let faults = fault::FAULTS.load(Ordering::Relaxed);
+    let mprotects = backend::MPROTECT_CALLS.load(Ordering::Relaxed);
+    let backend_line = format!(
+        "PUSh: stats: backend={} run_s={secs:.3} faults_per_s={:.0} mprotect_calls={mprotects} mprotect_calls_per_s={:.0}\n",
+        backend::current().map_or("none", |b| b.name()),
+        faults as f64 / secs,
+        mprotects as f64 / secs,
+    );
     format!(
-        "{rehash}{}PUSh: stats: threads={} live_objects={} faults={} silent_fixes={} changer_read_grants={} suppressed={}\n\
+        "{backend_line}{rehash}{}PUSh: stats: threads={} live_objects={} faults={} silent_fixes={} changer_read_grants={} suppressed={}\n\
          PUSh: stats: sync_objects_with_clocks={} sync_clock_bytes={} thread_clock_bytes={}\n",
         maps::stats(),
         threads::count(),
         registry::LIVE_OBJECTS.load(Ordering::Relaxed),
-        fault::FAULTS.load(Ordering::Relaxed),
+        faults,
         fault::SILENT_FIXES.load(Ordering::Relaxed),
         fault::CHANGER_READ_GRANTS.load(Ordering::Relaxed),
         report::SUPPRESSED.load(Ordering::Relaxed),

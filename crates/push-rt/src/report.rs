@@ -371,6 +371,10 @@ fn plural(n: u32, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+fn backend_name() -> &'static str {
+    crate::backend::current().map_or("none", |b| b.name())
+}
+
 /// Drains and prints the summary line (if anything was reported).
 pub fn finish(verbose_stats: Option<String>) {
     drain();
@@ -385,16 +389,18 @@ pub fn finish(verbose_stats: Option<String>) {
     if total > 0 {
         let line = match p.opts.report_format {
             ReportFormat::Text => format!(
-                "SUMMARY: PUSh: {} ({}, {}, {})\n",
+                "SUMMARY: PUSh: {} ({}, {}, {}) [backend {}]\n",
                 plural(total, "report", "reports"),
                 plural(r, "data race", "data races"),
                 plural(u, "unordered policy change", "unordered policy changes"),
                 plural(a, "annotation error", "annotation errors"),
+                backend_name(),
             ),
             ReportFormat::Json => format!(
                 "{}\n",
                 serde_json::json!({"summary": {"reports": total, "data_races": r,
-                    "unordered_policy_changes": u, "annotation_errors": a}})
+                    "unordered_policy_changes": u, "annotation_errors": a,
+                    "backend": backend_name()}})
             ),
         };
         p.write(line.as_bytes());
