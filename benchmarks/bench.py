@@ -40,6 +40,8 @@ if not os.path.isabs(TARGET):
     TARGET = os.path.join(ROOT, TARGET)
 OUT_DIR = os.path.join(TARGET, "bench")
 PUSH = os.path.join(TARGET, "release", "push")
+# `push run --backend` (None: the CLI's default, auto).
+BACKEND = None
 LIBPUSH = os.path.join(TARGET, "release", "libpush.so")
 
 CFLAGS = ["-O2", "-g", "-pthread", "-I", INCLUDE]
@@ -435,7 +437,8 @@ def command(mode, name, args, threads, verbose=False):
     if mode == "native":
         return [exe] + argv
     if mode == "push":
-        return [PUSH, "run"] + (["--verbose", "1"] if verbose else []) + ["--", exe] + argv
+        backend = ["--backend", BACKEND] if BACKEND else []
+        return [PUSH, "run"] + backend + (["--verbose", "1"] if verbose else []) + ["--", exe] + argv
     if mode == "tsan":
         return [exe + ".tsan"] + argv
     if mode == "helgrind":
@@ -1216,6 +1219,8 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated workloads (%s) or micro" % ",".join(WORKLOAD_NAMES))
     ap.add_argument("--no-micro", action="store_true", help="skip the microbenchmarks")
     ap.add_argument("--no-tsan", action="store_true", help="skip ThreadSanitizer")
+    ap.add_argument("--backend", choices=["auto", "mpk", "mprotect"], default=None,
+                    help="PUSh's enforcement backend (default: auto, protection keys where available)")
     ap.add_argument("--wait-idle", type=float, default=None, metavar="SECONDS",
                     help="before each run wait up to SECONDS for the machine to be idle (other processes "
                          "under a quarter of a core); default 60, 0 in quick mode")
@@ -1225,6 +1230,8 @@ def main():
                     help="where to write the report (default: benchmarks/RESULTS.md for a full run of "
                          "everything, else target/bench/RESULTS-<mode>.md)")
     opts = ap.parse_args()
+    global BACKEND
+    BACKEND = opts.backend
     opts.argv = sys.argv[1:]
     if opts.wait_idle is None:
         opts.wait_idle = 0.0 if opts.quick else 60.0

@@ -1,5 +1,7 @@
-/* Runs with PUSH_SIMULATE_NO_PKU=1: the library warns once and the program
- * runs natively, annotations and all, with its own exit status. */
+/* Runs with PUSH_SIMULATE_NO_PKU=1 (a machine without protection keys):
+ * the runtime picks the portable mprotect backend, says so once, and still
+ * reports the write to the read-only object; backend=mpk refuses with the
+ * remedy instead. */
 #include "common.h"
 
 int main(void)
@@ -9,7 +11,7 @@ int main(void)
     CHECK_ALLOC(p);
     p[0] = 41;
     CHECK(push_readonly(p));
-    p[0]++; /* would be a race under PUSh; natively it is just a write */
+    p[0]++; /* RACE:write */
     printf("result=%ld\n", p[0]);
     push_free(p);
     return 0;

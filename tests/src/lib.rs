@@ -357,7 +357,14 @@ pub fn scaled(timeout: Duration) -> Duration {
         .and_then(|v| v.parse::<u32>().ok())
         .unwrap_or(1)
         .max(1);
-    timeout * scale
+    // Under mprotect every first access after a synchronization faults:
+    // lock-heavy programs run several times slower.
+    let backend_scale = if test_backend() == Backend::Mprotect {
+        4
+    } else {
+        1
+    };
+    timeout * scale * backend_scale
 }
 
 /// Runs `cmd` with stdout and stderr captured and stdin empty, in a process
@@ -471,7 +478,9 @@ fn set_runtime_env(cmd: &mut Command, options: &str, env: &[(&str, &str)]) {
         }
     }
     let joined = spec.join(":");
-    let chooses = joined.split([':', ',', ' ']).any(|s| s.starts_with("backend="));
+    let chooses = joined
+        .split([':', ',', ' '])
+        .any(|s| s.starts_with("backend="));
     let pinned = std::env::var_os("PUSH_TEST_BACKEND").is_some();
     if !chooses && (pinned || !joined.is_empty()) {
         spec.push(format!("backend={}", test_backend().name()));
@@ -505,7 +514,11 @@ pub fn run_cli_env(bin: &Path, flags: &[&str], env: &[(&str, &str)]) -> RunResul
     let mut cmd = base_command(&push_cli_path());
     cmd.arg("run").args(flags).arg("--").arg(bin);
     let flag_chooses = flags.iter().any(|f| f.starts_with("--backend"));
-    set_runtime_env(&mut cmd, if flag_chooses { "backend=auto" } else { "" }, env);
+    set_runtime_env(
+        &mut cmd,
+        if flag_chooses { "backend=auto" } else { "" },
+        env,
+    );
     run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished()
 }
 

@@ -234,6 +234,7 @@ fn atomic_flag_without_happens_before_annotations_is_unordered() {
 fn a_changer_reading_its_fresh_readonly_object_faults_once_per_synchronization() {
     let expected = "started\nresult=2250000,15\n";
     check_clean("hb_changer_grant_clean", expected);
+    mpk_only!("counts the changer's read grants on the validate_read key");
     let bin = compile_c("hb_changer_grant_clean");
     let r = run_preload(&bin, "verbose=1:rehash_ms=0");
     assert_exit_code(&r, 0);
@@ -285,6 +286,7 @@ fn the_changer_read_grant_ends_at_its_next_synchronization() {
 fn protected_by_made_while_holding_the_lock_needs_no_validation_faults() {
     let expected = "started\nresult=64064\n";
     check_clean("hb_changer_holds_lock_clean", expected);
+    mpk_only!("counts protection-key faults (every first access faults under mprotect)");
     let bin = compile_c("hb_changer_holds_lock_clean");
     let r = run_preload(&bin, "verbose=1:rehash_ms=0");
     assert_exit_code(&r, 0);

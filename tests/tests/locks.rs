@@ -163,10 +163,14 @@ fn locks_inside_their_objects_stay_clean_while_rehashing_every_millisecond() {
         assert_exit_code(&r, 0);
         assert!(r.reports().is_empty(), "{r}");
         assert_stdout(&r, "started\nresult=560000\n");
-        assert!(
-            r.stat("rehashes").unwrap_or(0) > 0,
-            "no rehash happened\n{r}"
-        );
+        // Under mprotect no key is shared, so nothing is re-drawn: the
+        // run checks only that the locks stay clean.
+        if test_backend() == Backend::Mpk {
+            assert!(
+                r.stat("rehashes").unwrap_or(0) > 0,
+                "no rehash happened\n{r}"
+            );
+        }
     }
 }
 

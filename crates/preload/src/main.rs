@@ -219,6 +219,9 @@ fn doctor() -> ExitCode {
         Ok(n) => {
             println!("  free protection keys: {n} (PUSh reserves 4, hashes owners over the rest)")
         }
+        Err(libc_enosys) if libc_enosys == 38 => println!(
+            "  free protection keys: none (pkey_alloc: ENOSYS, the kernel or CPU offers no protection keys)"
+        ),
         Err(e) => println!("  free protection keys: none (pkey_alloc errno {e})"),
     }
     match p.pkru_xsave {
@@ -244,15 +247,39 @@ fn doctor() -> ExitCode {
             "  libpush.so:           not found next to this binary (cargo build --release)"
         ),
     }
+    if p.usable() {
+        println!(
+            "  backend (auto):       mpk (protection keys: allowed accesses run at full speed; \
+             each refused access costs one fault, about 10-15 us)"
+        );
+    } else {
+        println!(
+            "  backend (auto):       mprotect (portable: the first access to a tracked object after each \
+             synchronization faults, about 5-15 us with its mprotect calls; lock-per-operation code \
+             runs many times slower than under mpk; a race inside another thread's open window can \
+             be missed that time)"
+        );
+    }
     let remedies = p.remedies();
     if remedies.is_empty() && p.usable() {
         println!("\nPUSh can run here: push run -- ./your-program");
-        ExitCode::SUCCESS
-    } else {
-        println!("\nProblems:");
-        for r in remedies {
-            println!("  - {r}");
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "\n{}:",
+        if p.usable() {
+            "Problems"
+        } else {
+            "Why protection keys cannot be used (backend=mpk refuses; auto uses mprotect)"
         }
+    );
+    for r in remedies {
+        println!("  - {r}");
+    }
+    if p.usable() {
         ExitCode::from(1)
+    } else {
+        println!("\nPUSh can run here in the portable mode: push run -- ./your-program");
+        ExitCode::SUCCESS
     }
 }

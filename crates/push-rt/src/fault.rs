@@ -18,10 +18,10 @@
 //! double-buffered cell written under a spin flag and read lock-free.
 
 use crate::domains::{self, Keys};
+use crate::policy::{self, Verdict};
 use crate::registry::{self, Object};
 use crate::report::{self, RawReport, KIND_RACE};
 use crate::threads::{self, ThreadRecord};
-use crate::policy::{self, Verdict};
 use crate::windows;
 use crate::{backend, real, stack, sys};
 use core::cell::UnsafeCell;

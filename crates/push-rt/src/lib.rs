@@ -107,7 +107,8 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         u64::from_ne_bytes(b) | 1
     };
     if let Err(e) = domains::init(seed, chosen) {
-        let why = format!("pkey_alloc could not provide the 5 protection keys PUSh needs (errno {e})");
+        let why =
+            format!("pkey_alloc could not provide the 5 protection keys PUSh needs (errno {e})");
         if opts.backend != options::BackendChoice::Auto {
             return Err(Disabled::NoPku(why));
         }
@@ -1131,7 +1132,7 @@ fn stats() -> String {
     let (sync_objects, clock_bytes) = hb::footprint();
     let thread_clock_bytes = threads::count() as usize
         * (hb::VC_LEN * core::mem::size_of::<u64>() + core::mem::size_of::<u32>());
-    let rehash = if options().rehash_ms > 0 {
+    let rehash = if options().rehash_ms > 0 && backend::is_mpk() {
         rehash::stats()
     } else {
         String::new()

@@ -860,11 +860,24 @@ pub fn register_global(addr: usize, size: usize, origin: Origin) -> Option<u32> 
 /// to `new`, given the keys of its neighbours in the same mapping (None: the
 /// neighbour is in another mapping anyway).
 fn run_delta(left: Option<u32>, right: Option<u32>, old: u32, new: u32) -> i64 {
+    let (old, new) = (mapping_class(old), mapping_class(new));
     [left, right]
         .into_iter()
         .flatten()
+        .map(mapping_class)
         .map(|k| (k != new) as i64 - (k != old) as i64)
         .sum()
+}
+
+/// What makes the kernel keep neighbouring pages in separate mappings: the
+/// key under `mpk`, the base protection under `mprotect` (pages of different
+/// keys with the same protection merge).
+fn mapping_class(key: u32) -> u32 {
+    if crate::backend::is_mprotect() {
+        base_prot(key) as u32 | 0x100
+    } else {
+        key
+    }
 }
 
 /// The key of the page before `first` (or after `last`) when it may share a

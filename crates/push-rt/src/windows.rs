@@ -132,10 +132,7 @@ pub fn touch(id: u32) {
 
 /// An entry of a thread's window lists: id, incarnation and access, or 0.
 fn entry(id: u32, incarnation: u64, access: Access) -> u64 {
-    (1 << 63)
-        | ((access == Access::Read) as u64) << 62
-        | (incarnation & 0xffff) << 32
-        | id as u64
+    (1 << 63) | ((access == Access::Read) as u64) << 62 | (incarnation & 0xffff) << 32 | id as u64
 }
 
 fn entry_parts(e: u64) -> (u32, u64, Access) {
@@ -248,12 +245,14 @@ impl List<'_> {
         }
     }
 
-    fn contains(&self, id: u32, write: bool) -> bool {
+    /// Whether the list holds a live window (of the object's current
+    /// incarnation) on `id` that allows this access.
+    fn contains(&self, id: u32, incarnation: u64, write: bool) -> bool {
         let n = (self.len.load(Ordering::Acquire) as usize).min(self.slots.len());
         self.slots[..n].iter().any(|s| {
             let e = s.load(Ordering::Acquire);
-            let (eid, _, access) = entry_parts(e);
-            e != 0 && eid == id && (!write || access == Access::ReadWrite)
+            let (eid, inc, access) = entry_parts(e);
+            e != 0 && eid == id && inc == incarnation && (!write || access == Access::ReadWrite)
         })
     }
 
@@ -358,9 +357,11 @@ fn close_regular(t: &ThreadRecord) {
 /// Whether `t` holds a window on `id` that covers this access: a fault
 /// then only means another thread's stale re-protection got in between.
 pub fn covers(t: &ThreadRecord, id: u32, write: bool) -> bool {
-    regular(t).contains(id, write)
-        || sync_grants(t).contains(id, write)
-        || steps(t).contains(id, write)
+    let Some(w) = word(id) else { return false };
+    let inc = (w.load(Ordering::Acquire) >> INCARNATION_SHIFT) & 0xffff;
+    regular(t).contains(id, inc, write)
+        || sync_grants(t).contains(id, inc, write)
+        || steps(t).contains(id, inc, write)
 }
 
 /// Before a lock call on words in tracked objects: opens each object for

@@ -63,7 +63,7 @@ impl Probe {
     pub fn usable(&self) -> bool {
         self.cpu_pku
             && self.os_pke
-            && matches!(self.allocatable_keys, Ok(n) if n >= 3)
+            && matches!(self.allocatable_keys, Ok(n) if n >= 5)
             && self.pkru_xsave.is_some()
     }
 
@@ -90,8 +90,8 @@ impl Probe {
             Err(e) if self.cpu_pku && self.os_pke => out.push(format!(
                 "pkey_alloc failed (errno {e}): the kernel refuses protection keys; check seccomp filters or container policies"
             )),
-            Ok(n) if n < 3 => out.push(format!(
-                "only {n} protection keys are free: another library in the process holds the rest"
+            Ok(n) if n < 5 => out.push(format!(
+                "only {n} protection keys are free (PUSh needs 5): another library in the process holds the rest"
             )),
             _ => {}
         }
