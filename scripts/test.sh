@@ -66,9 +66,14 @@ for l in sys.stdin:
         echo '  echo "     Running $b"; "$b" --test-threads=2 || rc=1'
         echo 'done; exit $rc'
     } >"$logs/vm-run.sh"
-    run_pass "integration-mpk-in-qemu" env PUSH_TEST_BACKEND=mpk PUSH_REQUIRE_PKU=1 \
+    run_pass "integration-mpk-in-qemu" env -u PUSH_SIMULATE_NO_PKU PUSH_TEST_BACKEND=mpk PUSH_REQUIRE_PKU=1 \
         PUSH_TEST_TIMEOUT_SCALE=20 scripts/pku-vm.sh --timeout 3000 bash "$root/$logs/vm-run.sh"
 fi
+
+echo "backends: $direct directly; $other $(
+    if [ "$other" = mprotect ]; then echo directly;
+    elif [ "${PUSH_SKIP_VM:-0}" = 1 ]; then echo 'not run (PUSH_SKIP_VM=1)';
+    else echo 'inside the QEMU guest (scripts/pku-vm.sh)'; fi)"
 
 # Totals over every pass.
 python3 - "$logs" <<'EOF'

@@ -566,6 +566,9 @@ pub fn run_mode_args(mode: Mode, bin: &Path, args: &[&str]) -> RunResult {
 /// Whether the CPU and the kernel support protection keys: the `pku` and
 /// `ospke` flags of `/proc/cpuinfo`.
 pub fn pku_available() -> bool {
+    if std::env::var_os("PUSH_SIMULATE_NO_PKU").is_some_and(|v| v == "1") {
+        return false;
+    }
     let Ok(cpuinfo) = fs::read_to_string("/proc/cpuinfo") else {
         return false;
     };

@@ -1,7 +1,7 @@
 //! The benchmark harness in quick mode: every workload of `benchmarks/`
 //! builds, runs natively, under PUSh and with ThreadSanitizer on a small
 //! input, prints the same checksum everywhere (and with one thread), and
-//! PUSh reports nothing. No timing is asserted.
+//! PUSh reports nothing, on the suite's backend. No timing is asserted.
 
 use push_tests::*;
 use std::process::Command;
@@ -19,6 +19,8 @@ fn benchmark_harness_quick_mode_passes() {
     let mut cmd = Command::new("python3");
     cmd.arg(root.join("benchmarks").join("bench.py"))
         .arg("--quick")
+        .arg("--backend")
+        .arg(test_backend().name())
         .current_dir(&root)
         .env_remove("LD_PRELOAD")
         .env_remove("PUSH_OPTIONS");

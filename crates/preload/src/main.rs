@@ -219,7 +219,7 @@ fn doctor() -> ExitCode {
         Ok(n) => {
             println!("  free protection keys: {n} (PUSh reserves 4, hashes owners over the rest)")
         }
-        Err(libc_enosys) if libc_enosys == 38 => println!(
+        Err(38) => println!(
             "  free protection keys: none (pkey_alloc: ENOSYS, the kernel or CPU offers no protection keys)"
         ),
         Err(e) => println!("  free protection keys: none (pkey_alloc errno {e})"),
