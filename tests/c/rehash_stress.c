@@ -1,5 +1,6 @@
 /* 64 threads, 200 locks each guarding an object, plus a private object per
- * thread, with rehashing every few milliseconds: no report, exact result. */
+ * thread, with rehashing every few milliseconds: no report, exact result.
+ * Optional argument: rounds per thread (default 120000). */
 #include "common.h"
 
 #define THREADS 64
@@ -9,13 +10,15 @@
 static pthread_mutex_t locks[LOCKS];
 static long *objs[LOCKS];
 
+static int rounds = ROUNDS;
+
 static void *worker(void *arg)
 {
     long id = (long)arg;
     long *mine = push_calloc(8, sizeof(long));
     CHECK_ALLOC(mine);
     unsigned seed = (unsigned)id * 2654435761u;
-    for (int r = 0; r < ROUNDS; r++) {
+    for (int r = 0; r < rounds; r++) {
         seed = seed * 1103515245u + 12345u;
         int i = (int)((seed >> 8) % LOCKS);
         CHECK(pthread_mutex_lock(&locks[i]));
@@ -30,8 +33,10 @@ static void *worker(void *arg)
     return (void *)total;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1)
+        rounds = atoi(argv[1]);
     started();
     for (int i = 0; i < LOCKS; i++) {
         CHECK(pthread_mutex_init(&locks[i], NULL));

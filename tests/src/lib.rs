@@ -583,6 +583,13 @@ pub fn pku_required() -> bool {
     std::env::var("PUSH_REQUIRE_PKU").is_ok_and(|v| v == "1")
 }
 
+/// Whether the suite runs inside the QEMU guest of scripts/pku-vm.sh
+/// (an emulated CPU: WRPKRU and faults cost 100x more): time-heavy
+/// programs then run with smaller inputs.
+pub fn under_emulation() -> bool {
+    std::env::var_os("PUSH_PKU_VM").is_some_and(|v| v == "1")
+}
+
 /// The enforcement backend the suite runs the runtime with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

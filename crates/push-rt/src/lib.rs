@@ -1114,6 +1114,9 @@ pub fn on_fork_parent() {
 /// A forked child: only the forking thread survives.
 pub fn on_fork_child() {
     let private = !enabled() || registry::after_fork_child();
+    if enabled() {
+        windows::after_fork_child();
+    }
     hb::after_fork();
     report::after_fork_child();
     EXITING.store(false, Ordering::Release);

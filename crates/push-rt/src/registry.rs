@@ -1048,6 +1048,18 @@ pub fn after_fork_parent() {
     unsafe { ALLOC.unlock_after_fork() };
 }
 
+/// The ids objects may have now: arena pages handed out so far, then the
+/// registered globals.
+pub fn used_ids() -> impl Iterator<Item = u32> {
+    let pages = NEXT_PAGE.load(Ordering::Acquire) as usize;
+    let globals = TABLES
+        .get()
+        .map_or(0, |t| t.nglobals.load(Ordering::Acquire).min(MAX_GLOBALS));
+    (0..pages.min(ARENA_PAGES))
+        .chain(GLOBAL_BASE..GLOBAL_BASE + globals)
+        .map(|i| i as u32)
+}
+
 /// After `fork`, in the child: maps the snapshot over every region and
 /// gives each page its key again. Returns false if the child still shares
 /// packed objects with its parent (the snapshot could not be made).

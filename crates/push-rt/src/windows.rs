@@ -437,6 +437,21 @@ pub fn forget(id: u32, o: &Object) {
     }
 }
 
+/// A forked child: only the forking thread survives, so the windows the
+/// parent's other threads held would keep their pages open for good. Every
+/// window becomes void (the forking thread's too: it faults again) and
+/// every page gets its base protection back.
+pub fn after_fork_child() {
+    if !backend::is_mprotect() {
+        return;
+    }
+    for id in registry::used_ids() {
+        if let Some(o) = registry::object(id).filter(|o| o.is_live()) {
+            forget(id, o);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
