@@ -10,8 +10,9 @@
 //! the word), and a one-instruction window to let a reported access through.
 //!
 //! Model: every object has a window word (`state`): read-write and
-//! read-only window counts, a version bumped by every change, and an
-//! incarnation bumped when the object is freed (a window of a freed object
+//! read-only window counts (bits 0-15, 16-31), an incarnation bumped when
+//! the object is freed (32-47), and a version bumped by every change
+//! (48-63) (a window of a freed object
 //! must not close its slot's next object). The page protection is a
 //! function of the word and the object's key ([`prot_of`]). Whoever changes
 //! the word re-applies the protection until it has applied it for the
@@ -38,8 +39,10 @@ use std::sync::OnceLock;
 const RW_UNIT: u64 = 1;
 const R_UNIT: u64 = 1 << 16;
 const COUNT_MASK: u64 = 0xffff;
-const VERSION_UNIT: u64 = 1 << 32;
-const INCARNATION_SHIFT: u32 = 48;
+/// The version sits in the top bits, so that its wrap-around falls off the
+/// word instead of carrying into the incarnation.
+const VERSION_UNIT: u64 = 1 << 48;
+const INCARNATION_SHIFT: u32 = 32;
 
 /// Regular windows a thread may hold at once; past that, the fault handler
 /// closes them all and starts again.
@@ -148,7 +151,7 @@ fn entry_parts(e: u64) -> (u32, u64, Access) {
 fn open_count(id: u32, o: &Object, access: Access) -> Option<u64> {
     let w = word(id)?;
     let unit = access.unit();
-    let before = w.fetch_add(unit + VERSION_UNIT, Ordering::AcqRel);
+    let before = w.fetch_add(unit.wrapping_add(VERSION_UNIT), Ordering::AcqRel);
     if (before & COUNT_MASK) == COUNT_MASK || ((before >> 16) & COUNT_MASK) == COUNT_MASK {
         // Saturated (65535 windows on one object): undo, do not open.
         w.fetch_sub(unit, Ordering::AcqRel);
@@ -158,7 +161,7 @@ fn open_count(id: u32, o: &Object, access: Access) -> Option<u64> {
     if prot_of(before, key) != prot_of(before + unit, key) {
         let _ = reprotect(id, o);
     }
-    Some(entry(id, before >> INCARNATION_SHIFT, access))
+    Some(entry(id, (before >> INCARNATION_SHIFT) & 0xffff, access))
 }
 
 /// Removes the window an entry stands for (nothing if the object was freed
@@ -180,7 +183,7 @@ fn close_entry(e: u64) {
         if count == 0 {
             return;
         }
-        let new = cur - unit + VERSION_UNIT;
+        let new = (cur - unit).wrapping_add(VERSION_UNIT);
         match w.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => break,
             Err(v) => cur = v,
@@ -425,8 +428,8 @@ pub fn forget(id: u32, o: &Object) {
     let mut cur = w.load(Ordering::Acquire);
     loop {
         let inc = ((cur >> INCARNATION_SHIFT) + 1) & 0xffff;
-        let version = (cur >> 32).wrapping_add(1) & 0xffff;
-        let new = (inc << INCARNATION_SHIFT) | (version << 32);
+        let new =
+            (inc << INCARNATION_SHIFT) | (cur & !(VERSION_UNIT - 1)).wrapping_add(VERSION_UNIT);
         match w.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => break,
             Err(v) => cur = v,
@@ -467,6 +470,16 @@ mod tests {
             libc::PROT_READ | libc::PROT_WRITE
         );
         assert_eq!(prot_of(VERSION_UNIT * 7, 5), libc::PROT_NONE);
+    }
+
+    #[test]
+    fn the_version_wraps_without_touching_the_incarnation() {
+        let w = AtomicU64::new((7 << INCARNATION_SHIFT) | (0xffff * VERSION_UNIT));
+        w.fetch_add(RW_UNIT.wrapping_add(VERSION_UNIT), Ordering::AcqRel);
+        let v = w.load(Ordering::Relaxed);
+        assert_eq!((v >> INCARNATION_SHIFT) & 0xffff, 7);
+        assert_eq!(v & COUNT_MASK, 1);
+        assert_eq!(prot_of(v, 5), libc::PROT_READ | libc::PROT_WRITE);
     }
 
     #[test]
