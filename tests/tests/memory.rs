@@ -170,13 +170,24 @@ fn two_hundred_thousand_small_objects_under_64_locks() {
     // objects on one key, so the default mapping limit holds them all):
     // same output as natively, no report, no warning, exit 0.
     let bin = compile_c("mem_many_objects");
-    let (native, t) = timed(|| run_native(&bin));
+    // All 200,000 objects always; the 3.2M locked updates only where they
+    // are cheap (under mprotect each costs a fault, in the emulated guest
+    // far more): elsewhere 0 rounds, checked against the native output.
+    let args: &[&str] = if under_emulation() || test_backend() == Backend::Mprotect {
+        &["0"]
+    } else {
+        &[]
+    };
+    let (native, t) = timed(|| run_native_args(&bin, args));
     eprintln!("mem_many_objects native: {:.2} s", t.as_secs_f64());
     assert_exit_code(&native, 0);
-    assert_stdout(&native, MANY_OBJECTS_STDOUT);
+    if args.is_empty() {
+        assert_stdout(&native, MANY_OBJECTS_STDOUT);
+    }
+    let expected = native.stdout.clone();
     require_pku!();
 
-    let (r, t) = timed(|| run_preload(&bin, "verbose=1"));
+    let (r, t) = timed(|| run_preload_args(&bin, "verbose=1", &[], args));
     eprintln!(
         "mem_many_objects under LD_PRELOAD: {:.2} s, faults={:?} maps_in_use={:?}",
         t.as_secs_f64(),
@@ -194,16 +205,16 @@ fn two_hundred_thousand_small_objects_under_64_locks() {
         "every object tracked\n{r}"
     );
     assert_eq!(r.stat("refused_key_changes"), Some(0), "every key set\n{r}");
-    assert_stdout(&r, MANY_OBJECTS_STDOUT);
+    assert_stdout(&r, &expected);
 
-    let (r, t) = timed(|| run_cli(&bin, &[]));
+    let (r, t) = timed(|| run_cli_args(&bin, &[], &[], args));
     eprintln!("mem_many_objects under push run: {:.2} s", t.as_secs_f64());
     assert_clean(&r);
     assert!(
         warning_lines(&r).is_empty(),
         "push run: no warning expected\n{r}"
     );
-    assert_stdout(&r, MANY_OBJECTS_STDOUT);
+    assert_stdout(&r, &expected);
 }
 
 // ---------------------------------------------------------------------------
