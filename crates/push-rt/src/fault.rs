@@ -285,19 +285,18 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
         return true;
     }
 
-    if report::first_time(obj_id, pc) {
-        let mut r = RawReport {
-            kind: KIND_RACE,
-            is_write: write as u8,
-            thread: id,
-            tid: rec.tid.load(Ordering::Relaxed),
+    report_race(
+        RefusedAccess {
+            id,
+            rec,
+            obj_id,
+            obj,
             addr,
-            ..RawReport::default()
-        };
-        stack::walk(pc, g[libc::REG_RBP as usize] as usize, &mut r.stack);
-        fill_object(&mut r, obj_id, obj);
-        queue_and_maybe_halt(&r);
-    }
+            write,
+            pc,
+        },
+        g,
+    );
     step_with_grant(area, g, rec, base, key, write);
     true
 }
@@ -360,21 +359,49 @@ fn handle_access_fault(addr: usize, ctx: *mut c_void) -> bool {
         }
         return true;
     }
-    if report::first_time(obj_id, pc) {
-        let mut r = RawReport {
-            kind: KIND_RACE,
-            is_write: write as u8,
-            thread: id,
-            tid: rec.tid.load(Ordering::Relaxed),
+    report_race(
+        RefusedAccess {
+            id,
+            rec,
+            obj_id,
+            obj,
             addr,
-            ..RawReport::default()
-        };
-        stack::walk(pc, g[libc::REG_RBP as usize] as usize, &mut r.stack);
-        fill_object(&mut r, obj_id, obj);
-        queue_and_maybe_halt(&r);
-    }
+            write,
+            pc,
+        },
+        g,
+    );
     step_through_window(g, rec, obj_id, obj, access);
     true
+}
+
+/// A refused access, as both backends' handlers see it.
+struct RefusedAccess<'a> {
+    id: u32,
+    rec: &'a ThreadRecord,
+    obj_id: u32,
+    obj: &'a Object,
+    addr: usize,
+    write: bool,
+    pc: usize,
+}
+
+/// Queues a data race report for a refused access (once per object and pc).
+fn report_race(a: RefusedAccess<'_>, g: &[i64; 23]) {
+    if !report::first_time(a.obj_id, a.pc) {
+        return;
+    }
+    let mut r = RawReport {
+        kind: KIND_RACE,
+        is_write: a.write as u8,
+        thread: a.id,
+        tid: a.rec.tid.load(Ordering::Relaxed),
+        addr: a.addr,
+        ..RawReport::default()
+    };
+    stack::walk(a.pc, g[libc::REG_RBP as usize] as usize, &mut r.stack);
+    fill_object(&mut r, a.obj_id, a.obj);
+    queue_and_maybe_halt(&r);
 }
 
 /// Lets one instruction through a window the trap handler closes.
