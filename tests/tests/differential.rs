@@ -45,6 +45,7 @@ const PROGRAMS: &[&str] = &[
     "two_races",
     "dedup",
     "misuse",
+    "mem_fork_window",
 ];
 
 /// kind | read/write | file:line of frame #0 (the address dropped).

@@ -376,3 +376,26 @@ fn freed_objects_are_reused_and_calloc_zeroes_them() {
         assert_stdout(&r, REUSE_STDOUT);
     }
 }
+
+#[test]
+fn a_forked_child_does_not_inherit_another_threads_open_access() {
+    // The owner thread keeps writing its private object while main forks:
+    // in the child the owner does not exist, and the child's read is a
+    // race (under mprotect: the owner's open window must not survive).
+    let bin = compile_c("mem_fork_window");
+    let native = run_native(&bin);
+    assert_exit_code(&native, 0);
+    assert_stdout(&native, "started\nchild=0\nowner=2\n");
+    require_pku!();
+    let r = run_preload(&bin, "");
+    assert_exit_code(&r, 0);
+    assert_stdout(&r, "started\nchild=66\nowner=2\n");
+    assert_race_access(
+        &r,
+        DATA_RACE,
+        Access::Read,
+        "mem_fork_window.c",
+        marker_line("mem_fork_window", "child"),
+    );
+    assert_report_count(&r, 1);
+}

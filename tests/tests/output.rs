@@ -224,6 +224,15 @@ fn a_burst_of_races_larger_than_the_report_queue_loses_none() {
     let expected = format!("started\nresult={sum}\n");
     let bin = check_native("many_reports", &expected);
     require_pku!();
+    if under_emulation() {
+        // A faulting thread waits at most 2 s in all for room in the queue;
+        // under the emulated CPU the reporter's symbolization is ~100x
+        // slower, so some reports are dropped there by design.
+        record_skip(
+            "report-queue back-pressure is bounded in time (2 s): too slow under emulation",
+        );
+        return;
+    }
     let line = marker_line("many_reports", "write");
     for mode in MODES {
         let r = run_mode(mode, &bin);
