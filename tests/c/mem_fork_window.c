@@ -36,8 +36,7 @@ int main(void)
     if (pid < 0)
         return 1;
     if (pid == 0) {
-        long v = obj[0]; /* RACE:child */
-        _exit(v == 1 || v == 2 ? 0 : 3);
+        _exit(obj[0] == 1 || obj[0] == 2 ? 0 : 3); /* RACE:child */
     }
     int status = 0;
     CHECK_ERRNO(waitpid(pid, &status, 0));

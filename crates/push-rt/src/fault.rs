@@ -330,7 +330,7 @@ fn handle_access_fault(addr: usize, ctx: *mut c_void) -> bool {
         // Another thread's re-protection came between this thread's window
         // and its access: apply the window again.
         SILENT_FIXES.fetch_add(1, Ordering::Relaxed);
-        return windows::reprotect(obj_id, obj).is_ok();
+        return windows::reprotect_at(obj_id, obj, addr).is_ok();
     }
     let access = if write {
         windows::Access::ReadWrite

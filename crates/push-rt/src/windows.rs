@@ -125,6 +125,21 @@ pub fn reprotect(id: u32, o: &Object) -> Result<(), i32> {
     }
 }
 
+/// [`reprotect`], plus the page of `addr` when it lies outside the object's
+/// current span (a large object shrunk in place keeps its old tail pages in
+/// the lookup): a covered fault there must not fault again forever.
+pub fn reprotect_at(id: u32, o: &Object, addr: usize) -> Result<(), i32> {
+    reprotect(id, o)?;
+    let (start, span) = (o.page_start(), o.span());
+    let page = addr & !(crate::sys::PAGE - 1);
+    if page < start || page >= start + span {
+        let w = word(id).map_or(0, |w| w.load(Ordering::Acquire));
+        // SAFETY: a page the lookup attributes to this object.
+        unsafe { backend::protect(page, crate::sys::PAGE, o.key(), prot_of(w, o.key()))? };
+    }
+    Ok(())
+}
+
 /// Bumps the version of `id`'s window word (a key change): concurrent
 /// re-protections notice and apply again.
 pub fn touch(id: u32) {
