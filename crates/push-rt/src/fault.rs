@@ -224,16 +224,9 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
     let (Some(keys), Some(area)) = (domains::keys(), frame_area(ctx)) else {
         return false;
     };
-    let Some((obj_id, obj)) = registry::lookup(addr) else {
+    let Some((obj_id, obj, id, rec)) = tracked_fault(addr) else {
         return false;
     };
-    let Some(id) = threads::current_or_register() else {
-        return false;
-    };
-    let Some(rec) = threads::record(id) else {
-        return false;
-    };
-    FAULTS.fetch_add(1, Ordering::Relaxed);
     if crate::in_lock_window(rec, addr) {
         // A lock's own code at its word while the object was re-keyed: not
         // an access of the program's.
@@ -301,6 +294,16 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
     true
 }
 
+/// The tracked object at `addr` and the faulting thread (registered if
+/// new), counting the fault; None for a fault PUSh does not own.
+fn tracked_fault(addr: usize) -> Option<(u32, &'static Object, u32, &'static ThreadRecord)> {
+    let (obj_id, obj) = registry::lookup(addr)?;
+    let id = threads::current_or_register()?;
+    let rec = threads::record(id)?;
+    FAULTS.fetch_add(1, Ordering::Relaxed);
+    Some((obj_id, obj, id, rec))
+}
+
 /// The `mprotect` backend's fault: a closed page of a tracked object. The
 /// same decision as under `mpk`; an allowed access opens a window on the
 /// object until the thread's next synchronization (see `windows`), a
@@ -313,16 +316,9 @@ fn handle_access_fault(addr: usize, ctx: *mut c_void) -> bool {
     let Some(keys) = domains::keys() else {
         return false;
     };
-    let Some((obj_id, obj)) = registry::lookup(addr) else {
+    let Some((obj_id, obj, id, rec)) = tracked_fault(addr) else {
         return false;
     };
-    let Some(id) = threads::current_or_register() else {
-        return false;
-    };
-    let Some(rec) = threads::record(id) else {
-        return false;
-    };
-    FAULTS.fetch_add(1, Ordering::Relaxed);
     let g = gregs(ctx);
     let write = g[libc::REG_ERR as usize] & 2 != 0;
     let pc = g[libc::REG_RIP as usize] as usize;
