@@ -234,3 +234,14 @@ fn push_run_waits_for_the_program_in_the_small_push_wait_process() {
     assert_exit_code(&r, 7);
     assert_eq!(r.stdout, "push-wait\n", "{r}");
 }
+
+#[test]
+fn push_run_rejects_an_unknown_flag_instead_of_running_it() {
+    let out = std::process::Command::new(push_cli_path())
+        .args(["run", "--bogus", "--", "/bin/true"])
+        .output()
+        .expect("push runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown flag '--bogus'"), "{err}");
+}

@@ -109,6 +109,11 @@ fn main() -> ExitCode {
             max_maps,
             program,
         } => {
+            if let Some(flag) = program.first().filter(|p| p.starts_with('-')) {
+                return fail(&format!(
+                    "unknown flag '{flag}' for push run (see push run --help); the program comes after the flags, e.g. push run --backend mprotect -- ./app"
+                ));
+            }
             let env_spec = std::env::var("PUSH_OPTIONS").unwrap_or_default();
             let mut opts = match Options::parse(&env_spec) {
                 Ok(o) => o,
