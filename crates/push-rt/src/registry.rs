@@ -945,19 +945,18 @@ fn rekey_pages(t: &Tables, first: usize, pages: usize, o: &Object, key: u32) -> 
     } else {
         // `mprotect`: the key names the base protection; open windows keep
         // their pages open (see `windows`).
+        // A live object goes through its window word (one `mprotect` per
+        // state it sees); a slot or run not handed out yet has no window.
         o.set_key_bits(key);
-        crate::windows::touch(first as u32);
         let id = first as u32;
-        let prot = crate::windows::prot_for(id, key);
-        // SAFETY: the range is the object's own pages in the arena.
-        unsafe { crate::backend::protect(t.arena + first * PAGE, pages * PAGE, key, prot) }
-            .and_then(|()| {
-                if o.is_live() {
-                    crate::windows::reprotect(id, o)
-                } else {
-                    Ok(())
-                }
-            })
+        crate::windows::touch(id);
+        if o.is_live() {
+            crate::windows::reprotect(id, o)
+        } else {
+            let prot = crate::windows::prot_for(id, key);
+            // SAFETY: the range is the object's own pages in the arena.
+            unsafe { crate::backend::protect(t.arena + first * PAGE, pages * PAGE, key, prot) }
+        }
     };
     if let Err(e) = r {
         if e == libc::ENOMEM {
