@@ -329,12 +329,18 @@ pub fn open(t: &ThreadRecord, id: u32, o: &Object, access: Access) -> bool {
 /// [`open`] from thread context (not the fault handler): flagged like
 /// [`close_regular`], so that a fault meanwhile does not pop the list.
 pub fn open_from_thread(t: &ThreadRecord, id: u32, o: &Object, access: Access) -> bool {
+    editing(t, || open(t, id, o, access))
+}
+
+/// Runs `f`, which changes `t`'s lists from thread context, with the flag
+/// that keeps the thread's own fault handler from popping them meanwhile.
+fn editing<R>(t: &ThreadRecord, f: impl FnOnce() -> R) -> R {
     t.closing_windows.store(1, Ordering::Relaxed);
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
-    let ok = open(t, id, o, access);
+    let r = f();
     core::sync::atomic::compiler_fence(Ordering::SeqCst);
     t.closing_windows.store(0, Ordering::Relaxed);
-    ok
+    r
 }
 
 /// Opens a one-instruction window; the trap handler closes it with
@@ -365,11 +371,7 @@ pub fn sync_point(t: &ThreadRecord) {
 /// Closes the regular windows from thread context, flagged so that the
 /// thread's own fault handler does not pop the list at the same time.
 fn close_regular(t: &ThreadRecord) {
-    t.closing_windows.store(1, Ordering::Relaxed);
-    core::sync::atomic::compiler_fence(Ordering::SeqCst);
-    regular(t).close_all();
-    core::sync::atomic::compiler_fence(Ordering::SeqCst);
-    t.closing_windows.store(0, Ordering::Relaxed);
+    editing(t, || regular(t).close_all());
 }
 
 /// Whether `t` holds a window on `id` that covers this access: a fault
@@ -408,23 +410,20 @@ pub fn grant_for_sync(t: &ThreadRecord, addrs: &[usize]) -> bool {
 /// the thread may now write its object (it holds the protecting lock), and
 /// closes otherwise.
 pub fn end_sync_grant(t: &ThreadRecord, may_write: impl Fn(&Object) -> bool) {
-    t.closing_windows.store(1, Ordering::Relaxed);
-    core::sync::atomic::compiler_fence(Ordering::SeqCst);
-    let grants = sync_grants(t);
-    while let Some(e) = grants.pop() {
-        if e == 0 {
-            continue;
+    editing(t, || {
+        let grants = sync_grants(t);
+        while let Some(e) = grants.pop() {
+            if e == 0 {
+                continue;
+            }
+            let (id, _, _) = entry_parts(e);
+            let keep = registry::object(id).is_some_and(|o| o.is_live() && may_write(o))
+                && regular(t).push(e);
+            if !keep {
+                close_entry(e);
+            }
         }
-        let (id, _, _) = entry_parts(e);
-        let keep = registry::object(id).is_some_and(|o| o.is_live() && may_write(o))
-            && (regular(t).len.load(Ordering::Relaxed) as usize) < MAX_WINDOWS
-            && regular(t).push(e);
-        if !keep {
-            close_entry(e);
-        }
-    }
-    core::sync::atomic::compiler_fence(Ordering::SeqCst);
-    t.closing_windows.store(0, Ordering::Relaxed);
+    })
 }
 
 /// The thread ends: every window it holds closes.
