@@ -22,13 +22,14 @@ use crate::policy::{self, Verdict};
 use crate::registry::{self, Object};
 use crate::report::{self, RawReport, KIND_RACE};
 use crate::threads::{self, ThreadRecord};
-use crate::windows;
 use crate::{backend, real, stack, sys};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use libc::{c_int, c_void, siginfo_t};
 use x86_check::pkru::Access;
 use x86_check::{xsave, Pkru};
+
+mod portable;
 
 const SEGV_ACCERR: c_int = 2;
 const SEGV_PKUERR: c_int = 4;
@@ -216,7 +217,7 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
     // SAFETY: the kernel passed a valid siginfo for SIGSEGV.
     let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
     if code == SEGV_ACCERR && backend::is_mprotect() {
-        return handle_access_fault(addr, ctx);
+        return portable::handle_access_fault(addr, ctx);
     }
     if code != SEGV_PKUERR {
         return false;
@@ -304,73 +305,6 @@ fn tracked_fault(addr: usize) -> Option<(u32, &'static Object, u32, &'static Thr
     Some((obj_id, obj, id, rec))
 }
 
-/// The `mprotect` backend's fault: a closed page of a tracked object. The
-/// same decision as under `mpk`; an allowed access opens a window on the
-/// object until the thread's next synchronization (see `windows`), a
-/// refused one is reported and single-stepped through a one-instruction
-/// window.
-fn handle_access_fault(addr: usize, ctx: *mut c_void) -> bool {
-    if ctx.is_null() {
-        return false;
-    }
-    let Some(keys) = domains::keys() else {
-        return false;
-    };
-    let Some((obj_id, obj, id, rec)) = tracked_fault(addr) else {
-        return false;
-    };
-    let g = gregs(ctx);
-    let write = g[libc::REG_ERR as usize] & 2 != 0;
-    let pc = g[libc::REG_RIP as usize] as usize;
-    if windows::covers(rec, obj_id, write) {
-        // Another thread's re-protection came between this thread's window
-        // and its access: apply the window again.
-        SILENT_FIXES.fetch_add(1, Ordering::Relaxed);
-        return windows::reprotect_at(obj_id, obj, addr).is_ok();
-    }
-    let access = if write {
-        windows::Access::ReadWrite
-    } else {
-        windows::Access::Read
-    };
-    if access_allowed(keys, id, rec, obj, write) {
-        if obj.pending() && !check_pending(id, rec, obj_id, obj, write, addr, pc, g) {
-            // The changing thread itself (see `handle_pku_fault`).
-            if !write && obj.key() == keys.validate_read {
-                CHANGER_READ_GRANTS.fetch_add(1, Ordering::Relaxed);
-                if windows::open(rec, obj_id, obj, windows::Access::Read) {
-                    return true;
-                }
-            }
-            step_through_window(g, rec, obj_id, obj, access);
-            return true;
-        }
-        let widest = if write || access_allowed(keys, id, rec, obj, true) {
-            windows::Access::ReadWrite
-        } else {
-            windows::Access::Read
-        };
-        if !windows::open(rec, obj_id, obj, widest) {
-            step_through_window(g, rec, obj_id, obj, access);
-        }
-        return true;
-    }
-    report_race(
-        RefusedAccess {
-            id,
-            rec,
-            obj_id,
-            obj,
-            addr,
-            write,
-            pc,
-        },
-        g,
-    );
-    step_through_window(g, rec, obj_id, obj, access);
-    true
-}
-
 /// A refused access, as both backends' handlers see it.
 struct RefusedAccess<'a> {
     id: u32,
@@ -398,24 +332,6 @@ fn report_race(a: RefusedAccess<'_>, g: &[i64; 23]) {
     stack::walk(a.pc, g[libc::REG_RBP as usize] as usize, &mut r.stack);
     fill_object(&mut r, a.obj_id, a.obj);
     queue_and_maybe_halt(&r);
-}
-
-/// Lets one instruction through a window the trap handler closes.
-fn step_through_window(
-    g: &mut [i64; 23],
-    rec: &ThreadRecord,
-    obj_id: u32,
-    obj: &Object,
-    access: windows::Access,
-) {
-    if windows::open_step(rec, obj_id, obj, access) {
-        g[libc::REG_EFL as usize] |= TRAP_FLAG;
-        rec.stepping.store(1, Ordering::Relaxed);
-    } else {
-        // No room for another step window (an instruction touching more
-        // objects than that): open a regular window instead.
-        windows::open(rec, obj_id, obj, access);
-    }
 }
 
 /// How many of its own accesses the changing thread may make to a pending
@@ -527,15 +443,7 @@ extern "C" fn on_trap(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
     let errno = sys::errno();
     let mut handled = false;
     if backend::is_mprotect() {
-        if let Some((_, rec)) = threads::current() {
-            if rec.stepping.swap(0, Ordering::Relaxed) != 0 {
-                if !ctx.is_null() {
-                    gregs(ctx)[libc::REG_EFL as usize] &= !TRAP_FLAG;
-                }
-                windows::close_steps(rec);
-                handled = true;
-            }
-        }
+        handled = portable::end_step(ctx);
     } else if let (Some((id, rec)), Some(keys), Some(area)) =
         (threads::current(), domains::keys(), frame_area(ctx))
     {

@@ -1,0 +1,115 @@
+//! The `mprotect` backend's side of the fault handler: a closed page of a
+//! tracked object faults (`SEGV_ACCERR`); the same decision as under `mpk`
+//! opens a window or reports and single-steps through a one-instruction
+//! window (see `windows`). Same signal-context rules as the parent module.
+
+use super::{
+    access_allowed, check_pending, gregs, report_race, tracked_fault, RefusedAccess,
+    CHANGER_READ_GRANTS, SILENT_FIXES, TRAP_FLAG,
+};
+use crate::registry::Object;
+use crate::threads::{self, ThreadRecord};
+use crate::{domains, windows};
+use core::sync::atomic::Ordering;
+use libc::c_void;
+
+/// The `mprotect` backend's fault: a closed page of a tracked object. The
+/// same decision as under `mpk`; an allowed access opens a window on the
+/// object until the thread's next synchronization (see `windows`), a
+/// refused one is reported and single-stepped through a one-instruction
+/// window.
+pub(super) fn handle_access_fault(addr: usize, ctx: *mut c_void) -> bool {
+    if ctx.is_null() {
+        return false;
+    }
+    let Some(keys) = domains::keys() else {
+        return false;
+    };
+    let Some((obj_id, obj, id, rec)) = tracked_fault(addr) else {
+        return false;
+    };
+    let g = gregs(ctx);
+    let write = g[libc::REG_ERR as usize] & 2 != 0;
+    let pc = g[libc::REG_RIP as usize] as usize;
+    if windows::covers(rec, obj_id, write) {
+        // Another thread's re-protection came between this thread's window
+        // and its access: apply the window again.
+        SILENT_FIXES.fetch_add(1, Ordering::Relaxed);
+        return windows::reprotect_at(obj_id, obj, addr).is_ok();
+    }
+    let access = if write {
+        windows::Access::ReadWrite
+    } else {
+        windows::Access::Read
+    };
+    if access_allowed(keys, id, rec, obj, write) {
+        if obj.pending() && !check_pending(id, rec, obj_id, obj, write, addr, pc, g) {
+            // The changing thread itself (see `handle_pku_fault`).
+            if !write && obj.key() == keys.validate_read {
+                CHANGER_READ_GRANTS.fetch_add(1, Ordering::Relaxed);
+                if windows::open(rec, obj_id, obj, windows::Access::Read) {
+                    return true;
+                }
+            }
+            step_through_window(g, rec, obj_id, obj, access);
+            return true;
+        }
+        let widest = if write || access_allowed(keys, id, rec, obj, true) {
+            windows::Access::ReadWrite
+        } else {
+            windows::Access::Read
+        };
+        if !windows::open(rec, obj_id, obj, widest) {
+            step_through_window(g, rec, obj_id, obj, access);
+        }
+        return true;
+    }
+    report_race(
+        RefusedAccess {
+            id,
+            rec,
+            obj_id,
+            obj,
+            addr,
+            write,
+            pc,
+        },
+        g,
+    );
+    step_through_window(g, rec, obj_id, obj, access);
+    true
+}
+
+/// Lets one instruction through a window the trap handler closes.
+fn step_through_window(
+    g: &mut [i64; 23],
+    rec: &ThreadRecord,
+    obj_id: u32,
+    obj: &Object,
+    access: windows::Access,
+) {
+    if windows::open_step(rec, obj_id, obj, access) {
+        g[libc::REG_EFL as usize] |= TRAP_FLAG;
+        rec.stepping.store(1, Ordering::Relaxed);
+    } else {
+        // No room for another step window (an instruction touching more
+        // objects than that): open a regular window instead.
+        windows::open(rec, obj_id, obj, access);
+    }
+}
+
+/// The trap after a single-stepped instruction: closes its windows. Returns
+/// whether the trap was PUSh's.
+pub(super) fn end_step(ctx: *mut c_void) -> bool {
+    let Some((_, rec)) = threads::current() else {
+        return false;
+    };
+    if rec.stepping.swap(0, Ordering::Relaxed) == 0 {
+        return false;
+    }
+    if !ctx.is_null() {
+        gregs(ctx)[libc::REG_EFL as usize] &= !TRAP_FLAG;
+    }
+    windows::close_steps(rec);
+    true
+}
