@@ -112,11 +112,7 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         if opts.backend != options::BackendChoice::Auto {
             return Err(Disabled::NoPku(why));
         }
-        sys::write_all(
-            2,
-            format!("PUSh: {why}: detection runs in the slower portable mode (backend=mprotect)\n")
-                .as_bytes(),
-        );
+        say_portable_mode(&why);
         chosen = backend::Backend::Mprotect;
         pkru_offset = 0;
         if domains::init(seed, chosen).is_err() {
@@ -174,17 +170,17 @@ fn choose_backend(wanted: options::BackendChoice) -> Result<(backend::Backend, u
         (BackendChoice::Mpk | BackendChoice::Auto, Some(o)) => Ok((backend::Backend::Mpk, o)),
         (BackendChoice::Mpk, None) => Err(why_not()),
         (BackendChoice::Auto, None) => {
-            sys::write_all(
-                2,
-                format!(
-                    "PUSh: no protection keys here ({}): detection runs in the slower portable mode (backend=mprotect)\n",
-                    short_reason(pku)
-                )
-                .as_bytes(),
-            );
+            say_portable_mode(&format!("no protection keys here ({})", short_reason(pku)));
             Ok((backend::Backend::Mprotect, 0))
         }
     }
+}
+
+/// The one line `auto` prints when it falls back to `mprotect`.
+fn say_portable_mode(why: &str) {
+    let line =
+        format!("PUSh: {why}: detection runs in the slower portable mode (backend=mprotect)\n");
+    sys::write_all(2, line.as_bytes());
 }
 
 fn short_reason(pku: bool) -> &'static str {
