@@ -43,6 +43,17 @@ const COUNT_MASK: u64 = 0xffff;
 /// word instead of carrying into the incarnation.
 const VERSION_UNIT: u64 = 1 << 48;
 const INCARNATION_SHIFT: u32 = 32;
+const INCARNATION_MASK: u64 = 0x7fff;
+/// Bit 47: someone is applying the word's protection. Held around the read
+/// of the word and its `mprotect`, so that a protection computed from an
+/// older state is never applied after a newer one: a thread that has opened
+/// a lock word for a `futex` call must not see it closed again meanwhile
+/// (the kernel would fail the call with EFAULT, and glibc aborts).
+const APPLYING: u64 = 1 << 47;
+/// Spins before a re-protection goes ahead without [`APPLYING`]: only a
+/// signal handler that interrupted its own thread's re-protection of the
+/// same object waits that long, and it must not wait forever.
+const APPLYING_SPINS: u32 = 1 << 20;
 
 /// Regular windows a thread may hold at once; past that, the fault handler
 /// closes them all and starts again.
@@ -115,14 +126,34 @@ pub fn reprotect(id: u32, o: &Object) -> Result<(), i32> {
         return Err(libc::EINVAL);
     }
     loop {
-        let s = w.load(Ordering::Acquire);
+        let held = take_applying(w);
+        let s = w.load(Ordering::Acquire) & !APPLYING;
         let key = o.key();
         // SAFETY: the object's own pages.
-        unsafe { backend::protect(start, span, key, prot_of(s, key))? };
-        if w.load(Ordering::Acquire) == s && o.key() == key {
+        let r = unsafe { backend::protect(start, span, key, prot_of(s, key)) };
+        if held {
+            w.fetch_and(!APPLYING, Ordering::AcqRel);
+        }
+        r?;
+        if w.load(Ordering::Acquire) & !APPLYING == s && o.key() == key {
             return Ok(());
         }
     }
+}
+
+/// Takes [`APPLYING`]; false if it gave up after [`APPLYING_SPINS`].
+fn take_applying(w: &AtomicU64) -> bool {
+    for _ in 0..APPLYING_SPINS {
+        let cur = w.load(Ordering::Relaxed);
+        if cur & APPLYING == 0
+            && w.compare_exchange_weak(cur, cur | APPLYING, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            return true;
+        }
+        core::hint::spin_loop();
+    }
+    false
 }
 
 /// [`reprotect`], plus the page of `addr` when it lies outside the object's
@@ -150,7 +181,10 @@ pub fn touch(id: u32) {
 
 /// An entry of a thread's window lists: id, incarnation and access, or 0.
 fn entry(id: u32, incarnation: u64, access: Access) -> u64 {
-    (1 << 63) | ((access == Access::Read) as u64) << 62 | (incarnation & 0xffff) << 32 | id as u64
+    (1 << 63)
+        | ((access == Access::Read) as u64) << 62
+        | (incarnation & INCARNATION_MASK) << 32
+        | id as u64
 }
 
 fn entry_parts(e: u64) -> (u32, u64, Access) {
@@ -159,11 +193,14 @@ fn entry_parts(e: u64) -> (u32, u64, Access) {
     } else {
         Access::ReadWrite
     };
-    (e as u32, (e >> 32) & 0xffff, access)
+    (e as u32, (e >> 32) & INCARNATION_MASK, access)
 }
 
 /// Adds one window of `access` on object `id`; returns the list entry.
-fn open_count(id: u32, o: &Object, access: Access) -> Option<u64> {
+/// `for_kernel`: the kernel will touch the pages (a lock call's futex), so
+/// the protection is applied even when the counts say it is open already
+/// (another opener may not have applied it yet).
+fn open_count(id: u32, o: &Object, access: Access, for_kernel: bool) -> Option<u64> {
     let w = word(id)?;
     let unit = access.unit();
     let before = w.fetch_add(unit.wrapping_add(VERSION_UNIT), Ordering::AcqRel);
@@ -173,10 +210,14 @@ fn open_count(id: u32, o: &Object, access: Access) -> Option<u64> {
         return None;
     }
     let key = o.key();
-    if prot_of(before, key) != prot_of(before + unit, key) {
+    if for_kernel || prot_of(before, key) != prot_of(before + unit, key) {
         let _ = reprotect(id, o);
     }
-    Some(entry(id, (before >> INCARNATION_SHIFT) & 0xffff, access))
+    Some(entry(
+        id,
+        (before >> INCARNATION_SHIFT) & INCARNATION_MASK,
+        access,
+    ))
 }
 
 /// Removes the window an entry stands for (nothing if the object was freed
@@ -187,7 +228,7 @@ fn close_entry(e: u64) {
     let unit = access.unit();
     let mut cur = w.load(Ordering::Acquire);
     loop {
-        if (cur >> INCARNATION_SHIFT) & 0xffff != incarnation {
+        if (cur >> INCARNATION_SHIFT) & INCARNATION_MASK != incarnation {
             return;
         }
         let count = if unit == RW_UNIT {
@@ -316,7 +357,7 @@ pub fn open(t: &ThreadRecord, id: u32, o: &Object, access: Access) -> bool {
         }
         list.close_all();
     }
-    let Some(e) = open_count(id, o, access) else {
+    let Some(e) = open_count(id, o, access, false) else {
         return false;
     };
     if !list.push(e) {
@@ -346,7 +387,7 @@ fn editing<R>(t: &ThreadRecord, f: impl FnOnce() -> R) -> R {
 /// Opens a one-instruction window; the trap handler closes it with
 /// [`close_steps`].
 pub fn open_step(t: &ThreadRecord, id: u32, o: &Object, access: Access) -> bool {
-    let Some(e) = open_count(id, o, access) else {
+    let Some(e) = open_count(id, o, access, false) else {
         return false;
     };
     if !steps(t).push(e) {
@@ -378,7 +419,7 @@ fn close_regular(t: &ThreadRecord) {
 /// then only means another thread's stale re-protection got in between.
 pub fn covers(t: &ThreadRecord, id: u32, write: bool) -> bool {
     let Some(w) = word(id) else { return false };
-    let inc = (w.load(Ordering::Acquire) >> INCARNATION_SHIFT) & 0xffff;
+    let inc = (w.load(Ordering::Acquire) >> INCARNATION_SHIFT) & INCARNATION_MASK;
     regular(t).contains(id, inc, write)
         || sync_grants(t).contains(id, inc, write)
         || steps(t).contains(id, inc, write)
@@ -395,7 +436,7 @@ pub fn grant_for_sync(t: &ThreadRecord, addrs: &[usize]) -> bool {
         let Some((id, o)) = registry::lookup(a) else {
             continue;
         };
-        if let Some(e) = open_count(id, o, Access::ReadWrite) {
+        if let Some(e) = open_count(id, o, Access::ReadWrite, true) {
             if sync_grants(t).push(e) {
                 granted = true;
             } else {
@@ -441,9 +482,10 @@ pub fn forget(id: u32, o: &Object) {
     let Some(w) = word(id) else { return };
     let mut cur = w.load(Ordering::Acquire);
     loop {
-        let inc = ((cur >> INCARNATION_SHIFT) + 1) & 0xffff;
-        let new =
-            (inc << INCARNATION_SHIFT) | (cur & !(VERSION_UNIT - 1)).wrapping_add(VERSION_UNIT);
+        let inc = ((cur >> INCARNATION_SHIFT) + 1) & INCARNATION_MASK;
+        let new = (inc << INCARNATION_SHIFT)
+            | (cur & APPLYING)
+            | (cur & !(VERSION_UNIT - 1)).wrapping_add(VERSION_UNIT);
         match w.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
             Ok(_) => break,
             Err(v) => cur = v,
@@ -491,7 +533,7 @@ mod tests {
         let w = AtomicU64::new((7 << INCARNATION_SHIFT) | (0xffff * VERSION_UNIT));
         w.fetch_add(RW_UNIT.wrapping_add(VERSION_UNIT), Ordering::AcqRel);
         let v = w.load(Ordering::Relaxed);
-        assert_eq!((v >> INCARNATION_SHIFT) & 0xffff, 7);
+        assert_eq!((v >> INCARNATION_SHIFT) & INCARNATION_MASK, 7);
         assert_eq!(v & COUNT_MASK, 1);
         assert_eq!(prot_of(v, 5), libc::PROT_READ | libc::PROT_WRITE);
     }
