@@ -6,7 +6,8 @@
  * no-op: the functions are weak symbols, push_malloc/calloc/realloc/free fall
  * back to malloc/calloc/realloc/free, and the policy calls return 0.
  *
- * Model (see DESIGN.md): each tracked object has one policy at a time.
+ * Model (docs/model.md; API reference docs/api.md): each tracked object
+ * has one policy at a time.
  *   private(T)        read-write for thread T only; the default, T = creator
  *   readonly          read for every thread, write for none
  *   protected_by(L)   read-write for the thread holding L exclusively,

@@ -193,7 +193,7 @@ pub fn compile_c(name: &str) -> PathBuf {
     let header = include.join("push.h");
     assert!(
         header.is_file(),
-        "{} not found (the C API header of DESIGN.md)",
+        "{} not found (the C API header)",
         header.display()
     );
     let out_dir = target_dir().join("c-tests").join(&stem);
@@ -1160,7 +1160,7 @@ pub fn change_marker_line(c_file: &str, tag: &str) -> u32 {
 }
 
 /// What an `unordered policy change` report is about (the two rules of
-/// DESIGN.md, "Happens-before validation").
+/// docs/model.md, "Happens-before").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unordered<'a> {
     /// Rule 1: the policy change `call` (e.g. `"push_acquire"`) does not

@@ -1,5 +1,5 @@
-//! Happens-before validation of policy changes (DESIGN.md, "Happens-before
-//! validation"). Rule 1: a policy change must happen after the object's
+//! Happens-before validation of policy changes (docs/model.md, "Happens-before:
+//! a wrong annotation cannot hide a race"). Rule 1: a policy change must happen after the object's
 //! previous change, unless the same thread made both. Rule 2: another
 //! thread's first access under a new policy must happen after the change.
 //!

@@ -7,70 +7,59 @@
 //! died of signal N, 2 for bad settings or `backend=mpk` without PKU.
 #![forbid(unsafe_code)]
 
-use clap::{Parser, Subcommand};
-use push_rt::options::{self, Options};
+use clap::{Arg, ArgAction, Command as Cli};
+use push_rt::options::{self, Options, OPTIONS};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
-#[derive(Parser)]
-#[command(
-    name = "push",
-    version,
-    about = "PUSh: find data races by preventing unintended sharing"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Cmd,
-}
-
-// Parsed once per run; the size difference between variants does not matter.
-#[allow(clippy::large_enum_variant)]
-#[derive(Subcommand)]
-enum Cmd {
-    /// Run a program under PUSh.
-    Run {
-        /// Enforcement backend: auto, mpk (protection keys) or mprotect (portable).
-        #[arg(long, value_name = "auto|mpk|mprotect")]
-        backend: Option<String>,
-        /// Stop at the first report (0|1).
-        #[arg(long, value_name = "0|1")]
-        halt_on_error: Option<String>,
-        /// Exit status when something was reported.
-        #[arg(long, value_name = "N")]
-        exitcode: Option<String>,
-        /// Write reports to PATH.<pid> instead of stderr.
-        #[arg(long, value_name = "PATH")]
-        log_path: Option<String>,
-        /// text or json.
-        #[arg(long, value_name = "FORMAT")]
-        report_format: Option<String>,
-        /// Suppressions file.
-        #[arg(long, value_name = "FILE")]
-        suppressions: Option<String>,
-        /// Re-draw the owner->key map every N ms (0 = never).
-        #[arg(long, value_name = "N")]
-        rehash_ms: Option<String>,
-        /// Seed of the owner->key map (0 = random).
-        #[arg(long, value_name = "N")]
-        seed: Option<String>,
-        /// Print runtime statistics at exit (0|1).
-        #[arg(long, value_name = "0|1")]
-        verbose: Option<String>,
-        /// Validate policy changes with happens-before (0|1).
-        #[arg(long, value_name = "0|1")]
-        hb: Option<String>,
-        /// Plan for at most N memory mappings (0 = vm.max_map_count).
-        #[arg(long, value_name = "N")]
-        max_maps: Option<String>,
-        /// The program and its arguments.
-        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-        program: Vec<String>,
-    },
-    /// Check protection-key support and the runtime's environment.
-    Doctor,
-    /// List the runtime options (PUSH_OPTIONS and the run flags).
-    Options,
+/// The command line. `push run`'s flags come from the runtime's option table,
+/// so they, `push options` and docs/options.md always agree.
+fn cli() -> Cli {
+    let mut run = Cli::new("run")
+        .about("Run a program under PUSh")
+        .after_help(
+            "Every flag is also a PUSH_OPTIONS setting (name=value[:name=value...]); flags win.\n\
+             Exit status: the program's own when nothing was reported, EXITCODE (66) when \
+             anything was, 128+N when the program died of signal N, 2 for bad flags.\n\
+             Example: push run --halt-on-error 1 -- ./app arg1",
+        );
+    for o in OPTIONS {
+        run = run.arg(
+            Arg::new(o.name)
+                .long(o.name.replace('_', "-"))
+                .value_name(o.value)
+                .help(format!("{} [default: {}]", o.help, o.default)),
+        );
+    }
+    run = run.arg(
+        Arg::new("program")
+            .value_name("PROGRAM ARGS")
+            .help("The program and its arguments (after --)")
+            .required(true)
+            .num_args(1..)
+            .trailing_var_arg(true)
+            .allow_hyphen_values(true),
+    );
+    Cli::new("push")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("PUSh: find data races by preventing unintended sharing")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(run)
+        .subcommand(
+            Cli::new("doctor").about("Check protection-key support and the runtime's environment"),
+        )
+        .subcommand(
+            Cli::new("options")
+                .about("List the runtime options (PUSH_OPTIONS and the run flags)")
+                .arg(
+                    Arg::new("markdown")
+                        .long("markdown")
+                        .action(ArgAction::SetTrue)
+                        .help("Print the table of docs/options.md"),
+                ),
+        )
 }
 
 fn libpush_path() -> Option<PathBuf> {
@@ -88,27 +77,22 @@ fn fail(msg: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Cmd::Doctor => doctor(),
-        Cmd::Options => {
-            print!("{}", options::help());
+    let matches = cli().get_matches();
+    match matches.subcommand() {
+        Some(("doctor", _)) => doctor(),
+        Some(("options", m)) => {
+            if m.get_flag("markdown") {
+                print!("{}", options::markdown_table());
+            } else {
+                print!("{}", options::help());
+            }
             ExitCode::SUCCESS
         }
-        Cmd::Run {
-            backend,
-            halt_on_error,
-            exitcode,
-            log_path,
-            report_format,
-            suppressions,
-            rehash_ms,
-            seed,
-            verbose,
-            hb,
-            max_maps,
-            program,
-        } => {
+        Some(("run", m)) => {
+            let program: Vec<String> = m
+                .get_many::<String>("program")
+                .map(|v| v.cloned().collect())
+                .unwrap_or_default();
             if let Some(flag) = program.first().filter(|p| p.starts_with('-')) {
                 return fail(&format!(
                     "unknown flag '{flag}' for push run (see push run --help); the program comes after the flags, e.g. push run --backend mprotect -- ./app"
@@ -119,23 +103,10 @@ fn main() -> ExitCode {
                 Ok(o) => o,
                 Err(e) => return fail(&format!("error in PUSH_OPTIONS: {e}")),
             };
-            let flags = [
-                ("backend", backend),
-                ("halt_on_error", halt_on_error),
-                ("exitcode", exitcode),
-                ("log_path", log_path),
-                ("report_format", report_format),
-                ("suppressions", suppressions),
-                ("rehash_ms", rehash_ms),
-                ("seed", seed),
-                ("verbose", verbose),
-                ("hb", hb),
-                ("max_maps", max_maps),
-            ];
-            for (name, value) in flags {
-                if let Some(v) = value {
-                    if let Err(e) = opts.set(name, &v) {
-                        return fail(&format!("--{}: {e}", name.replace('_', "-")));
+            for o in OPTIONS {
+                if let Some(v) = m.get_one::<String>(o.name) {
+                    if let Err(e) = opts.set(o.name, v) {
+                        return fail(&format!("{}: {e}", options::flag_name(o.name)));
                     }
                 }
             }
@@ -146,6 +117,7 @@ fn main() -> ExitCode {
             }
             run(&opts, &program)
         }
+        _ => unreachable!("clap requires a subcommand"),
     }
 }
 
@@ -171,13 +143,27 @@ fn run(opts: &Options, program: &[String]) -> ExitCode {
             preload = format!("{preload}:{old}");
         }
     }
+    let told = match unwatchable(&program[0]) {
+        Some(why) => {
+            eprintln!("push: {why}; it runs unchecked");
+            "told"
+        }
+        None => "check",
+    };
+    let run_dir = make_run_dir();
     let mut cmd = Command::new(&program[0]);
     cmd.args(&program[1..])
         .env("LD_PRELOAD", preload)
         .env("PUSH_OPTIONS", opts.to_spec());
+    if let Some(d) = &run_dir {
+        cmd.env(push_rt::run_dir::ENV, d);
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
+            if let Some(d) = &run_dir {
+                let _ = std::fs::remove_dir_all(d);
+            }
             eprintln!("push: cannot run '{}': {e}", program[0]);
             return ExitCode::from(if e.kind() == std::io::ErrorKind::NotFound {
                 127
@@ -189,13 +175,27 @@ fn run(opts: &Options, program: &[String]) -> ExitCode {
     // Become the small waiter: this process's pages would otherwise count
     // against the program's memory for as long as it runs.
     if let Some(waiter) = sibling("push-wait") {
-        let err = Command::new(waiter).arg(child.id().to_string()).exec();
+        let mut wait = Command::new(waiter);
+        wait.arg(child.id().to_string());
+        if let Some(d) = &run_dir {
+            wait.arg(d).arg(&program[0]).arg(told);
+        }
+        let err = wait.exec();
         eprintln!("push: cannot exec push-wait ({err}); waiting here");
     }
     let status = match child.wait() {
         Ok(s) => s,
         Err(e) => return fail(&format!("lost track of the program: {e}")),
     };
+    if let Some(d) = &run_dir {
+        let records = push_rt::run_dir::read_all(d);
+        if let Some(notice) = push_rt::run_dir::nothing_checked_notice(&records, &program[0]) {
+            if told == "check" || !records.is_empty() {
+                eprint!("{notice}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(d);
+    }
     if let Some(code) = status.code() {
         return ExitCode::from(code as u8);
     }
@@ -203,6 +203,102 @@ fn run(opts: &Options, program: &[String]) -> ExitCode {
         return ExitCode::from((128 + sig) as u8);
     }
     ExitCode::FAILURE
+}
+
+/// A fresh, private directory for the run's process records.
+fn make_run_dir() -> Option<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let base = std::env::temp_dir();
+    for attempt in 0..16u32 {
+        let d = base.join(format!("push-run.{}.{attempt}", std::process::id()));
+        if std::fs::DirBuilder::new().mode(0o700).create(&d).is_ok() {
+            return Some(d);
+        }
+    }
+    None
+}
+
+/// Why LD_PRELOAD cannot bring the runtime into `program`, when it is plain
+/// from the file: a static, setuid or 32-bit executable.
+fn unwatchable(program: &str) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let path = find_program(program)?;
+    let meta = std::fs::metadata(&path).ok()?;
+    let mut head = Vec::with_capacity(64 * 1024);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(&path).ok()?, 64 * 1024),
+        &mut head,
+    )
+    .ok()?;
+    let kind = elf_kind(&head)?;
+    if meta.mode() & 0o4000 != 0 && meta.uid() != current_euid() {
+        return Some(format!(
+            "'{program}' is set-user-ID: the loader ignores LD_PRELOAD for it, so PUSh cannot watch it"
+        ));
+    }
+    match kind {
+        ElfKind::Elf32 => Some(format!(
+            "'{program}' is a 32-bit program: PUSh checks only x86-64 programs"
+        )),
+        ElfKind::Static => Some(format!(
+            "'{program}' is statically linked: LD_PRELOAD cannot load PUSh into it"
+        )),
+        ElfKind::Dynamic => None,
+    }
+}
+
+/// This process's effective user id: /proc/self belongs to it.
+fn current_euid() -> u32 {
+    std::fs::metadata("/proc/self").map_or(0, |m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid()
+    })
+}
+
+/// The file `program` names, searched in PATH like execvp does.
+fn find_program(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        return Some(PathBuf::from(program));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum ElfKind {
+    Dynamic,
+    Static,
+    Elf32,
+}
+
+/// What an executable is, from its ELF header and program headers; `None`
+/// when it is not ELF (a script: its interpreter is what runs).
+fn elf_kind(b: &[u8]) -> Option<ElfKind> {
+    if b.len() < 64 || &b[..4] != b"\x7fELF" {
+        return None;
+    }
+    if b[4] == 1 {
+        return Some(ElfKind::Elf32);
+    }
+    let u16_at = |o: usize| Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?));
+    let u64_at = |o: usize| Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?));
+    let phoff = usize::try_from(u64_at(0x20)?).ok()?;
+    let phentsize = usize::from(u16_at(0x36)?);
+    let phnum = usize::from(u16_at(0x38)?);
+    const PT_INTERP: u32 = 3;
+    let has_interp = (0..phnum).any(|i| {
+        let o = phoff + i * phentsize;
+        b.get(o..o + 4)
+            .and_then(|t| t.try_into().ok())
+            .map(u32::from_le_bytes)
+            == Some(PT_INTERP)
+    });
+    Some(if has_interp {
+        ElfKind::Dynamic
+    } else {
+        ElfKind::Static
+    })
 }
 
 /// A file next to the `push` binary.

@@ -1,7 +1,7 @@
 //! PUSh core runtime: tracked objects with sharing policies, enforced per
 //! thread with protection keys; a forbidden access faults and is reported.
 //!
-//! The model (DESIGN.md): every tracked object has one policy — private to a
+//! The model (docs/model.md): every tracked object has one policy — private to a
 //! thread, read-only, protected by a lock, released, or racy — kept in the
 //! [`registry`]. The [`domains`] module maps owners (threads, locks) to
 //! protection keys and derives each thread's PKRU from its own domain and
@@ -26,6 +26,7 @@ pub mod real;
 pub mod registry;
 pub mod rehash;
 pub mod report;
+pub mod run_dir;
 pub mod stack;
 pub mod sys;
 pub mod threads;
@@ -59,7 +60,11 @@ pub fn options() -> &'static Options {
 
 /// Why the runtime is not enforcing anything.
 pub enum Disabled {
+    /// `backend=mpk` was asked for and protection keys cannot be had.
     NoPku(String),
+    /// The runtime could not set itself up (memory for its tables, the
+    /// fault handler).
+    Failed(String),
 }
 
 /// Start-up: parse options (exit 2 on a bad one), probe PKU, allocate keys
@@ -128,7 +133,11 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         && domains::init_lockset()
         && domains::init_owner_table())
     {
-        return Err(Disabled::NoPku("could not reserve runtime tables".into()));
+        return Err(Disabled::Failed(
+            "could not reserve its tables: is the address space limited (ulimit -v) or \
+             overcommit off (vm.overcommit_memory=2)?"
+                .into(),
+        ));
     }
     real::resolve_all();
     maps::init(options().max_maps);
@@ -137,12 +146,13 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
     threads::adopt(main);
     threads::record_stack_bounds(main);
     if !fault::install(pkru_offset) {
-        return Err(Disabled::NoPku(
+        return Err(Disabled::Failed(
             "could not install the SIGSEGV handler".into(),
         ));
     }
     ENABLED.store(true, Ordering::Release);
     refresh_pkru();
+    run_dir::record(run_dir::State::Started);
     Ok(())
 }
 
@@ -727,6 +737,7 @@ fn unordered_change(
 pub fn halt_if_reported() {
     if options().halt_on_error && report::total() > 0 {
         report::finish(None);
+        run_dir::record(run_dir::State::Exited);
         sys::exit_now(options().exitcode);
     }
 }
@@ -1088,6 +1099,7 @@ pub fn on_exit() -> Option<i32> {
     maps::flush_warnings();
     let stats = options().verbose.then(stats);
     report::finish(stats);
+    run_dir::record(run_dir::State::Exited);
     (report::total() > 0).then(|| options().exitcode)
 }
 

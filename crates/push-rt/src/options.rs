@@ -145,8 +145,8 @@ pub const OPTIONS: &[OptionSpec] = &[
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, String> {
     match v {
-        "1" | "true" | "yes" => Ok(true),
-        "0" | "false" | "no" => Ok(false),
+        "1" => Ok(true),
+        "0" => Ok(false),
         _ => Err(format!("option '{name}': expected 0 or 1, got '{v}'")),
     }
 }
@@ -292,13 +292,44 @@ impl Options {
     }
 }
 
-/// Help text listing every option.
+/// The command-line flag of an option: `halt_on_error` is `--halt-on-error`.
+pub fn flag_name(name: &str) -> String {
+    format!("--{}", name.replace('_', "-"))
+}
+
+/// Help text listing every option (`push options`).
 pub fn help() -> String {
-    let mut s = String::from("PUSH_OPTIONS=name=value[:name=value...]\n");
+    let mut s = String::from(
+        "PUSh options: set them as flags of `push run` (--name-with-dashes VALUE) or in\n\
+         PUSH_OPTIONS=name=value[:name=value...] (also separated by ',' or spaces); flags win.\n\n",
+    );
     for o in OPTIONS {
         s.push_str(&format!(
-            "  {:<14} {:<17} (default {}) {}\n",
-            o.name, o.value, o.default, o.help
+            "  {}={}  (flag {}, default {})\n      {}\n",
+            o.name,
+            o.value,
+            flag_name(o.name),
+            o.default,
+            o.help
+        ));
+    }
+    s
+}
+
+/// The options as a Markdown table (`push options --markdown`): the table in
+/// `docs/options.md`, which a unit test keeps equal to this.
+pub fn markdown_table() -> String {
+    let mut s = String::from(
+        "| option | flag | values | default | meaning |\n| --- | --- | --- | --- | --- |\n",
+    );
+    for o in OPTIONS {
+        s.push_str(&format!(
+            "| `{}` | `{}` | `{}` | {} | {} |\n",
+            o.name,
+            flag_name(o.name),
+            o.value.replace('|', "\\|"),
+            o.default,
+            o.help.replace('|', "\\|")
         ));
     }
     s
@@ -336,9 +367,20 @@ mod tests {
             ("seed=-1", "seed"),
             ("max_maps=lots", "max_maps"),
             ("backend=pkeys", "backend"),
+            ("verbose=yes", "verbose"),
+            ("hb=true", "hb"),
         ] {
             let e = Options::parse(spec).unwrap_err();
             assert!(e.contains(needle), "{spec}: {e}");
         }
+    }
+
+    #[test]
+    fn docs_table_is_generated_from_the_table() {
+        let doc = include_str!("../../../docs/options.md");
+        assert!(
+            doc.contains(&markdown_table()),
+            "docs/options.md is out of date: paste the output of `push options --markdown` into it"
+        );
     }
 }

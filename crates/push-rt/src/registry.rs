@@ -383,6 +383,8 @@ static MEMFD: AtomicI32 = AtomicI32::new(-1);
 static NEXT_PAGE: AtomicU32 = AtomicU32::new(1);
 
 pub static LIVE_OBJECTS: AtomicUsize = AtomicUsize::new(0);
+/// Objects ever tracked in this process (allocations and globals).
+pub static TRACKED_OBJECTS: AtomicUsize = AtomicUsize::new(0);
 
 pub fn init() -> bool {
     if TABLES.get().is_some() {
@@ -556,6 +558,7 @@ pub fn alloc(
         zero_with_all_keys(base, size);
     }
     LIVE_OBJECTS.fetch_add(1, Ordering::Relaxed);
+    TRACKED_OBJECTS.fetch_add(1, Ordering::Relaxed);
     Ok((id, base))
 }
 
@@ -853,6 +856,7 @@ pub fn register_global(addr: usize, size: usize, origin: Origin) -> Option<u32> 
     o.update(|s| s | bits::GLOBAL);
     t.nglobals.store(i + 1, Ordering::Release);
     LIVE_OBJECTS.fetch_add(1, Ordering::Relaxed);
+    TRACKED_OBJECTS.fetch_add(1, Ordering::Relaxed);
     Some((GLOBAL_BASE + i) as u32)
 }
 
