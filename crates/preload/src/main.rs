@@ -77,6 +77,7 @@ fn fail(msg: &str) -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    push_rt::sys::default_sigpipe();
     let matches = cli().get_matches();
     match matches.subcommand() {
         Some(("doctor", _)) => doctor(),
@@ -135,7 +136,7 @@ fn run(opts: &Options, program: &[String]) -> ExitCode {
         return fail(&msg);
     }
     let Some(lib) = libpush_path() else {
-        return fail("cannot find libpush.so next to the push binary (build it with `cargo build --release`, or set PUSH_LIB)");
+        return fail("cannot find libpush.so (looked at $PUSH_LIB, next to the push binary and in ../lib from it): build it with `cargo build --release`, install with scripts/install.sh, or set PUSH_LIB");
     };
     let mut preload = lib.display().to_string();
     if let Ok(old) = std::env::var("LD_PRELOAD") {
@@ -323,7 +324,16 @@ fn doctor() -> ExitCode {
         Err(38) => println!(
             "  free protection keys: none (pkey_alloc: ENOSYS, the kernel or CPU offers no protection keys)"
         ),
-        Err(e) => println!("  free protection keys: none (pkey_alloc errno {e})"),
+        Err(libc::ENOSPC) => println!(
+            "  free protection keys: none (pkey_alloc: ENOSPC, every key is already taken in this process)"
+        ),
+        Err(libc::EINVAL) => println!(
+            "  free protection keys: none (pkey_alloc: EINVAL, the kernel refused the request: PKU is off or unsupported)"
+        ),
+        Err(e) => println!(
+            "  free protection keys: none (pkey_alloc failed, errno {e}: {})",
+            std::io::Error::from_raw_os_error(e)
+        ),
     }
     match p.pkru_xsave {
         Some((off, size)) => println!("  PKRU in XSAVE:        offset {off}, {size} bytes"),
@@ -345,7 +355,8 @@ fn doctor() -> ExitCode {
     match libpush_path() {
         Some(l) => println!("  libpush.so:           {}", l.display()),
         None => println!(
-            "  libpush.so:           not found next to this binary (cargo build --release)"
+            "  libpush.so:           not found (looked at $PUSH_LIB, next to this binary and in ../lib; \
+             build it with cargo build --release or install with scripts/install.sh)"
         ),
     }
     if p.usable() {

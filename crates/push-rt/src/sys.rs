@@ -261,3 +261,12 @@ pub fn prefetch<T>(p: *const T) {
     // SAFETY: PREFETCHT0 never faults and has no architectural effect.
     unsafe { core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(p.cast()) }
 }
+
+/// Gives SIGPIPE its default action back (Rust programs start with it
+/// ignored), so a command-line tool whose output is piped into `head` ends
+/// quietly, as Unix tools do, instead of failing on a write.
+pub fn default_sigpipe() {
+    // SAFETY: installs the default disposition for one signal; no handler
+    // code is involved.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}
