@@ -36,3 +36,33 @@ fn application_sigsegv_handler_coexists_with_one_race() {
         assert_eq!(r.access_thread().as_deref(), Some("T1"));
     }
 }
+
+/// A program that runs natively and under the runtime (both modes) with
+/// the same exit status and stdout, and no report.
+fn check_transparent(name: &str, expected_stdout: &str) {
+    let bin = check_native(name, expected_stdout);
+    require_pku!();
+    for mode in MODES {
+        let r = run_mode(mode, &bin);
+        assert_clean(&r);
+        assert_stdout(&r, expected_stdout);
+    }
+}
+
+#[test]
+fn sa_nodefer_handler_that_longjmps_recovers_every_time() {
+    check_transparent("sig_nodefer_longjmp", "recovered=3\n");
+}
+
+#[test]
+fn application_handler_runs_with_its_own_sa_mask() {
+    check_transparent(
+        "sig_handler_mask",
+        "pending_in_handler=1 ran_in_handler=0 ran_after=1\n",
+    );
+}
+
+#[test]
+fn siginterrupt_then_signal_keeps_eintr() {
+    check_transparent("sig_siginterrupt", "read=-1 eintr=1\n");
+}

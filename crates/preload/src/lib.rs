@@ -20,7 +20,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![allow(clippy::missing_safety_doc)]
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use libc::{c_int, c_void, pthread_t, size_t, timespec};
 use push_rt as rt;
 use push_rt::real::get as real;
@@ -754,17 +754,27 @@ pub unsafe extern "C" fn sigaction(
 
 #[no_mangle]
 pub unsafe extern "C" fn signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t {
-    // SAFETY: a zeroed sigaction is valid; we fill it as BSD signal() does.
-    let mut act: libc::sigaction = unsafe { core::mem::zeroed() };
-    act.sa_sigaction = handler;
-    act.sa_flags = libc::SA_RESTART;
-    // SAFETY: zeroed is valid.
-    let mut old: libc::sigaction = unsafe { core::mem::zeroed() };
-    // SAFETY: valid pointers to local structs.
-    if unsafe { sigaction(sig, &act, &mut old) } != 0 {
-        return libc::SIG_ERR;
+    if let Some(previous) = rt::fault::app_signal(sig, handler) {
+        return previous;
     }
-    old.sa_sigaction
+    // SAFETY: unchanged arguments; glibc's signal() keeps its own flags
+    // (SA_RESTART unless siginterrupt said otherwise).
+    unsafe { real::signal()(sig, handler) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn bsd_signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t {
+    // SAFETY: bsd_signal is signal() under another name in glibc.
+    unsafe { signal(sig, handler) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn siginterrupt(sig: c_int, flag: c_int) -> c_int {
+    if let Some(r) = rt::fault::app_siginterrupt(sig, flag) {
+        return r;
+    }
+    // SAFETY: unchanged arguments.
+    unsafe { real::siginterrupt()(sig, flag) }
 }
 
 // ------------------------------------------------------------- free and exit
@@ -775,10 +785,17 @@ extern "C" {
     fn __libc_free(p: *mut c_void);
 }
 
+static RESOLVING_FREE: AtomicBool = AtomicBool::new(false);
+
 fn resolve_free() {
+    // dlsym may free its own error state: those frees take __libc_free.
+    if RESOLVING_FREE.swap(true, Ordering::AcqRel) {
+        return;
+    }
     // SAFETY: NUL-terminated name; while this runs, our `free` uses __libc_free.
     let p = unsafe { libc::dlsym(libc::RTLD_NEXT, c"free".as_ptr()) };
     REAL_FREE.store(p as usize, Ordering::Release);
+    RESOLVING_FREE.store(false, Ordering::Release);
 }
 
 #[no_mangle]
@@ -789,8 +806,16 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
         unsafe { rt::api_free(p.cast(), rt::API_PLAIN_FREE) };
         return;
     }
-    match REAL_FREE.load(Ordering::Acquire) {
-        // SAFETY: glibc's own free, for the allocations made before start-up.
+    let mut real = REAL_FREE.load(Ordering::Acquire);
+    if real == 0 {
+        // A constructor that runs before ours (another preloaded allocator's)
+        // frees through us: find the next `free` now, so its memory goes back
+        // to the allocator that gave it.
+        resolve_free();
+        real = REAL_FREE.load(Ordering::Acquire);
+    }
+    match real {
+        // SAFETY: glibc's own free, when no other could be found.
         0 => unsafe { __libc_free(p) },
         f => {
             // SAFETY: f is the next `free` in lookup order (libc or the

@@ -113,4 +113,6 @@ real_functions! {
     pthread_once = "pthread_once": fn(*mut libc::pthread_once_t, extern "C" fn()) -> c_int;
     pthread_rwlock_destroy = "pthread_rwlock_destroy": fn(R) -> c_int;
     pthread_spin_destroy = "pthread_spin_destroy": fn(S) -> c_int;
+    signal = "signal": fn(c_int, libc::sighandler_t) -> libc::sighandler_t;
+    siginterrupt = "siginterrupt": fn(c_int, c_int) -> c_int;
 }

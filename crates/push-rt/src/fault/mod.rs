@@ -24,7 +24,7 @@ use crate::report::{self, RawReport, KIND_RACE};
 use crate::threads::{self, ThreadRecord};
 use crate::{backend, real, stack, sys};
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use libc::{c_int, c_void, siginfo_t};
 use x86_check::pkru::Access;
 use x86_check::{xsave, Pkru};
@@ -152,6 +152,63 @@ pub unsafe fn app_sigaction(
         // SAFETY: the caller passes a readable sigaction (the libc contract).
         a.set(unsafe { &*act });
     }
+    Some(0)
+}
+
+/// Signals for which `siginterrupt(sig, 1)` asked that system calls be
+/// interrupted rather than restarted (bit `sig`): glibc's `signal()` then
+/// installs handlers without SA_RESTART.
+static INTERRUPTING: AtomicU64 = AtomicU64::new(0);
+
+/// The `signal()` interposer's work for SIGSEGV and SIGTRAP: what glibc's
+/// `signal()` would install (the handler, the signal in its mask, SA_RESTART
+/// unless `siginterrupt` said otherwise), recorded as the application's
+/// action. Returns the previous handler, or None for other signals (the
+/// caller then uses the real `signal`).
+pub fn app_signal(sig: c_int, handler: libc::sighandler_t) -> Option<libc::sighandler_t> {
+    if !INSTALLED.load(Ordering::Acquire) {
+        return None;
+    }
+    let a = app_action(sig)?;
+    // SAFETY: a zeroed sigaction is valid; sigemptyset/sigaddset fill a local set.
+    let mut act: libc::sigaction = unsafe { core::mem::zeroed() };
+    act.sa_sigaction = handler;
+    // SAFETY: as above.
+    unsafe {
+        libc::sigemptyset(&mut act.sa_mask);
+        libc::sigaddset(&mut act.sa_mask, sig);
+    }
+    if INTERRUPTING.load(Ordering::Relaxed) & (1 << sig) == 0 {
+        act.sa_flags = libc::SA_RESTART;
+    }
+    let previous = a.get();
+    a.set(&act);
+    Some(previous.sa_sigaction)
+}
+
+/// Records `siginterrupt(sig, flag)` for [`app_signal`]; for SIGSEGV and
+/// SIGTRAP also changes the recorded application action as glibc would the
+/// kernel's (returns Some(0)); None: the caller calls the real one too.
+pub fn app_siginterrupt(sig: c_int, flag: c_int) -> Option<c_int> {
+    if !(1..64).contains(&sig) {
+        return None;
+    }
+    if flag != 0 {
+        INTERRUPTING.fetch_or(1 << sig, Ordering::Relaxed);
+    } else {
+        INTERRUPTING.fetch_and(!(1 << sig), Ordering::Relaxed);
+    }
+    if !INSTALLED.load(Ordering::Acquire) {
+        return None;
+    }
+    let a = app_action(sig)?;
+    let mut act = a.get();
+    if flag != 0 {
+        act.sa_flags &= !libc::SA_RESTART;
+    } else {
+        act.sa_flags |= libc::SA_RESTART;
+    }
+    a.set(&act);
     Some(0)
 }
 
@@ -479,6 +536,16 @@ fn chain(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
                 // SAFETY: zeroed = SIG_DFL.
                 app.set(&unsafe { core::mem::zeroed() });
             }
+            // The application's handler runs with the mask the kernel would
+            // have given it: the interrupted code's mask, plus its sa_mask,
+            // plus the signal itself unless SA_NODEFER. A handler that leaves
+            // by longjmp keeps that mask, as it would natively.
+            let ours = handler_mask_for(&act, sig, ctx);
+            let mut previous = core::mem::MaybeUninit::<libc::sigset_t>::uninit();
+            // SAFETY: rt_sigprocmask with valid set pointers; async-signal-safe.
+            unsafe {
+                libc::pthread_sigmask(libc::SIG_SETMASK, &ours, previous.as_mut_ptr());
+            }
             // SAFETY: h is the handler the application installed for this
             // signal, with the signature its SA_SIGINFO flag promises.
             unsafe {
@@ -491,8 +558,39 @@ fn chain(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
                     f(sig);
                 }
             }
+            // SAFETY: restores the mask our handler ran with (set above);
+            // sigreturn then restores the interrupted code's.
+            unsafe {
+                libc::pthread_sigmask(libc::SIG_SETMASK, previous.as_ptr(), core::ptr::null_mut());
+            }
         }
     }
+}
+
+/// The signal mask an application handler `act` for `sig` runs with, when
+/// the kernel delivers it to code whose mask is saved in `ctx`.
+fn handler_mask_for(act: &libc::sigaction, sig: c_int, ctx: *mut c_void) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; every bit pattern is a valid set.
+    let mut mask: libc::sigset_t = unsafe { core::mem::zeroed() };
+    if !ctx.is_null() {
+        // SAFETY: ctx is the ucontext the kernel passed to our handler.
+        mask = unsafe { (*(ctx as *const libc::ucontext_t)).uc_sigmask };
+    }
+    for s in 1..=64 {
+        // SAFETY: s is in the range sigismember and sigaddset accept.
+        unsafe {
+            if libc::sigismember(&act.sa_mask, s) == 1 {
+                libc::sigaddset(&mut mask, s);
+            }
+        }
+    }
+    // SAFETY: as above.
+    unsafe {
+        if act.sa_flags & libc::SA_NODEFER == 0 {
+            libc::sigaddset(&mut mask, sig);
+        }
+    }
+    mask
 }
 
 /// Restores the default action so the signal kills the process: a fault
