@@ -17,6 +17,20 @@ command -v gcc >/dev/null || { echo "gcc is required: apt-get install -y gcc" >&
 
 cargo build --release --workspace || exit 1
 
+# Other allocators, for the transparency tests (tests/tests/allocators.rs):
+# installed when missing and possible; otherwise those tests record skips.
+alloc_pkgs=()
+for p in libjemalloc2 libtcmalloc-minimal4 libmimalloc2.0; do
+    dpkg -s "$p" >/dev/null 2>&1 || alloc_pkgs+=("$p")
+done
+if [ ${#alloc_pkgs[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing ${alloc_pkgs[*]} for the allocator tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q "${alloc_pkgs[@]}" >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${alloc_pkgs[@]}" >/dev/null 2>&1; } ||
+        echo "could not install ${alloc_pkgs[*]}: the allocator tests will record skips"
+fi
+
 logs=target/test-logs
 rm -rf "$logs" target/test-skips
 mkdir -p "$logs"

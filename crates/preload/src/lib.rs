@@ -34,6 +34,11 @@ type S = *mut libc::pthread_spinlock_t;
 
 // ------------------------------------------------------------------ start-up
 
+/// Everything the runtime allocates comes from its own allocator, never from
+/// the program's `malloc` (see `push_rt::own_alloc`).
+#[global_allocator]
+static RUNTIME_ALLOCATOR: rt::own_alloc::RuntimeAllocator = rt::own_alloc::RuntimeAllocator;
+
 #[used]
 #[link_section = ".init_array"]
 static INIT: extern "C" fn() = push_init;

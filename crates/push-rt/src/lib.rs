@@ -21,6 +21,7 @@ pub mod fault;
 pub mod hb;
 pub mod maps;
 pub mod options;
+pub mod own_alloc;
 pub mod policy;
 pub mod real;
 pub mod registry;
