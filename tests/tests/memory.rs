@@ -399,3 +399,27 @@ fn a_forked_child_does_not_inherit_another_threads_open_access() {
     );
     assert_report_count(&r, 1);
 }
+
+#[test]
+fn clocks_of_destroyed_locks_are_given_back() {
+    require_pku!();
+    let bin = compile_c("sync_destroy_churn");
+    let args = ["2", "200000"];
+    let native = run_native_args(&bin, &args);
+    assert_stdout(&native, "count=400000\n");
+    let r = run_preload_args(&bin, "verbose=1", &[], &args);
+    assert_clean(&r);
+    assert_stdout(&r, "count=400000\n");
+    let bytes: u64 = r
+        .stderr
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("sync_clock_bytes="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no sync_clock_bytes in the stats\n{r}"));
+    // 200,000 live rwlocks took about 35 MB of clocks; once destroyed, the
+    // tables shrink back (a few MB of minimum capacity remain).
+    assert!(
+        bytes < 16 << 20,
+        "{bytes} bytes of clocks for no live lock\n{r}"
+    );
+}

@@ -84,3 +84,23 @@ fn doctor_names_mpk_where_the_cpu_has_pku() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("backend (auto):       mpk"), "{text}");
 }
+
+#[test]
+fn the_portable_mode_line_comes_once_per_run_not_per_exec() {
+    // A shell that runs the program three times: one process tree, one line.
+    let bin = compile_c("no_pku");
+    let script = format!("{0} >/dev/null; {0} >/dev/null; {0}", bin.display());
+    let r = run_cli_args(
+        std::path::Path::new("/bin/sh"),
+        &["--backend", "auto"],
+        NO_PKU,
+        &["-c", &script],
+    );
+    assert_exit_code(&r, RACE_EXIT);
+    assert_eq!(
+        r.stderr.matches("slower portable mode").count(),
+        1,
+        "one line for the whole run\n{r}"
+    );
+    assert_eq!(r.reports().len(), 3, "each process still reports\n{r}");
+}

@@ -61,14 +61,18 @@ extern "C" fn push_init() {
             let msg = format!(
                 "PUSh: warning: protection keys are not available ({why}); the program runs without race detection. Run 'push doctor' for details.\n"
             );
-            rt::sys::write_all(2, msg.as_bytes());
+            if rt::first_in_run("PUSH_SAID_DISABLED") {
+                rt::sys::write_all(2, msg.as_bytes());
+            }
             rt::run_dir::record(rt::run_dir::State::Disabled);
         }
         Err(rt::Disabled::Failed(why)) => {
             let msg = format!(
                 "PUSh: warning: the runtime could not start: {why}; the program runs without race detection\n"
             );
-            rt::sys::write_all(2, msg.as_bytes());
+            if rt::first_in_run("PUSH_SAID_DISABLED") {
+                rt::sys::write_all(2, msg.as_bytes());
+            }
             rt::run_dir::record(rt::run_dir::State::Disabled);
         }
     }

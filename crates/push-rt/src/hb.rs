@@ -431,6 +431,11 @@ pub fn forget(addr: usize) {
     let mut g = shard(addr).lock();
     if let Some(m) = g.as_mut() {
         m.remove(&addr);
+        // Give the memory back when most sync objects are gone (programs
+        // that create and destroy locks by the million).
+        if m.capacity() > 1024 && m.len() * 4 < m.capacity() {
+            m.shrink_to(m.len() * 2);
+        }
     }
 }
 

@@ -187,11 +187,27 @@ fn choose_backend(wanted: options::BackendChoice) -> Result<(backend::Backend, u
     }
 }
 
-/// The one line `auto` prints when it falls back to `mprotect`.
+/// The one line `auto` prints when it falls back to `mprotect`: once per
+/// run, not once per exec'd child.
 fn say_portable_mode(why: &str) {
+    if !first_in_run("PUSH_SAID_PORTABLE") {
+        return;
+    }
     let line =
         format!("PUSh: {why}: detection runs in the slower portable mode (backend=mprotect)\n");
     sys::write_all(2, line.as_bytes());
+}
+
+/// Whether this process is the first of its run (itself and the children
+/// it execs, which inherit the environment) to get here with `marker`:
+/// start-up notices are said once per run, not once per process.
+pub fn first_in_run(marker: &str) -> bool {
+    if std::env::var_os(marker).is_some() {
+        return false;
+    }
+    // Start-up runs in a library constructor, before the program's threads.
+    std::env::set_var(marker, "1");
+    true
 }
 
 fn short_reason(pku: bool) -> &'static str {
