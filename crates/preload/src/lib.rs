@@ -720,8 +720,27 @@ pub unsafe extern "C" fn pthread_create(
         drop(unsafe { Box::from_raw(start) });
         return r;
     }
+    let mut detach_state = libc::PTHREAD_CREATE_JOINABLE;
+    if !attr.is_null() {
+        // SAFETY: attr is the caller's initialized attribute object.
+        unsafe { pthread_attr_getdetachstate(attr, &mut detach_state) };
+    }
     // SAFETY: on success the real pthread_create wrote the handle.
-    rt::on_thread_created(id, unsafe { *thread });
+    rt::on_thread_created(
+        id,
+        unsafe { *thread },
+        detach_state == libc::PTHREAD_CREATE_DETACHED,
+    );
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_detach(t: pthread_t) -> c_int {
+    // SAFETY: unchanged argument.
+    let r = unsafe { real::pthread_detach()(t) };
+    if r == 0 && !passthrough() {
+        rt::on_thread_detached(t);
+    }
     r
 }
 
@@ -792,6 +811,7 @@ static REAL_FREE: AtomicUsize = AtomicUsize::new(0);
 
 extern "C" {
     fn __libc_free(p: *mut c_void);
+    fn pthread_attr_getdetachstate(attr: *const libc::pthread_attr_t, state: *mut c_int) -> c_int;
 }
 
 static RESOLVING_FREE: AtomicBool = AtomicBool::new(false);

@@ -70,7 +70,7 @@ pub fn rehash(max_moves: u32, cursor: &mut u32) -> (u32, u32) {
         let owners = owners().min(OWNER_TABLE as u32);
         let Some(keys) = keys() else { return (0, 0) };
         let mut count = [0u32; 16];
-        for k in 0..owners {
+        for k in (0..owners).filter(|&k| !is_retired(k)) {
             count[keys.slot_of_ordinal(k) as usize] += 1;
         }
         return (0, count.iter().map(|&c| c.saturating_sub(1)).sum());
@@ -81,7 +81,7 @@ pub fn rehash(max_moves: u32, cursor: &mut u32) -> (u32, u32) {
     let owners = owners().min(OWNER_TABLE as u32);
     let n = keys.ndomains as u32;
     let mut count = [0u32; 16];
-    for k in 0..owners {
+    for k in (0..owners).filter(|&k| !is_retired(k)) {
         count[keys.slot_of_ordinal(k) as usize] += 1;
     }
     let collisions: u32 = count.iter().map(|&c| c.saturating_sub(1)).sum();
@@ -93,7 +93,7 @@ pub fn rehash(max_moves: u32, cursor: &mut u32) -> (u32, u32) {
         }
         let k = (*cursor + step) % owners.max(1);
         let old = keys.slot_of_ordinal(k);
-        if count[old as usize] < 2 {
+        if count[old as usize] < 2 || is_retired(k) {
             continue;
         }
         let r = mix(SEED.load(Ordering::Relaxed)
@@ -116,6 +116,39 @@ pub fn rehash(max_moves: u32, cursor: &mut u32) -> (u32, u32) {
     (moved, collisions)
 }
 static NEXT_ORDINAL: AtomicU32 = AtomicU32::new(0);
+
+/// An owner-table entry is the owner's slot + 1 (0: not assigned, hashed),
+/// with `RETIRED` set while the owner is an exited thread: rehashing leaves
+/// it (and its objects) where it is and does not count it as a collision, so
+/// a program that created many threads keeps separating the live ones.
+const RETIRED: u8 = 0x80;
+const SLOT_MASK: u8 = 0x7f;
+
+fn is_retired(ordinal: u32) -> bool {
+    OWNER_SLOT
+        .get()
+        .and_then(|t| t.get(ordinal as usize))
+        .is_some_and(|e| e.load(Ordering::Relaxed) & RETIRED != 0)
+}
+
+/// The thread with this ordinal exited.
+pub fn retire_ordinal(ordinal: u32) {
+    let (Some(keys), Some(e)) = (
+        keys(),
+        OWNER_SLOT.get().and_then(|t| t.get(ordinal as usize)),
+    ) else {
+        return;
+    };
+    let slot = keys.slot_of_ordinal(ordinal);
+    e.store((slot as u8 + 1) | RETIRED, Ordering::Relaxed);
+}
+
+/// A new thread took over this (retired) ordinal with a recycled record.
+pub fn revive_ordinal(ordinal: u32) {
+    if let Some(e) = OWNER_SLOT.get().and_then(|t| t.get(ordinal as usize)) {
+        e.fetch_and(SLOT_MASK, Ordering::Relaxed);
+    }
+}
 
 /// A new owner's ordinal.
 pub fn next_ordinal() -> u32 {
@@ -211,7 +244,7 @@ impl Keys {
             .and_then(|t| t.get(ordinal as usize))
             .map(|e| e.load(Ordering::Relaxed))
         {
-            Some(s) if s != 0 => (s - 1) as u32,
+            Some(s) if s & SLOT_MASK != 0 => ((s & SLOT_MASK) - 1) as u32,
             _ => ((ordinal as u64 + SEED.load(Ordering::Relaxed) % n) % n) as u32,
         }
     }

@@ -24,6 +24,7 @@ pub mod options;
 pub mod own_alloc;
 pub mod policy;
 pub mod real;
+pub mod recycle;
 pub mod registry;
 pub mod rehash;
 pub mod report;
@@ -577,15 +578,18 @@ fn current_thread() -> Option<(u32, &'static threads::ThreadRecord)> {
 /// starts from the parent's clock.
 pub fn on_thread_creating(parent: (u32, &threads::ThreadRecord)) -> Option<u32> {
     windows::sync_point(parent.1);
+    recycle::before_create();
     let child = threads::reserve()?;
     hb::on_create(parent.0, parent.1, child);
     Some(child)
 }
 
 /// Parent side, after the real `pthread_create` succeeded.
-pub fn on_thread_created(child: u32, handle: u64) {
+pub fn on_thread_created(child: u32, handle: u64, detached: bool) {
     if let Some(r) = threads::record(child) {
         r.pthread.store(handle, Ordering::Relaxed);
+        r.detached.store(detached, Ordering::Release);
+        threads::note_pthread(child, handle);
         let _ = r.state.compare_exchange(
             threads::STATE_FREE,
             threads::STATE_LIVE,
@@ -607,7 +611,15 @@ pub fn on_thread_start(child: u32) {
 pub fn on_thread_exit() {
     if let Some((_, rec)) = current_thread() {
         windows::close_everything(rec);
+        domains::retire_ordinal(rec.ordinal.load(Ordering::Relaxed));
         rec.state.store(threads::STATE_EXITED, Ordering::Release);
+    }
+}
+
+/// `pthread_detach` succeeded for `handle`: nobody will join it.
+pub fn on_thread_detached(handle: u64) {
+    if let Some(r) = threads::find_by_pthread(handle).and_then(threads::record) {
+        r.detached.store(true, Ordering::Release);
     }
 }
 
@@ -1178,10 +1190,12 @@ fn stats() -> String {
         mprotects as f64 / secs,
     );
     format!(
-        "{backend_line}{rehash}{}PUSh: stats: threads={} live_objects={} faults={} silent_fixes={} changer_read_grants={} suppressed={}\n\
+        "{backend_line}{rehash}{}PUSh: stats: threads={} thread_records={} recycled_records={} live_objects={} faults={} silent_fixes={} changer_read_grants={} suppressed={}\n\
          PUSh: stats: sync_objects_with_clocks={} sync_clock_bytes={} thread_clock_bytes={}\n",
         maps::stats(),
+        threads::created(),
         threads::count(),
+        recycle::RECYCLED.load(Ordering::Relaxed),
         registry::LIVE_OBJECTS.load(Ordering::Relaxed),
         faults,
         fault::SILENT_FIXES.load(Ordering::Relaxed),

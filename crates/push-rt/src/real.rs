@@ -104,6 +104,7 @@ real_functions! {
     pthread_cond_destroy = "pthread_cond_destroy" @ "GLIBC_2.3.2": fn(C) -> c_int;
     pthread_create = "pthread_create": fn(*mut pthread_t, *const pthread_attr_t, StartFn, *mut c_void) -> c_int;
     pthread_join = "pthread_join": fn(pthread_t, *mut *mut c_void) -> c_int;
+    pthread_detach = "pthread_detach": fn(pthread_t) -> c_int;
     pthread_exit = "pthread_exit": fn(*mut c_void) -> ();
     pthread_barrier_wait = "pthread_barrier_wait": fn(*mut libc::pthread_barrier_t) -> c_int;
     sem_wait = "sem_wait": fn(*mut libc::sem_t) -> c_int;

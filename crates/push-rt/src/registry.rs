@@ -141,6 +141,10 @@ fn site(thread: u32, stack: u32) -> u32 {
     (thread << 17) | (stack & 0x1_ffff)
 }
 
+fn site_of_gone(site: u32) -> u32 {
+    (crate::threads::GONE << 17) | (site & 0x1_ffff)
+}
+
 /// Packs an epoch for `Object::change_epoch`.
 pub fn pack_epoch(comp: usize, ts: u64) -> u64 {
     ((comp as u64) << 48) | (ts & ((1 << 48) - 1))
@@ -274,6 +278,19 @@ impl Object {
 
     pub fn change_thread(&self) -> u32 {
         self.change_site.load(Ordering::Acquire) >> 17
+    }
+
+    /// Points the allocation and last-change sites that name a thread for
+    /// which `gone` holds at `threads::GONE` (its record is being recycled).
+    pub fn forget_thread_sites(&self, gone: impl Fn(u32) -> bool) {
+        for site in [&self.alloc_site, &self.change_site] {
+            let v = site.load(Ordering::Acquire);
+            if gone(v >> 17) {
+                // A change made meanwhile names a live thread: keep it.
+                let _ =
+                    site.compare_exchange(v, site_of_gone(v), Ordering::AcqRel, Ordering::Relaxed);
+            }
+        }
     }
 
     pub fn change_stack(&self) -> u32 {

@@ -503,15 +503,20 @@ fn tid_of(id: u32) -> i32 {
         .unwrap_or(0)
 }
 
+/// How a report names thread record `id`: `T<n>`, n in creation order.
+fn tname(id: u32) -> String {
+    crate::threads::display_name(id)
+}
+
 fn policy_text(r: &RawReport) -> String {
     match Policy::decode(r.policy) {
-        Some(Policy::Private(t)) => format!("private(T{t})"),
+        Some(Policy::Private(t)) => format!("private({})", tname(t)),
         Some(Policy::ProtectedBy(l)) => {
             let holders = &r.holders[..(r.nholders as usize).min(4)];
             if holders.is_empty() {
                 format!("protected_by(lock {l:#x}, not held)")
             } else {
-                let names: Vec<String> = holders.iter().map(|h| format!("T{h}")).collect();
+                let names: Vec<String> = holders.iter().map(|&h| tname(h)).collect();
                 format!("protected_by(lock {l:#x}, held by {})", names.join(", "))
             }
         }
@@ -651,18 +656,18 @@ fn text(
         KIND_UNORDERED if r.api != 0 => {
             let _ = writeln!(
                 s,
-                "  {}({:#x}) by thread T{} (tid {}): not ordered after the previous policy change",
+                "  {}({:#x}) by thread {} (tid {}): not ordered after the previous policy change",
                 API_NAMES.get(r.api as usize).copied().unwrap_or("?"),
                 r.addr,
-                r.thread,
+                tname(r.thread),
                 r.tid
             );
             stack_text(&mut s, frames);
             let _ = writeln!(
                 s,
-                "\n  Previous change by {} in thread T{} (tid {}):",
+                "\n  Previous change by {} in thread {} (tid {}):",
                 API_NAMES.get(r.other_api as usize).copied().unwrap_or("?"),
-                r.other_thread,
+                tname(r.other_thread),
                 tid_of(r.other_thread)
             );
             stack_text(&mut s, other.unwrap_or(&[]));
@@ -671,10 +676,10 @@ fn text(
             let reason = REASONS.get(r.reason as usize).copied().unwrap_or("");
             let _ = writeln!(
                 s,
-                "  {}({:#x}) by thread T{} (tid {}): {} ({})",
+                "  {}({:#x}) by thread {} (tid {}): {} ({})",
                 API_NAMES.get(r.api as usize).copied().unwrap_or("?"),
                 r.addr,
-                r.thread,
+                tname(r.thread),
                 r.tid,
                 reason,
                 errno_name(r.errno)
@@ -684,21 +689,21 @@ fn text(
         _ => {
             let _ = writeln!(
                 s,
-                "  {} at {:#x} (offset {} in object {:#x}) by thread T{} (tid {}):",
+                "  {} at {:#x} (offset {} in object {:#x}) by thread {} (tid {}):",
                 if r.is_write != 0 { "Write" } else { "Read" },
                 r.addr,
                 r.addr.wrapping_sub(r.obj_base),
                 r.obj_base,
-                r.thread,
+                tname(r.thread),
                 r.tid
             );
             stack_text(&mut s, frames);
             if let Some(o) = other {
                 let _ = writeln!(
                     s,
-                    "\n  Policy changed by {} in thread T{} (tid {}), not ordered before this access:",
+                    "\n  Policy changed by {} in thread {} (tid {}), not ordered before this access:",
                     API_NAMES.get(r.other_api as usize).copied().unwrap_or("?"),
-                    r.other_thread,
+                    tname(r.other_thread),
                     tid_of(r.other_thread)
                 );
                 stack_text(&mut s, o);
@@ -715,8 +720,8 @@ fn text(
         );
         let _ = writeln!(
             s,
-            "  allocated by thread T{} (tid {}) at:",
-            r.alloc_thread,
+            "  allocated by thread {} (tid {}) at:",
+            tname(r.alloc_thread),
             tid_of(r.alloc_thread)
         );
         stack_text(&mut s, alloc.unwrap_or(&[]));
@@ -753,8 +758,10 @@ fn frames_json(frames: &[Frame]) -> serde_json::Value {
     )
 }
 
+/// A thread in JSON: its number (the n of `T<n>`, null when the record was
+/// recycled since) and its OS thread id.
 fn thread_json(id: u32, tid: i32) -> serde_json::Value {
-    serde_json::json!({"id": id, "tid": tid})
+    serde_json::json!({"id": crate::threads::display_number(id), "tid": tid})
 }
 
 fn json(
@@ -771,8 +778,9 @@ fn json(
         let api = API_NAMES.get(r.api as usize).copied().unwrap_or("?");
         let prev = API_NAMES.get(r.other_api as usize).copied().unwrap_or("?");
         message = format!(
-            "{api} by T{} is not ordered after {prev} by T{}",
-            r.thread, r.other_thread
+            "{api} by {} is not ordered after {prev} by {}",
+            tname(r.thread),
+            tname(r.other_thread)
         );
         v["call"] = json!({"function": api, "argument": format!("{:#x}", r.addr),
             "thread": thread, "stack": frames_json(frames)});
@@ -782,14 +790,14 @@ fn json(
     } else if r.kind == KIND_ANNOTATION {
         let reason = REASONS.get(r.reason as usize).copied().unwrap_or("");
         let api = API_NAMES.get(r.api as usize).copied().unwrap_or("?");
-        message = format!("{api}({:#x}) by T{}: {reason}", r.addr, r.thread);
+        message = format!("{api}({:#x}) by {}: {reason}", r.addr, tname(r.thread));
         v["call"] = json!({"function": api, "argument": format!("{:#x}", r.addr),
             "errno": errno_name(r.errno), "thread": thread, "stack": frames_json(frames)});
     } else {
         let access = if r.is_write != 0 { "write" } else { "read" };
         message = format!(
-            "{access} by T{} not allowed by {}",
-            r.thread,
+            "{access} by {} not allowed by {}",
+            tname(r.thread),
             policy_text(r)
         );
         v["access"] = json!({"type": access, "address": format!("{:#x}", r.addr),
@@ -815,7 +823,10 @@ fn json(
             "policy": policy.map(|p| p.name()).unwrap_or("none"),
             "owner": owner,
             "lock": lock,
-            "lock_holders": &r.holders[..(r.nholders as usize).min(4)],
+            "lock_holders": r.holders[..(r.nholders as usize).min(4)]
+                .iter()
+                .map(|&h| crate::threads::display_number(h))
+                .collect::<Vec<_>>(),
             "allocated_by": thread_json(r.alloc_thread, tid_of(r.alloc_thread)),
             "allocation_stack": frames_json(alloc.unwrap_or(&[])),
         });

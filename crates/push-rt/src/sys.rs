@@ -270,3 +270,14 @@ pub fn default_sigpipe() {
     // code is involved.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
 }
+
+/// Whether kernel thread `tid` of this process still exists (a signal-0
+/// probe). A recycled tid reads as alive, which only delays reuse.
+pub fn thread_alive(tid: i32) -> bool {
+    if tid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the thread exists.
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, getpid(), tid, 0) };
+    r == 0 || errno() != libc::ESRCH
+}

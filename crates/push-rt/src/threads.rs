@@ -4,8 +4,12 @@
 //! Records live in a fixed table of key-0 memory that the fault handler reads
 //! without locks; a thread finds its own through a const-initialised,
 //! destructor-free thread-local, so hooks that run during thread teardown and
-//! the signal handler can always use it. Records are never reused (ids stay
-//! unambiguous in reports and policies); the table holds [`MAX_THREADS`].
+//! the signal handler can always use it. The table holds [`MAX_THREADS`]
+//! records at once; once [`RECYCLE_FROM`] were handed out, the records of
+//! threads that are gone (joined, or detached and finished) and own no
+//! object are recycled (see `recycle`), so a program may create any number
+//! of threads over its life. Reports name threads `T<n>`, n in creation
+//! order ([`display_name`]), not by record.
 //!
 //! Only the owning thread writes its `held` array; others read it (reports,
 //! holder lookups) with relaxed loads, which may be momentarily stale.
@@ -16,6 +20,12 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsiz
 use std::sync::OnceLock;
 
 pub const MAX_THREADS: usize = 1 << 15;
+/// A record never handed out: objects whose allocating or changing thread's
+/// record was recycled name this one ("an exited thread").
+pub const GONE: u32 = MAX_THREADS as u32 - 1;
+/// Records are recycled only once this many were handed out, so programs
+/// with fewer threads keep one record per thread for their whole run.
+pub const RECYCLE_FROM: u32 = 1024;
 pub const MAX_HELD: usize = 64;
 
 pub const STATE_FREE: u32 = 0;
@@ -39,6 +49,12 @@ pub struct HeldLock {
 #[repr(align(128))]
 pub struct ThreadRecord {
     pub state: AtomicU32,
+    /// The thread's number in creation order: reports call it `T<serial>`.
+    pub serial: AtomicU32,
+    /// Created detached or detached later: nobody will join it.
+    pub detached: AtomicBool,
+    /// Id + 1 of the next record on the free list (while free).
+    pub next_free: AtomicU32,
     pub tid: AtomicI32,
     pub pthread: AtomicU64,
     /// Id + 1 of the thread that joined this one, 0 if none.
@@ -93,6 +109,9 @@ pub const CLOCK_CACHE: usize = 64;
 
 static TABLE: OnceLock<FixedArray<ThreadRecord>> = OnceLock::new();
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+static NEXT_SERIAL: AtomicU32 = AtomicU32::new(0);
+/// Recycled records: (tag << 32) | (id + 1) of the top one, 0 when empty.
+static FREE_HEAD: AtomicU64 = AtomicU64::new(0);
 
 /// The calling thread's view of itself, in one thread-local so a hook pays
 /// for one TLS lookup. Const-initialised and without `Drop`, so it is usable
@@ -131,24 +150,160 @@ pub fn record(id: u32) -> Option<&'static ThreadRecord> {
     TABLE.get()?.get(id as usize)
 }
 
+/// Records handed out so far (the ids in use are below this).
 pub fn count() -> u32 {
-    NEXT_ID.load(Ordering::Acquire).min(MAX_THREADS as u32)
+    NEXT_ID.load(Ordering::Acquire).min(GONE)
+}
+
+/// Threads the runtime has seen over the run (recycled records included).
+pub fn created() -> u32 {
+    NEXT_SERIAL.load(Ordering::Relaxed)
 }
 
 /// Reserves a record for a thread about to be created (state stays free until
-/// the thread itself starts).
+/// the thread itself starts): a recycled one if any, else a fresh one.
+/// Async-signal-safe.
 pub fn reserve() -> Option<u32> {
     TABLE.get()?;
-    let id = NEXT_ID.fetch_add(1, Ordering::AcqRel);
-    if (id as usize) < MAX_THREADS {
-        record(id)?
-            .ordinal
-            .store(crate::domains::next_ordinal(), Ordering::Relaxed);
-        Some(id)
+    let (id, recycled) = match pop_free() {
+        Some(id) => (id, true),
+        None => {
+            let id = NEXT_ID.fetch_add(1, Ordering::AcqRel);
+            if id >= GONE {
+                NEXT_ID.store(GONE, Ordering::Release);
+                return None;
+            }
+            (id, false)
+        }
+    };
+    let r = record(id)?;
+    r.serial.store(
+        NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
+        Ordering::Relaxed,
+    );
+    if recycled {
+        // The gone thread owned nothing: its owner ordinal (and domain) can
+        // pass to the new one, so owners stay as many as records.
+        crate::domains::revive_ordinal(r.ordinal.load(Ordering::Relaxed));
     } else {
-        NEXT_ID.store(MAX_THREADS as u32, Ordering::Release);
-        None
+        r.ordinal
+            .store(crate::domains::next_ordinal(), Ordering::Relaxed);
     }
+    Some(id)
+}
+
+fn pop_free() -> Option<u32> {
+    let mut head = FREE_HEAD.load(Ordering::Acquire);
+    loop {
+        let top = (head & 0xffff_ffff) as u32;
+        if top == 0 {
+            return None;
+        }
+        // Records are never unmapped: a stale read is caught by the tag.
+        let next = record(top - 1)?.next_free.load(Ordering::Relaxed);
+        let new = ((head >> 32).wrapping_add(1) << 32) | u64::from(next);
+        match FREE_HEAD.compare_exchange_weak(head, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Some(top - 1),
+            Err(now) => head = now,
+        }
+    }
+}
+
+fn push_free(id: u32) {
+    let Some(r) = record(id) else { return };
+    let mut head = FREE_HEAD.load(Ordering::Relaxed);
+    loop {
+        r.next_free
+            .store((head & 0xffff_ffff) as u32, Ordering::Relaxed);
+        let new = ((head >> 32).wrapping_add(1) << 32) | u64::from(id + 1);
+        match FREE_HEAD.compare_exchange_weak(head, new, Ordering::Release, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(now) => head = now,
+        }
+    }
+}
+
+/// Whether a free list of recycled records has any.
+pub fn has_free() -> bool {
+    FREE_HEAD.load(Ordering::Relaxed) & 0xffff_ffff != 0
+}
+
+/// Whether record `id` belongs to a thread that is gone for good: it exited
+/// and was joined, or it was detached and its kernel thread has finished.
+pub fn is_gone(id: u32) -> bool {
+    let Some(r) = record(id) else { return false };
+    if id == 0 || id == GONE || r.state.load(Ordering::Acquire) != STATE_EXITED {
+        return false;
+    }
+    if r.joined_by.load(Ordering::Acquire) != 0 {
+        return true;
+    }
+    r.detached.load(Ordering::Acquire) && !sys::thread_alive(r.tid.load(Ordering::Relaxed))
+}
+
+/// Gives a gone thread's record back for reuse. The caller made sure no
+/// object is private to it and no object names it as its allocating or
+/// changing thread. Its own clock component is kept, so the next thread of
+/// this record continues it (epochs stay monotonic).
+pub fn recycle(id: u32) {
+    let Some(r) = record(id) else { return };
+    let own = crate::hb::comp(id);
+    for (i, c) in r.vc.iter().enumerate() {
+        if i != own {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+    r.vc_len.store(own as u32 + 1, Ordering::Relaxed);
+    for e in &r.clock_cache {
+        e[0].store(0, Ordering::Relaxed);
+        e[1].store(0, Ordering::Relaxed);
+    }
+    for h in &r.held {
+        h.addr.store(0, Ordering::Relaxed);
+        h.count.store(0, Ordering::Relaxed);
+        h.key.store(0, Ordering::Relaxed);
+    }
+    for a in [
+        &r.held_len,
+        &r.held_overflow,
+        &r.stepping,
+        &r.validate_grant,
+        &r.base_pkru,
+        &r.nwindows,
+        &r.closing_windows,
+        &r.nsync_grants,
+        &r.nsteps,
+        &r.joined_by,
+    ] {
+        a.store(0, Ordering::Relaxed);
+    }
+    r.sync_window.store(0, Ordering::Relaxed);
+    r.key_period.store(0, Ordering::Relaxed);
+    r.stack_lo.store(0, Ordering::Relaxed);
+    r.stack_hi.store(0, Ordering::Relaxed);
+    r.pthread.store(0, Ordering::Relaxed);
+    r.tid.store(0, Ordering::Relaxed);
+    r.detached.store(false, Ordering::Relaxed);
+    r.internal.store(false, Ordering::Relaxed);
+    r.state.store(STATE_FREE, Ordering::Release);
+    push_free(id);
+}
+
+/// How reports name record `id`: `T<n>`, n in creation order; `T?` for a
+/// thread whose record was recycled since.
+pub fn display_name(id: u32) -> String {
+    match display_number(id) {
+        Some(n) => format!("T{n}"),
+        None => "T?".into(),
+    }
+}
+
+/// The n of [`display_name`].
+pub fn display_number(id: u32) -> Option<u32> {
+    if id == GONE {
+        return None;
+    }
+    record(id).map(|r| r.serial.load(Ordering::Relaxed))
 }
 
 /// Makes `id` the calling thread's record. Async-signal-safe.
@@ -156,8 +311,9 @@ pub fn adopt(id: u32) {
     let Some(r) = record(id) else { return };
     r.tid.store(sys::gettid(), Ordering::Relaxed);
     // SAFETY: pthread_self only reads the thread pointer.
-    r.pthread
-        .store(unsafe { libc::pthread_self() } as u64, Ordering::Relaxed);
+    let me = unsafe { libc::pthread_self() } as u64;
+    r.pthread.store(me, Ordering::Relaxed);
+    note_pthread(id, me);
     r.state.store(STATE_LIVE, Ordering::Release);
     crate::hb::on_adopt(id, r);
     let _ = LOCAL.try_with(|l| {
@@ -272,14 +428,38 @@ impl Drop for RuntimeGuard {
     }
 }
 
-/// Finds the live or exited (not yet reused) record of a pthread handle.
-pub fn find_by_pthread(p: u64) -> Option<u32> {
-    let n = count();
-    (0..n).rev().find(|&id| {
-        record(id).is_some_and(|r| {
-            r.state.load(Ordering::Acquire) != STATE_FREE && r.pthread.load(Ordering::Relaxed) == p
-        })
+/// The newest record created for a pthread handle, by a hash of the
+/// handle (id + 1; 0: none); a hint, checked against the record.
+static BY_PTHREAD: [AtomicU32; 4096] = [const { AtomicU32::new(0) }; 4096];
+
+fn pthread_slot(p: u64) -> &'static AtomicU32 {
+    &BY_PTHREAD[(p.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52) as usize]
+}
+
+/// Remembers that record `id` now belongs to pthread handle `p`.
+pub fn note_pthread(id: u32, p: u64) {
+    pthread_slot(p).store(id + 1, Ordering::Release);
+}
+
+fn joinable_with(id: u32, p: u64) -> bool {
+    record(id).is_some_and(|r| {
+        r.pthread.load(Ordering::Relaxed) == p
+            && r.state.load(Ordering::Acquire) != STATE_FREE
+            && r.joined_by.load(Ordering::Relaxed) == 0
     })
+}
+
+/// Finds the record of a pthread handle that may still be joined (or
+/// transferred to): not yet joined, and of the newest thread with that handle
+/// (glibc reuses a handle once its thread is gone).
+pub fn find_by_pthread(p: u64) -> Option<u32> {
+    let hint = pthread_slot(p).load(Ordering::Acquire);
+    if hint != 0 && joinable_with(hint - 1, p) {
+        return Some(hint - 1);
+    }
+    (0..count())
+        .filter(|&id| joinable_with(id, p))
+        .max_by_key(|&id| record(id).map_or(0, |r| r.serial.load(Ordering::Relaxed)))
 }
 
 impl ThreadRecord {
