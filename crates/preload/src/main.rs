@@ -319,7 +319,11 @@ fn doctor() -> ExitCode {
     println!("  OS enabled PKU:       {}", yes(p.os_pke));
     match p.allocatable_keys {
         Ok(n) => {
-            println!("  free protection keys: {n} (PUSh reserves 4, hashes owners over the rest)")
+            println!(
+                "  free protection keys: {n} (PUSh reserves 4, hashes owners over the rest; a program \
+                 that allocates keys itself gets them from PUSh's share, down to 2 domains, and \
+                 its SUMMARY says how many)"
+            )
         }
         Err(38) => println!(
             "  free protection keys: none (pkey_alloc: ENOSYS, the kernel or CPU offers no protection keys)"

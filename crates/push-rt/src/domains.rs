@@ -42,7 +42,9 @@ pub struct Keys {
     pub validate: u32,
     /// The same for objects that just became read-only.
     pub validate_read: u32,
-    domains: [u32; 16],
+    /// The key of each domain slot. A slot whose key was given to the
+    /// program (see [`give_key_to_program`]) points at another slot's key.
+    domains: [AtomicU32; 16],
     ndomains: usize,
 }
 
@@ -192,8 +194,8 @@ pub fn init(seed: u64, backend: crate::backend::Backend) -> Result<&'static Keys
         }
         return Err(if err == 0 { libc::ENOSPC } else { err });
     }
-    let mut domains = [0u32; 16];
-    domains[..n - 4].copy_from_slice(&got[4..n]);
+    let domains: [AtomicU32; 16] =
+        core::array::from_fn(|i| AtomicU32::new(if i < n - 4 { got[4 + i] } else { 0 }));
     SEED.store(mix(seed), Ordering::Relaxed);
     let keys = Keys {
         readonly: got[0],
@@ -250,7 +252,7 @@ impl Keys {
     }
 
     fn pick(&self, ordinal: u32) -> u32 {
-        self.domains[self.slot_of_ordinal(ordinal) as usize]
+        self.domains[self.slot_of_ordinal(ordinal) as usize].load(Ordering::Relaxed)
     }
 
     /// The key an object with this policy carries in the current period.
@@ -457,6 +459,73 @@ pub fn add_protecting(lock: usize) {
     }
 }
 
+/// Protection keys the program allocated itself (bit k), and their two PKRU
+/// bits each: PUSh never changes those bits.
+static PROGRAM_KEYS: AtomicU32 = AtomicU32::new(0);
+static PROGRAM_PKRU_MASK: AtomicU32 = AtomicU32::new(0);
+/// Domain slots whose own key went to the program.
+static GIVEN_SLOTS: AtomicU32 = AtomicU32::new(0);
+/// PUSh keeps at least this many distinct domain keys.
+const MIN_DOMAIN_KEYS: usize = 2;
+
+/// `want` with the program's own keys' bits taken from `current`.
+#[inline]
+pub fn keep_program_bits(want: Pkru, current: Pkru) -> Pkru {
+    let mask = PROGRAM_PKRU_MASK.load(Ordering::Relaxed);
+    Pkru((want.0 & !mask) | (current.0 & mask))
+}
+
+/// Keys given to the program so far.
+pub fn keys_given_to_program() -> u32 {
+    GIVEN_SLOTS.load(Ordering::Relaxed).count_ones()
+}
+
+/// Records that the program holds key `k` (from its own `pkey_alloc`).
+pub fn note_program_key(k: u32, held: bool) {
+    if k >= 16 {
+        return;
+    }
+    if held {
+        PROGRAM_KEYS.fetch_or(1 << k, Ordering::AcqRel);
+        PROGRAM_PKRU_MASK.fetch_or(3 << (2 * k), Ordering::AcqRel);
+    } else {
+        PROGRAM_KEYS.fetch_and(!(1 << k), Ordering::AcqRel);
+        PROGRAM_PKRU_MASK.fetch_and(!(3 << (2 * k)), Ordering::AcqRel);
+    }
+}
+
+/// The program wants a protection key and none is free: gives it one of
+/// PUSh's domain keys. The domain slot that used it now shares another
+/// slot's key (its owners collide with that slot's: a collision can hide a
+/// race, never invent one), its objects move to that key, and the key is
+/// freed for the program's `pkey_alloc` to take. Returns false when PUSh is
+/// down to its minimum of domains. Ordinary context, serialized by the
+/// caller.
+pub fn give_key_to_program() -> bool {
+    let Some(keys) = keys() else { return false };
+    let given = GIVEN_SLOTS.load(Ordering::Relaxed);
+    let own: Vec<usize> = (0..keys.ndomains)
+        .filter(|s| given & (1 << s) == 0)
+        .collect();
+    if own.len() <= MIN_DOMAIN_KEYS {
+        return false;
+    }
+    let (slot, alias_slot) = (own[own.len() - 1], own[0]);
+    let key = keys.domains[slot].load(Ordering::Relaxed);
+    let alias = keys.domains[alias_slot].load(Ordering::Relaxed);
+    // Every slot pointing at `key` (only `slot` itself) now uses `alias`.
+    for d in &keys.domains[..keys.ndomains] {
+        let _ = d.compare_exchange(key, alias, Ordering::AcqRel, Ordering::Relaxed);
+    }
+    GIVEN_SLOTS.fetch_or(1 << slot, Ordering::AcqRel);
+    // Threads recompute their cached keys and PKRU at their next
+    // synchronization or fault; objects still on `key` move now.
+    PERIOD.fetch_add(1, Ordering::AcqRel);
+    crate::registry::move_key(key, alias);
+    let _ = x86_check::pkey::free(key);
+    true
+}
+
 /// Sets the calling thread's PKRU to `want` unless it already has that value.
 /// Returns whether a WRPKRU was needed.
 ///
@@ -469,7 +538,9 @@ pub fn apply_pkru(want: Pkru) -> bool {
     // SAFETY: init verified OSPKE before any caller can reach this; `want`
     // always keeps key 0 (stacks, heap, runtime metadata) read-write.
     unsafe {
-        if x86_check::pkru::read() == want {
+        let current = x86_check::pkru::read();
+        let want = keep_program_bits(want, current);
+        if current == want {
             return false;
         }
         x86_check::pkru::write(want);

@@ -1040,6 +1040,27 @@ pub fn set_key(o: &Object, key: u32) -> Result<(), i32> {
     rekey_pages(t, id, o.span() / PAGE, o, key)
 }
 
+/// Moves every object on key `from` (or waiting to return to it after a
+/// pending check) to key `to`: `from` is leaving PUSh (given to the program).
+pub fn move_key(from: u32, to: u32) {
+    for id in used_ids() {
+        let Some(o) = object(id) else { continue };
+        if !o.is_live() {
+            continue;
+        }
+        o.update(|s| {
+            if (s >> bits::POLICY_KEY_SHIFT) & 0xf == from {
+                (s & !(0xf << bits::POLICY_KEY_SHIFT)) | ((to & 0xf) << bits::POLICY_KEY_SHIFT)
+            } else {
+                s
+            }
+        });
+        if o.key() == from {
+            let _ = set_key(o, to);
+        }
+    }
+}
+
 // ---------------------------------------------------------------- fork
 
 /// Before `fork` (parent): holds the allocator and snapshots the memfd, so

@@ -375,6 +375,19 @@ fn backend_name() -> &'static str {
     crate::backend::current().map_or("none", |b| b.name())
 }
 
+/// The backend as the SUMMARY names it, with the protection keys PUSh gave
+/// to the program (fewer domains for PUSh).
+fn backend_label() -> String {
+    match crate::domains::keys_given_to_program() {
+        0 => backend_name().to_string(),
+        n => format!(
+            "{}, {n} protection key{} given to the program",
+            backend_name(),
+            if n == 1 { "" } else { "s" }
+        ),
+    }
+}
+
 /// Drains and prints the summary line (if anything was reported).
 pub fn finish(verbose_stats: Option<String>) {
     drain();
@@ -394,13 +407,14 @@ pub fn finish(verbose_stats: Option<String>) {
                 plural(r, "data race", "data races"),
                 plural(u, "unordered policy change", "unordered policy changes"),
                 plural(a, "annotation error", "annotation errors"),
-                backend_name(),
+                backend_label(),
             ),
             ReportFormat::Json => format!(
                 "{}\n",
                 serde_json::json!({"summary": {"reports": total, "data_races": r,
                     "unordered_policy_changes": u, "annotation_errors": a,
-                    "backend": backend_name()}})
+                    "backend": backend_name(),
+                    "keys_given_to_program": crate::domains::keys_given_to_program()}})
             ),
         };
         p.write(line.as_bytes());

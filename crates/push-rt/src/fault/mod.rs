@@ -235,6 +235,8 @@ fn saved_pkru(area: *mut u8) -> Pkru {
 }
 
 fn set_saved_pkru(area: *mut u8, p: Pkru) {
+    // The program's own keys keep the rights it gave them.
+    let p = crate::domains::keep_program_bits(p, saved_pkru(area));
     // SAFETY: frame_area validated the area.
     unsafe { xsave::write_saved(area, PKRU_OFFSET.load(Ordering::Relaxed), p) }
 }
