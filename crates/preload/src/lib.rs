@@ -764,6 +764,53 @@ pub unsafe extern "C" fn pthread_exit(v: *mut c_void) -> ! {
     std::process::abort()
 }
 
+/// Raw `clone` (the glibc wrapper; its variadic tail is passed in registers,
+/// so it is declared with all of it). A thread that will share its creator's
+/// TLS (CLONE_VM without CLONE_SETTLS or CLONE_VFORK) is not a thread glibc
+/// or PUSh can track: PUSh stops checking the creator (the two are one to
+/// it) and first makes glibc leave its single-threaded mode, whose
+/// non-atomic lock fast paths such a program would otherwise race on.
+#[no_mangle]
+pub unsafe extern "C" fn clone(
+    f: extern "C" fn(*mut c_void) -> c_int,
+    stack: *mut c_void,
+    flags: c_int,
+    arg: *mut c_void,
+    parent_tid: *mut libc::pid_t,
+    tls: *mut c_void,
+    child_tid: *mut libc::pid_t,
+) -> c_int {
+    // A vfork-style child runs while its parent waits: nothing to share.
+    let shares_tls =
+        flags & libc::CLONE_VM != 0 && flags & (libc::CLONE_SETTLS | libc::CLONE_VFORK) == 0;
+    if shares_tls && rt::enabled() {
+        leave_single_threaded_mode();
+        rt::on_clone_sharing_tls();
+    }
+    // SAFETY: unchanged arguments; the real clone reads the tail only when
+    // `flags` asks for it.
+    unsafe { real::clone()(f, stack, flags, arg, parent_tid, tls, child_tid) }
+}
+
+/// glibc takes non-atomic fast paths in its locks until the process creates
+/// its first pthread; one short-lived pthread ends that for good.
+fn leave_single_threaded_mode() {
+    extern "C" fn nothing(_: *mut c_void) -> *mut c_void {
+        core::ptr::null_mut()
+    }
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if DONE.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let mut t: pthread_t = 0;
+    // SAFETY: a plain thread with default attributes, joined at once.
+    unsafe {
+        if real::pthread_create()(&mut t, core::ptr::null(), nothing, core::ptr::null_mut()) == 0 {
+            real::pthread_join()(t, core::ptr::null_mut());
+        }
+    }
+}
+
 // ------------------------------------------------------------------- signals
 
 #[no_mangle]

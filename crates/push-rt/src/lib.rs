@@ -616,6 +616,18 @@ pub fn on_thread_exit() {
     }
 }
 
+/// The calling thread is about to `clone` a thread that will run on its
+/// TLS (no CLONE_SETTLS): the runtime cannot tell the two apart, so it
+/// stops checking both (never guessing is better than a false report or a
+/// hang), and opens every key so neither faults.
+pub fn on_clone_sharing_tls() {
+    if let Some((_, rec)) = current_thread() {
+        rec.unchecked.store(true, Ordering::Release);
+        windows::close_everything(rec);
+    }
+    domains::apply_pkru(x86_check::Pkru(0));
+}
+
 /// `pthread_detach` succeeded for `handle`: nobody will join it.
 pub fn on_thread_detached(handle: u64) {
     if let Some(r) = threads::find_by_pthread(handle).and_then(threads::record) {

@@ -77,6 +77,7 @@ type R = *mut libc::pthread_rwlock_t;
 type C = *mut libc::pthread_cond_t;
 type S = *mut libc::pthread_spinlock_t;
 type StartFn = extern "C" fn(*mut c_void) -> *mut c_void;
+type CloneFn = extern "C" fn(*mut c_void) -> c_int;
 
 real_functions! {
     sigaction = "sigaction": fn(c_int, *const SigAction, *mut SigAction) -> c_int;
@@ -118,4 +119,5 @@ real_functions! {
     siginterrupt = "siginterrupt": fn(c_int, c_int) -> c_int;
     pkey_alloc = "pkey_alloc": fn(libc::c_uint, libc::c_uint) -> c_int;
     pkey_free = "pkey_free": fn(c_int) -> c_int;
+    clone = "clone": fn(CloneFn, *mut c_void, c_int, *mut c_void, *mut libc::pid_t, *mut c_void, *mut libc::pid_t) -> c_int;
 }

@@ -53,6 +53,10 @@ pub struct ThreadRecord {
     pub serial: AtomicU32,
     /// Created detached or detached later: nobody will join it.
     pub detached: AtomicBool,
+    /// Another kernel thread runs on this thread's TLS (a raw `clone`
+    /// without CLONE_SETTLS): the two cannot be told apart, so neither is
+    /// checked (hooks pass through, faults are allowed).
+    pub unchecked: AtomicBool,
     /// Id + 1 of the next record on the free list (while free).
     pub next_free: AtomicU32,
     pub tid: AtomicI32,
@@ -284,6 +288,7 @@ pub fn recycle(id: u32) {
     r.pthread.store(0, Ordering::Relaxed);
     r.tid.store(0, Ordering::Relaxed);
     r.detached.store(false, Ordering::Relaxed);
+    r.unchecked.store(false, Ordering::Relaxed);
     r.internal.store(false, Ordering::Relaxed);
     r.state.store(STATE_FREE, Ordering::Release);
     push_free(id);
@@ -360,7 +365,11 @@ pub fn hook_thread() -> Option<(u32, &'static ThreadRecord)> {
     }
     if id != 0 && !rec.is_null() {
         // SAFETY: `record` points into the never-freed thread table.
-        return Some((id - 1, unsafe { &*rec }));
+        let rec = unsafe { &*rec };
+        if rec.unchecked.load(Ordering::Relaxed) {
+            return None;
+        }
+        return Some((id - 1, rec));
     }
     current_or_register().and_then(|id| Some((id, record(id)?)))
 }

@@ -244,6 +244,9 @@ fn set_saved_pkru(area: *mut u8, p: Pkru) {
 /// Whether `id` may make this access under the object's current policy.
 /// May hand the object over (private to an exited thread the caller joined).
 pub fn access_allowed(keys: &Keys, id: u32, rec: &ThreadRecord, obj: &Object, write: bool) -> bool {
+    if rec.unchecked.load(Ordering::Relaxed) {
+        return true;
+    }
     match policy::access(obj.policy(), &asker(id, rec), write) {
         Verdict::Allow => true,
         Verdict::Deny => false,
@@ -413,6 +416,9 @@ fn check_pending(
     pc: usize,
     g: &[i64; 23],
 ) -> bool {
+    if rec.unchecked.load(Ordering::Relaxed) {
+        return true;
+    }
     let changer = obj.change_thread();
     if changer == id
         && !holds_protecting_lock_exclusively(rec, obj)
