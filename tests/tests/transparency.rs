@@ -20,3 +20,24 @@ fn raw_clone_thread_on_its_creators_tls_never_hangs() {
         }
     }
 }
+
+#[test]
+fn a_runtime_that_cannot_start_says_why_and_the_program_runs() {
+    // Under a small address-space limit the runtime cannot reserve its
+    // tables: it says so (not "no protection keys") and the program runs
+    // as natively.
+    let bin = compile_c("private_clean");
+    let script = format!("ulimit -v 1000000; exec {}", bin.display());
+    let native = run_native_args(std::path::Path::new("/bin/bash"), &["-c", &script]);
+    let r = run_preload_args(std::path::Path::new("/bin/bash"), "", &[], &["-c", &script]);
+    assert_eq!(r.code, native.code, "{r}");
+    assert_eq!(r.stdout, native.stdout, "{r}");
+    let warnings: Vec<&str> = r.stderr.lines().filter(|l| l.contains("PUSh")).collect();
+    assert_eq!(warnings.len(), 1, "{r}");
+    assert!(warnings[0].contains("could not reserve its tables"), "{r}");
+    assert!(warnings[0].contains("ulimit -v"), "{r}");
+    assert!(
+        !r.stderr.contains("protection keys are not available"),
+        "{r}"
+    );
+}

@@ -136,8 +136,8 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         && domains::init_owner_table())
     {
         return Err(Disabled::Failed(
-            "could not reserve its tables: is the address space limited (ulimit -v) or \
-             overcommit off (vm.overcommit_memory=2)?"
+            "could not reserve its tables (is the address space limited by ulimit -v, or \
+             overcommit off with vm.overcommit_memory=2?)"
                 .into(),
         ));
     }
