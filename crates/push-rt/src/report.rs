@@ -488,7 +488,8 @@ fn symbolize(pc: usize, exact: bool) -> Frame {
     };
     backtrace::resolve((lookup + 1) as *mut libc::c_void, |sym| {
         if f.function.is_none() {
-            f.function = sym.name().map(|n| n.to_string());
+            // `{:#}`: demangled without the hash of Rust symbols.
+            f.function = sym.name().map(|n| format!("{n:#}"));
         }
         if f.file.is_none() {
             f.file = sym.filename().map(|p| p.display().to_string());

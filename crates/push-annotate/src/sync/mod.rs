@@ -127,9 +127,9 @@ fn map_try_lock_result<G, H>(
 ) -> TryLockResult<H> {
     match result {
         Ok(g) => Ok(wrap(g)),
-        Err(TryLockError::Poisoned(p)) => {
-            Err(TryLockError::Poisoned(PoisonError::new(wrap(p.into_inner()))))
-        }
+        Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(wrap(
+            p.into_inner(),
+        )))),
         Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
     }
 }

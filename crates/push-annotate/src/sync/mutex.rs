@@ -227,7 +227,8 @@ impl<T: fmt::Debug> fmt::Debug for Mutex<T> {
             Ok(guard) => d.field("data", &&*guard),
             Err(_) => d.field("data", &format_args!("<locked>")),
         };
-        d.field("poisoned", &self.is_poisoned()).finish_non_exhaustive()
+        d.field("poisoned", &self.is_poisoned())
+            .finish_non_exhaustive()
     }
 }
 

@@ -178,7 +178,10 @@ impl<T> RwLock<T> {
         }
     }
 
-    fn read_guard<'a>(&'a self, inner: std::sync::RwLockReadGuard<'a, ()>) -> RwLockReadGuard<'a, T> {
+    fn read_guard<'a>(
+        &'a self,
+        inner: std::sync::RwLockReadGuard<'a, ()>,
+    ) -> RwLockReadGuard<'a, T> {
         lock_acquired(self.data.addr(), false);
         RwLockReadGuard {
             lock: self,
@@ -264,7 +267,8 @@ impl<T: fmt::Debug> fmt::Debug for RwLock<T> {
             Ok(guard) => d.field("data", &&*guard),
             Err(_) => d.field("data", &format_args!("<locked>")),
         };
-        d.field("poisoned", &self.is_poisoned()).finish_non_exhaustive()
+        d.field("poisoned", &self.is_poisoned())
+            .finish_non_exhaustive()
     }
 }
 
