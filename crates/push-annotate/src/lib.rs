@@ -96,3 +96,8 @@ pub use global::TrackedStatic;
 pub use hb::{happens_after, happens_before, lock_acquired, lock_released};
 pub use runtime::runtime_loaded;
 pub use tracked::TrackedBox;
+
+/// The examples of the crate's README, run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
