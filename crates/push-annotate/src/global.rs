@@ -112,7 +112,8 @@ macro_rules! __register_tracked_static {
     ($name:ident, $ty:ty) => {
         const _: () = {
             extern "C" fn register() {
-                // Only the address is taken: nothing is read or written.
+                // SAFETY: only the address is taken; nothing is read or
+                // written (older compilers want `unsafe` for a `static mut`).
                 #[allow(unused_unsafe)]
                 let addr = unsafe { ::core::ptr::addr_of!($name) };
                 $crate::__private::register_static(

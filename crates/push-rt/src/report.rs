@@ -861,3 +861,57 @@ fn json(
     v["message"] = Value::String(message);
     format!("{v}\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &[u8]) -> RawReport {
+        let mut r = RawReport {
+            thread: 3,
+            tid: 4243,
+            ..RawReport::default()
+        };
+        r.thread_name[..name.len()].copy_from_slice(name);
+        r
+    }
+
+    #[test]
+    fn thread_text_quotes_and_escapes_the_name() {
+        assert_eq!(thread_text(&named(b"")), "T3 (tid 4243)");
+        assert_eq!(
+            thread_text(&named(b"racy_counter")),
+            "T3 \"racy_counter\" (tid 4243)"
+        );
+        assert_eq!(
+            thread_text(&named(b"a \"b\"")),
+            r#"T3 "a \"b\"" (tid 4243)"#
+        );
+    }
+
+    #[test]
+    fn the_reporting_thread_captures_its_own_name() {
+        let named = std::thread::Builder::new()
+            .name("capture-name-test".into())
+            .spawn(|| {
+                let mut r = RawReport {
+                    tid: sys::gettid(),
+                    ..RawReport::default()
+                };
+                capture_thread_name(&mut r);
+                // Another thread's report is left alone.
+                let mut other = RawReport {
+                    tid: sys::gettid() + 1,
+                    ..RawReport::default()
+                };
+                capture_thread_name(&mut other);
+                (thread_name(&r), thread_name(&other))
+            })
+            .unwrap();
+        // The kernel keeps 15 bytes of a thread name.
+        assert_eq!(
+            named.join().unwrap(),
+            (Some("capture-name-te".to_string()), None)
+        );
+    }
+}
