@@ -52,7 +52,11 @@ elif [ "${PUSH_SKIP_VM:-0}" = 1 ]; then
     if [ "${PUSH_REQUIRE_PKU:-0}" = 1 ]; then failed_passes+=("integration-mpk (required)"); fi
 else
     # Build the test binaries here, run them in the guest (cargo itself
-    # stays on the host).
+    # stays on the host). The Rust programs that tests/tests/rust_annotate.rs
+    # builds with cargo are built here too, so that the guest's cargo (the
+    # host's, over 9p) only finds them fresh.
+    CARGO_TARGET_DIR=target/rust-annotate cargo build -p push-rust-examples --bins
+    CARGO_TARGET_DIR=target/rust-annotate cargo test -p push-rust-examples --test runner_demo --no-run
     cargo test --release -p push-tests --no-run --message-format=json 2>/dev/null |
         python3 -c 'import json,sys
 for l in sys.stdin:
