@@ -40,7 +40,12 @@ run_pass() {
 # machine's own backend.
 if has_pku; then direct=mpk; other=mprotect; else direct=mprotect; other=mpk; fi
 run_pass "unit+integration-$direct" env PUSH_TEST_BACKEND=$direct \
-    cargo test --release --workspace --no-fail-fast -- --test-threads=2
+    cargo test --release --workspace --no-fail-fast --lib --bins --tests -- --test-threads=2
+
+# Doc tests (push-annotate's examples, run without the runtime) in the dev
+# profile: under the release profile (fat LTO) each of them links for
+# seconds, about 10 minutes in all.
+run_pass "doctests" cargo test --workspace --no-fail-fast --doc
 
 # The integration tests on the other backend.
 if [ "$other" = mprotect ]; then
