@@ -34,6 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH_DIR = os.path.join(ROOT, "benchmarks")
 WORK_DIR = os.path.join(BENCH_DIR, "workloads")
 MICRO_SRC = os.path.join(BENCH_DIR, "micro", "micro.c")
+RUST_DIR = os.path.join(BENCH_DIR, "rust")
 INCLUDE = os.path.join(ROOT, "include")
 TARGET = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
 if not os.path.isabs(TARGET):
@@ -59,8 +60,9 @@ BAR_TSAN_VS_PUSH = 20.0
 
 
 class Workload:
-    def __init__(self, name, what, full, quick, helgrind, annotations, tracked):
+    def __init__(self, name, what, full, quick, helgrind, annotations, tracked, rust=False):
         self.name = name
+        self.rust = rust  # a Rust port (benchmarks/rust), built with cargo; no TSan build
         self.what = what  # one line: what it is
         self.full = full  # args after THREADS
         self.quick = quick
@@ -70,6 +72,8 @@ class Workload:
 
     @property
     def src(self):
+        if self.rust:
+            return os.path.join(RUST_DIR, "src", "bin", self.name + ".rs")
         return os.path.join(WORK_DIR, self.name + ".c")
 
 
@@ -117,7 +121,18 @@ WORKLOADS = [
              "one object per bucket protected_by its own mutex; stats racy (atomics)",
              "one per bucket (8192) + T+1"),
 ]
+# Rust ports (benchmarks/rust, annotated with push-annotate), run only when
+# named with --only (they stay out of the C suite's geometric means); the
+# same workload, output and checksum as their C originals. Rust's TSan needs
+# a nightly compiler: no TSan column for them.
+RUST_WORKLOADS = [
+    Workload("kv_rs", "Rust port of kv: push-annotate sync::Mutex per bucket, sync::Barrier",
+             ["32"], ["1", "1024"], ["2", "1024"],
+             "each bucket a push_annotate::sync::Mutex (data tracked, protected by it); stats a racy TrackedBox",
+             "one per bucket (8192) + T+1", rust=True),
+]
 WORKLOAD_NAMES = [w.name for w in WORKLOADS]
+ALL_WORKLOADS = WORKLOADS + RUST_WORKLOADS
 
 MICRO_FULL = ["2000000", "2000"]
 MICRO_QUICK = ["200000", "200"]
@@ -269,8 +284,28 @@ def tsan_usable():
     return True, ""
 
 
+def build_rust(workloads):
+    """cargo build --release of the Rust ports, into a target directory of
+    their own (a cargo running the tests may hold the main one's lock);
+    the binaries are copied to OUT_DIR."""
+    if not workloads:
+        return
+    target = os.path.join(OUT_DIR, "rust-target")
+    env = dict(os.environ, CARGO_TARGET_DIR=target)
+    env.pop("LD_PRELOAD", None)
+    cmd = [os.environ.get("CARGO", "cargo"), "build", "--release", "-p", "push-benchmarks-rs"]
+    r = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        log("cargo build error:\n" + r.stdout[-4000:])
+        sys.exit("error: building the Rust benchmarks failed")
+    for w in workloads:
+        shutil.copy2(os.path.join(target, "release", w.name), os.path.join(OUT_DIR, w.name))
+
+
 def build(workloads, with_tsan):
     os.makedirs(OUT_DIR, exist_ok=True)
+    build_rust([w for w in workloads if w.rust])
+    workloads = [w for w in workloads if not w.rust]
     jobs = []
     for w in workloads:
         jobs.append((w.src, os.path.join(OUT_DIR, w.name), []))
@@ -514,13 +549,14 @@ def run_workload(w, opts, modes):
 
     # Memory runs (PSS sampled): one per mode, the modes in turn. In quick
     # mode they are the only runs and their times are the times.
-    for m in modes:
+    run_modes = [m for m in modes if not (w.rust and m == "tsan")]
+    for m in run_modes:
         one(m, "memory", True)
     if not opts.quick:
         # Timed runs, not sampled (sampling costs the child's machine time):
         # the modes alternate run by run, the order rotating each round.
         for i in range(opts.runs):
-            order = modes[i % len(modes):] + modes[:i % len(modes)]
+            order = run_modes[i % len(run_modes):] + run_modes[:i % len(run_modes)]
             for m in order:
                 if m == "tsan" and i >= opts.tsan_runs:
                     continue
@@ -766,7 +802,7 @@ def write_report(path, opts, info, modes, results, summaries, micro, helgrind, s
     add("| workload | what | input (after THREADS) | tracked objects | PUSh annotations |")
     add("| --- | --- | --- | --- | --- |")
     for r in results:
-        w = next(x for x in WORKLOADS if x.name == r["name"])
+        w = next(x for x in ALL_WORKLOADS if x.name == r["name"])
         add("| %s | %s | `%s` | %s | %s |" % (w.name, w.what, " ".join(r["args"]), w.tracked, w.annotations))
     add("")
     add("### Time (wall clock, median of %s)" % ("1" if opts.quick else "%d%s" % (
@@ -1216,7 +1252,8 @@ def main():
                     help="timed runs under TSan (default: --runs, at most 3; TSan is 5x-45x slower)")
     ap.add_argument("--helgrind", action="store_true", help="also run Helgrind, on smaller inputs (slow)")
     ap.add_argument("--threads", type=int, default=2, help="worker threads (default 2)")
-    ap.add_argument("--only", default="", help="comma-separated workloads (%s) or micro" % ",".join(WORKLOAD_NAMES))
+    ap.add_argument("--only", default="", help="comma-separated workloads (%s), Rust ports (%s) or micro" % (
+        ",".join(WORKLOAD_NAMES), ",".join(w.name for w in RUST_WORKLOADS)))
     ap.add_argument("--no-micro", action="store_true", help="skip the microbenchmarks")
     ap.add_argument("--no-tsan", action="store_true", help="skip ThreadSanitizer")
     ap.add_argument("--backend", choices=["auto", "mpk", "mprotect"], default=None,
@@ -1253,10 +1290,10 @@ def main():
         sys.exit("error: this CPU/kernel has no protection keys (pku/ospke flags): PUSh cannot run here")
 
     only = [x for x in opts.only.split(",") if x]
-    unknown = [x for x in only if x not in WORKLOAD_NAMES + ["micro"]]
+    unknown = [x for x in only if x not in [w.name for w in ALL_WORKLOADS] + ["micro"]]
     if unknown:
         ap.error("unknown workload(s): %s (choose from %s, micro)" % (", ".join(unknown), ", ".join(WORKLOAD_NAMES)))
-    workloads = [w for w in WORKLOADS if not only or w.name in only]
+    workloads = [w for w in ALL_WORKLOADS if (w.name in only if only else not w.rust)]
     do_micro = not opts.no_micro and (not only or "micro" in only)
     full_run = not opts.quick and not only and opts.threads == 2 and not opts.no_tsan and not opts.no_micro
     out_path = opts.out or (os.path.join(BENCH_DIR, "RESULTS.md") if full_run else

@@ -54,7 +54,12 @@ run_pass() {
 # machine's own backend.
 if has_pku; then direct=mpk; other=mprotect; else direct=mprotect; other=mpk; fi
 run_pass "unit+integration-$direct" env PUSH_TEST_BACKEND=$direct \
-    cargo test --release --workspace --no-fail-fast -- --test-threads=2
+    cargo test --release --workspace --no-fail-fast --lib --bins --tests -- --test-threads=2
+
+# Doc tests (push-annotate's examples, run without the runtime) in the dev
+# profile: under the release profile (fat LTO) each of them links for
+# seconds, about 10 minutes in all.
+run_pass "doctests" cargo test --workspace --no-fail-fast --doc
 
 # The integration tests on the other backend.
 if [ "$other" = mprotect ]; then
@@ -66,7 +71,11 @@ elif [ "${PUSH_SKIP_VM:-0}" = 1 ]; then
     if [ "${PUSH_REQUIRE_PKU:-0}" = 1 ]; then failed_passes+=("integration-mpk (required)"); fi
 else
     # Build the test binaries here, run them in the guest (cargo itself
-    # stays on the host).
+    # stays on the host). The Rust programs that tests/tests/rust_annotate.rs
+    # builds with cargo are built here too, so that the guest's cargo (the
+    # host's, over 9p) only finds them fresh.
+    CARGO_TARGET_DIR=target/rust-annotate cargo build -p push-rust-examples --bins
+    CARGO_TARGET_DIR=target/rust-annotate cargo test -p push-rust-examples --test runner_demo --no-run
     cargo test --release -p push-tests --no-run --message-format=json 2>/dev/null |
         python3 -c 'import json,sys
 for l in sys.stdin:

@@ -793,12 +793,38 @@ impl Report {
         Some(rest.split_whitespace().next()?.to_string())
     }
 
+    /// The name of the accessing thread (what `pthread_setname_np` set,
+    /// libtest's test name, or the program's name), quoted after `T<n>` on
+    /// the access line: `by thread T1 "worker" (tid 4243):`. For a report
+    /// without an access line, the same on the first line (the call).
+    pub fn thread_name(&self) -> Option<String> {
+        let line = self.access_line.as_deref().or_else(|| self.first_line())?;
+        quoted_thread_name(line)
+    }
+
     /// Whether frame `#0` is at `file:line`.
     pub fn frame0_at(&self, file: &str, line: u32) -> bool {
         self.frame0
             .as_deref()
             .is_some_and(|f| frame_is_at(f, file, line))
     }
+}
+
+/// The quoted thread name after `by thread T<n> ` in a report line, with
+/// the escapes of the text format (`\"`, `\\`) undone.
+pub fn quoted_thread_name(line: &str) -> Option<String> {
+    let rest = &line[line.find("by thread ")? + "by thread ".len()..];
+    let rest = rest.split_once(' ')?.1.strip_prefix('"')?;
+    let mut name = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(name),
+            '\\' => name.push(chars.next()?),
+            c => name.push(c),
+        }
+    }
+    None
 }
 
 /// Whether a frame line (`#0 0x... in fn /src/x.c:14`) names `file:line`
@@ -1352,6 +1378,181 @@ pub fn check_unordered(
     first
 }
 
+// ---------------------------------------------------------------------------
+// Rust programs (examples/rust, built with cargo)
+// ---------------------------------------------------------------------------
+
+/// The package of Rust example programs (`examples/rust`).
+pub fn rust_examples_dir() -> PathBuf {
+    repo_root().join("examples").join("rust")
+}
+
+/// The cargo target directory the tests build Rust programs into
+/// (`target/rust-annotate`): not the outer build's, whose lock a running
+/// `cargo test` may hold.
+pub fn rust_target_dir() -> PathBuf {
+    target_dir().join("rust-annotate")
+}
+
+/// How long a cargo build of the Rust examples may take (dependencies
+/// included, on a small machine).
+pub const CARGO_BUILD_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A `cargo` command (the one running the tests, if any) building into
+/// [`rust_target_dir`], run in `dir`, without the runtime in its
+/// environment.
+pub fn cargo_command(dir: &Path) -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(dir)
+        .env("CARGO_TARGET_DIR", rust_target_dir())
+        .env_remove("LD_PRELOAD")
+        .env_remove("PUSH_OPTIONS");
+    cmd
+}
+
+/// Builds the binaries of `examples/rust` (debug profile, as `cargo build`
+/// does; the workspace's `.cargo/config.toml` keeps frame pointers) once
+/// per process and returns the directory they are in. Panics with cargo's
+/// output when the build fails.
+pub fn build_rust_examples() -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let mut cmd = cargo_command(&repo_root());
+        cmd.args(["build", "-p", "push-rust-examples", "--bins"]);
+        let r = run_with_timeout(cmd, CARGO_BUILD_TIMEOUT);
+        if r.timed_out || r.code != Some(0) {
+            return Err(format!("building examples/rust failed\n{r}"));
+        }
+        Ok(rust_target_dir().join("debug"))
+    });
+    match built {
+        Ok(dir) => dir.clone(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// The built binary of the Rust example `name` (`examples/rust/src/bin/<name>.rs`).
+pub fn rust_example(name: &str) -> PathBuf {
+    let bin = build_rust_examples().join(name);
+    assert!(bin.is_file(), "{} was not built", bin.display());
+    bin
+}
+
+/// The source of the Rust example `name`.
+pub fn rust_example_source(name: &str) -> PathBuf {
+    rust_examples_dir()
+        .join("src")
+        .join("bin")
+        .join(format!("{name}.rs"))
+}
+
+/// The line of the Rust source `path` marked `// RACE:tag`.
+pub fn rust_marker_line(path: &Path, tag: &str) -> u32 {
+    line_containing(&path.to_string_lossy(), &format!("// RACE:{tag}"))
+}
+
+/// Runs the Rust example `name` natively: exit 0, `expected_stdout`, no
+/// `PUSh` on stderr. Returns the binary.
+pub fn check_rust_native(name: &str, expected_stdout: &str) -> PathBuf {
+    let bin = rust_example(name);
+    let native = run_native(&bin);
+    assert_exit_code(&native, 0);
+    assert_stdout(&native, expected_stdout);
+    assert!(
+        !native.stderr.contains("PUSh"),
+        "native run mentions PUSh\n{native}"
+    );
+    bin
+}
+
+/// [`check_clean`] for a Rust example.
+pub fn check_rust_clean(name: &str, expected_stdout: &str) {
+    let bin = check_rust_native(name, expected_stdout);
+    require_pku!();
+    for mode in MODES {
+        let r = run_mode(mode, &bin);
+        assert_clean(&r);
+        assert!(
+            !r.stderr.contains("PUSh"),
+            "a clean program's stderr must not mention PUSh ({mode:?})\n{r}"
+        );
+        assert_stdout(&r, expected_stdout);
+    }
+}
+
+/// [`check_racy`] for a Rust example: natively exit 0 and
+/// `expected_stdout`; under `LD_PRELOAD` and under `push run` the same
+/// stdout, exactly one data race of `access` with frame `#0` at the line
+/// of `<name>.rs` marked `// RACE:tag`, a summary, exit 66. Returns the
+/// report of the preload run.
+pub fn check_rust_racy(
+    name: &str,
+    tag: &str,
+    access: Access,
+    expected_stdout: &str,
+) -> Option<Report> {
+    check_rust_racy_reports(name, tag, access, expected_stdout, 1)
+}
+
+/// [`check_rust_racy`] for a racy line that compiles to a separate load
+/// and store (`x += 1` in a debug build, with its overflow check between
+/// them): the load and the store are reported once each (reports are per
+/// access site), so the run has one or two data races, all at the marked
+/// line.
+pub fn check_rust_racy_load_store(name: &str, tag: &str, expected_stdout: &str) -> Option<Report> {
+    check_rust_racy_reports(name, tag, Access::Any, expected_stdout, 2)
+}
+
+fn check_rust_racy_reports(
+    name: &str,
+    tag: &str,
+    access: Access,
+    expected_stdout: &str,
+    max_reports: usize,
+) -> Option<Report> {
+    let bin = check_rust_native(name, expected_stdout);
+    require_pku!(None);
+    let line = rust_marker_line(&rust_example_source(name), tag);
+    let file = format!("{name}.rs");
+    let mut first = None;
+    for mode in MODES {
+        let r = run_mode(mode, &bin);
+        assert_exit_code(&r, RACE_EXIT);
+        let report = assert_race_access(&r, DATA_RACE, access, &file, line);
+        let reports = r.reports();
+        assert!(
+            (1..=max_reports).contains(&reports.len())
+                && reports
+                    .iter()
+                    .all(|rep| rep.kind == DATA_RACE && rep.frame0_at(&file, line)),
+            "expected 1 to {max_reports} data race(s), all at {file}:{line}; found {:#?}\n{r}",
+            reports
+                .iter()
+                .map(|r| (&r.kind, r.is_write, &r.frame0))
+                .collect::<Vec<_>>()
+        );
+        let summary = r
+            .summary()
+            .unwrap_or_else(|| panic!("no `SUMMARY: PUSh:` line ({mode:?})\n{r}"));
+        assert_eq!(
+            (summary.reports, summary.data_races),
+            (reports.len() as u64, reports.len() as u64),
+            "{r}"
+        );
+        assert_stdout(&r, expected_stdout);
+        first.get_or_insert(report);
+    }
+    first
+}
+
+/// Sets `PUSH_OPTIONS` for a command that starts programs under the
+/// runtime itself (e.g. `cargo test` with `push run` as its runner):
+/// `options` plus the suite's backend.
+pub fn set_push_options(cmd: &mut Command, options: &str) {
+    set_runtime_env(cmd, options, &[]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1360,7 +1561,7 @@ mod tests {
 some program output
 ==================
 WARNING: PUSh: data race (pid=4242)
-  Write at 0x7f2a1c000008 (offset 8 in object 0x7f2a1c000000) by thread T1 (tid 4243):
+  Write at 0x7f2a1c000008 (offset 8 in object 0x7f2a1c000000) by thread T1 \"writer \\\"1\\\"\" (tid 4243):
     #0 0x5555555551a9 in writer /src/racy.c:14
     #1 0x7ffff7e2a144 in start_thread (/lib/x86_64-linux-gnu/libc.so.6+0x8a144)
 
@@ -1393,11 +1594,13 @@ SUMMARY: PUSh: 3 reports (2 data races, 0 unordered policy changes, 1 annotation
         assert!(!r.frame0_at("racy.c", 1));
         assert!(!r.frame0_at("y.c", 14));
         assert_eq!(r.access_thread().as_deref(), Some("T1"));
+        assert_eq!(r.thread_name().as_deref(), Some("writer \"1\""));
         assert!(r.object_line().unwrap().contains("of 64 bytes"));
 
         let a = &reports[1];
         assert_eq!(a.kind, ANNOTATION_ERROR);
         assert_eq!(a.is_write, None);
+        assert_eq!(a.thread_name(), None);
         assert!(a.first_line().unwrap().starts_with("push_private("));
         assert!(a.frame0_at("misuse.c", 12));
 

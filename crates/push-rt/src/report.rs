@@ -82,6 +82,41 @@ pub struct RawReport {
     pub other_api: u8,
     /// The rehash period the report was raised in.
     pub period: u64,
+    /// The name of the thread `tid` (its `comm`: what `pthread_setname_np`
+    /// set, 15 bytes at most, NUL-padded), captured when the report is
+    /// raised; all zero when unknown.
+    pub thread_name: [u8; 16],
+}
+
+/// Fills `r.thread_name` when `r` is raised by the thread it names: one
+/// `prctl(PR_GET_NAME)` into the report itself. Async-signal-safe (a system
+/// call, no allocation; `errno` is preserved).
+fn capture_thread_name(r: &mut RawReport) {
+    if r.tid == 0 || r.tid != sys::gettid() || r.thread_name[0] != 0 {
+        return;
+    }
+    let saved = sys::errno();
+    let mut name = [0u8; 16];
+    // SAFETY: PR_GET_NAME writes at most 16 bytes (NUL included) into `name`.
+    if unsafe { libc::prctl(libc::PR_GET_NAME, name.as_mut_ptr()) } == 0 {
+        name[15] = 0;
+        r.thread_name = name;
+    }
+    sys::set_errno(saved);
+}
+
+/// The captured thread name, if any.
+fn thread_name(r: &RawReport) -> Option<String> {
+    let len = r.thread_name.iter().position(|&b| b == 0).unwrap_or(16);
+    (len > 0).then(|| String::from_utf8_lossy(&r.thread_name[..len]).into_owned())
+}
+
+/// `T1 "name" (tid 4243)`: the reporting thread as the text format shows it.
+fn thread_text(r: &RawReport) -> String {
+    match thread_name(r) {
+        Some(name) => format!("{} {name:?} (tid {})", tname(r.thread), r.tid),
+        None => format!("{} (tid {})", tname(r.thread), r.tid),
+    }
 }
 
 struct Slot {
@@ -248,6 +283,7 @@ fn try_enqueue(q: &FixedArray<Slot>, r: &RawReport) -> Option<u32> {
                 let dst = slot.report.get();
                 *dst = *r;
                 (*dst).seq = seq;
+                capture_thread_name(&mut *dst);
             }
             slot.state.store(READY, Ordering::Release);
             // SeqCst pairs with the reporter's store of REPORTER_ASLEEP
@@ -356,6 +392,7 @@ pub fn report_now(r: &RawReport) {
     if let Some(p) = guard.as_mut() {
         let mut r = *r;
         r.seq = NEXT_SEQ.fetch_add(1, Ordering::Relaxed);
+        capture_thread_name(&mut r);
         p.print(&r);
     }
 }
@@ -465,7 +502,8 @@ fn symbolize(pc: usize, exact: bool) -> Frame {
     };
     backtrace::resolve((lookup + 1) as *mut libc::c_void, |sym| {
         if f.function.is_none() {
-            f.function = sym.name().map(|n| n.to_string());
+            // `{:#}`: demangled without the hash of Rust symbols.
+            f.function = sym.name().map(|n| format!("{n:#}"));
         }
         if f.file.is_none() {
             f.file = sym.filename().map(|p| p.display().to_string());
@@ -670,11 +708,10 @@ fn text(
         KIND_UNORDERED if r.api != 0 => {
             let _ = writeln!(
                 s,
-                "  {}({:#x}) by thread {} (tid {}): not ordered after the previous policy change",
+                "  {}({:#x}) by thread {}: not ordered after the previous policy change",
                 API_NAMES.get(r.api as usize).copied().unwrap_or("?"),
                 r.addr,
-                tname(r.thread),
-                r.tid
+                thread_text(r)
             );
             stack_text(&mut s, frames);
             let _ = writeln!(
@@ -690,11 +727,10 @@ fn text(
             let reason = REASONS.get(r.reason as usize).copied().unwrap_or("");
             let _ = writeln!(
                 s,
-                "  {}({:#x}) by thread {} (tid {}): {} ({})",
+                "  {}({:#x}) by thread {}: {} ({})",
                 API_NAMES.get(r.api as usize).copied().unwrap_or("?"),
                 r.addr,
-                tname(r.thread),
-                r.tid,
+                thread_text(r),
                 reason,
                 errno_name(r.errno)
             );
@@ -703,13 +739,12 @@ fn text(
         _ => {
             let _ = writeln!(
                 s,
-                "  {} at {:#x} (offset {} in object {:#x}) by thread {} (tid {}):",
+                "  {} at {:#x} (offset {} in object {:#x}) by thread {}:",
                 if r.is_write != 0 { "Write" } else { "Read" },
                 r.addr,
                 r.addr.wrapping_sub(r.obj_base),
                 r.obj_base,
-                tname(r.thread),
-                r.tid
+                thread_text(r)
             );
             stack_text(&mut s, frames);
             if let Some(o) = other {
@@ -786,7 +821,10 @@ fn json(
 ) -> String {
     use serde_json::{json, Value};
     let mut v = json!({"kind": kind_name(r.kind), "pid": sys::getpid(), "period": r.period});
-    let thread = thread_json(r.thread, r.tid);
+    let mut thread = thread_json(r.thread, r.tid);
+    if let Some(name) = thread_name(r) {
+        thread["name"] = Value::String(name);
+    }
     let message;
     if r.kind == KIND_UNORDERED && r.api != 0 {
         let api = API_NAMES.get(r.api as usize).copied().unwrap_or("?");
@@ -847,4 +885,58 @@ fn json(
     }
     v["message"] = Value::String(message);
     format!("{v}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(name: &[u8]) -> RawReport {
+        let mut r = RawReport {
+            thread: 3,
+            tid: 4243,
+            ..RawReport::default()
+        };
+        r.thread_name[..name.len()].copy_from_slice(name);
+        r
+    }
+
+    #[test]
+    fn thread_text_quotes_and_escapes_the_name() {
+        assert_eq!(thread_text(&named(b"")), "T3 (tid 4243)");
+        assert_eq!(
+            thread_text(&named(b"racy_counter")),
+            "T3 \"racy_counter\" (tid 4243)"
+        );
+        assert_eq!(
+            thread_text(&named(b"a \"b\"")),
+            r#"T3 "a \"b\"" (tid 4243)"#
+        );
+    }
+
+    #[test]
+    fn the_reporting_thread_captures_its_own_name() {
+        let named = std::thread::Builder::new()
+            .name("capture-name-test".into())
+            .spawn(|| {
+                let mut r = RawReport {
+                    tid: sys::gettid(),
+                    ..RawReport::default()
+                };
+                capture_thread_name(&mut r);
+                // Another thread's report is left alone.
+                let mut other = RawReport {
+                    tid: sys::gettid() + 1,
+                    ..RawReport::default()
+                };
+                capture_thread_name(&mut other);
+                (thread_name(&r), thread_name(&other))
+            })
+            .unwrap();
+        // The kernel keeps 15 bytes of a thread name.
+        assert_eq!(
+            named.join().unwrap(),
+            (Some("capture-name-te".to_string()), None)
+        );
+    }
 }
