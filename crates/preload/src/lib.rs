@@ -1,9 +1,12 @@
 //! libpush.so: every symbol PUSh exports, in one file.
 //!
 //! * the C API of `include/push.h` (`push_*`), forwarding to `push_rt::api_*`;
-//! * interposers for pthread locks, condition variables, thread creation,
-//!   join and exit, which tell the runtime about synchronization and give
-//!   lock calls access to locks stored inside protected objects;
+//! * interposers for glibc's whole synchronization API (pthread mutexes,
+//!   rwlocks, spinlocks, condition variables, barriers, once, thread
+//!   creation, join and exit, with their timed, clock and `_np` forms;
+//!   semaphores; C11 `<threads.h>`), which tell the runtime about
+//!   synchronization and give lock calls access to locks stored inside
+//!   protected objects;
 //! * `sigaction`/`signal`, so the application's SIGSEGV/SIGTRAP handlers are
 //!   chained behind PUSh's instead of replacing them;
 //! * `free` (a tracked pointer freed with plain `free`), `_exit`/`_Exit`
@@ -11,7 +14,8 @@
 //!
 //! Hook shape: pass straight through when the runtime is disabled or the
 //! thread is inside runtime code; otherwise grant → real call → record.
-//! No hook allocates except `pthread_create` (the start-routine wrapper).
+//! No hook allocates except `pthread_create` (the start-routine wrapper;
+//! `thrd_create` uses a static slot per thread record instead).
 //!
 //! # Safety
 //! Every export has the C signature of the function it replaces, and passes
@@ -247,6 +251,46 @@ pub extern "C" fn push_register_global(addr: *mut c_void, size: size_t) {
 
 // ------------------------------------------------------------------- mutexes
 
+/// How a family of lock functions reports its outcome.
+#[derive(Clone, Copy)]
+struct LockCodes {
+    /// What the non-blocking form returns when another thread holds the lock.
+    busy: c_int,
+    /// A failure code with which the caller holds the lock all the same
+    /// (`EOWNERDEAD`: a robust mutex whose previous owner died); 0 if none.
+    held_anyway: c_int,
+}
+
+impl LockCodes {
+    /// Whether a call that returned `r` left the caller holding the lock.
+    #[inline(always)]
+    fn acquired(self, r: c_int) -> bool {
+        r == 0 || r == self.held_anyway
+    }
+}
+
+/// pthread mutexes: a robust one whose owner died is acquired with EOWNERDEAD.
+const MUTEX_CODES: LockCodes = LockCodes {
+    busy: libc::EBUSY,
+    held_anyway: libc::EOWNERDEAD,
+};
+
+/// pthread rwlocks and spinlocks.
+const PTHREAD_CODES: LockCodes = LockCodes {
+    busy: libc::EBUSY,
+    held_anyway: 0,
+};
+
+/// C11 `thrd_success` (0) and `thrd_busy` of glibc's `<threads.h>`.
+const THRD_SUCCESS: c_int = 0;
+const THRD_BUSY: c_int = 1;
+
+/// C11 `mtx_*`: only `thrd_success` acquires (C11 mutexes are never robust).
+const C11_CODES: LockCodes = LockCodes {
+    busy: THRD_BUSY,
+    held_anyway: THRD_SUCCESS,
+};
+
 /// Shape of every blocking lock-acquiring hook: `try_call` is the lock's
 /// non-blocking form, `call` the blocking one. A lock inside a tracked object
 /// is first tried in a narrow window (see `rt::lock_window_begin`); only if
@@ -255,6 +299,7 @@ pub extern "C" fn push_register_global(addr: *mut c_void, size: size_t) {
 fn acquire_hook(
     lock: usize,
     kind: LockKind,
+    codes: LockCodes,
     try_call: impl FnOnce() -> c_int,
     call: impl FnOnce() -> c_int,
 ) -> c_int {
@@ -264,27 +309,49 @@ fn acquire_hook(
     let word = rt::lock_window_begin(t, lock, kind);
     if let LockWord::Window(key) = word {
         let r = try_call();
-        rt::lock_window_end(t, lock, kind, key, r == 0);
-        if r != libc::EBUSY {
+        rt::lock_window_end(t, lock, kind, key, codes.acquired(r));
+        if r != codes.busy {
             return r;
         }
     }
-    acquire_general(t, lock, kind, word != LockWord::Untracked, call)
+    acquire_general(t, lock, kind, codes, word != LockWord::Untracked, call)
+}
+
+/// [`acquire_hook`] without the non-blocking attempt, for a timed call
+/// whose clock or deadline the real function rejects before it looks at
+/// the lock (EINVAL even when the lock is free): trying first would take it.
+#[inline(always)]
+fn acquire_untried_hook(
+    lock: usize,
+    kind: LockKind,
+    codes: LockCodes,
+    call: impl FnOnce() -> c_int,
+) -> c_int {
+    let Some(t) = rt::hook_thread() else {
+        return call();
+    };
+    let tracked = rt::lock_word(lock) == LockWord::Tracked;
+    acquire_general(t, lock, kind, codes, tracked, call)
 }
 
 /// Shape of every non-blocking lock-acquiring hook.
 #[inline(always)]
-fn try_acquire_hook(lock: usize, kind: LockKind, try_call: impl FnOnce() -> c_int) -> c_int {
+fn try_acquire_hook(
+    lock: usize,
+    kind: LockKind,
+    codes: LockCodes,
+    try_call: impl FnOnce() -> c_int,
+) -> c_int {
     let Some(t) = rt::hook_thread() else {
         return try_call();
     };
     match rt::lock_window_begin(t, lock, kind) {
         LockWord::Window(key) => {
             let r = try_call();
-            rt::lock_window_end(t, lock, kind, key, r == 0);
+            rt::lock_window_end(t, lock, kind, key, codes.acquired(r));
             r
         }
-        word => acquire_general(t, lock, kind, word == LockWord::Tracked, try_call),
+        word => acquire_general(t, lock, kind, codes, word == LockWord::Tracked, try_call),
     }
 }
 
@@ -295,6 +362,7 @@ fn acquire_general(
     t: (u32, &'static rt::threads::ThreadRecord),
     lock: usize,
     kind: LockKind,
+    codes: LockCodes,
     tracked: bool,
     call: impl FnOnce() -> c_int,
 ) -> c_int {
@@ -302,11 +370,34 @@ fn acquire_general(
         rt::open_for_lock_call(t, lock);
     }
     let r = call();
-    if r == 0 {
+    if codes.acquired(r) {
         rt::on_lock_acquired(t, lock, kind, false);
     }
     rt::end_sync_grant(t, tracked);
     r
+}
+
+/// The clocks glibc's timed waits accept; the clock forms of mutexes and
+/// rwlocks fail with EINVAL for any other before touching the lock.
+#[inline(always)]
+fn futex_clock(clock: libc::clockid_t) -> bool {
+    clock == libc::CLOCK_REALTIME || clock == libc::CLOCK_MONOTONIC
+}
+
+/// Whether glibc's timed rwlock calls get past their entry checks (a
+/// supported clock and a deadline with 0 <= tv_nsec < 1e9, when there is a
+/// deadline); otherwise they return EINVAL whatever the lock's state.
+///
+/// # Safety
+/// `abstime` is null or readable, as the real function requires.
+#[inline(always)]
+unsafe fn rwlock_deadline_ok(clock: libc::clockid_t, abstime: *const timespec) -> bool {
+    if abstime.is_null() {
+        return true;
+    }
+    // SAFETY: the caller's deadline, which glibc reads at this point too.
+    let nsec = unsafe { (*abstime).tv_nsec };
+    futex_clock(clock) && (0..1_000_000_000).contains(&nsec)
 }
 
 /// Shape of every lock-releasing hook.
@@ -342,12 +433,21 @@ fn access_hook(addrs: &[usize], call: impl FnOnce() -> c_int) -> c_int {
     r
 }
 
+/// Shape of the destroy hooks: the object's clock is forgotten (its address
+/// may hold another object later), then the call runs with access to it.
+#[inline(always)]
+fn destroy_hook(addr: usize, call: impl FnOnce() -> c_int) -> c_int {
+    rt::on_sync_destroyed(addr);
+    access_hook(&[addr], call)
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_lock(m: M) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
     acquire_hook(
         m as usize,
         LockKind::Exclusive,
+        MUTEX_CODES,
         || unsafe { real::pthread_mutex_trylock()(m) },
         || unsafe { real::pthread_mutex_lock()(m) },
     )
@@ -356,7 +456,7 @@ pub unsafe extern "C" fn pthread_mutex_lock(m: M) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_trylock(m: M) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    try_acquire_hook(m as usize, LockKind::Exclusive, || unsafe {
+    try_acquire_hook(m as usize, LockKind::Exclusive, MUTEX_CODES, || unsafe {
         real::pthread_mutex_trylock()(m)
     })
 }
@@ -367,8 +467,30 @@ pub unsafe extern "C" fn pthread_mutex_timedlock(m: M, t: *const timespec) -> c_
     acquire_hook(
         m as usize,
         LockKind::Exclusive,
+        MUTEX_CODES,
         || unsafe { real::pthread_mutex_trylock()(m) },
         || unsafe { real::pthread_mutex_timedlock()(m, t) },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_mutex_clocklock(
+    m: M,
+    clock: libc::clockid_t,
+    t: *const timespec,
+) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    let call = || unsafe { real::pthread_mutex_clocklock()(m, clock, t) };
+    if !futex_clock(clock) {
+        return acquire_untried_hook(m as usize, LockKind::Exclusive, MUTEX_CODES, call);
+    }
+    acquire_hook(
+        m as usize,
+        LockKind::Exclusive,
+        MUTEX_CODES,
+        // SAFETY: as above.
+        || unsafe { real::pthread_mutex_trylock()(m) },
+        call,
     )
 }
 
@@ -377,6 +499,39 @@ pub unsafe extern "C" fn pthread_mutex_unlock(m: M) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
     release_hook(m as usize, LockKind::Exclusive, || unsafe {
         real::pthread_mutex_unlock()(m)
+    })
+}
+
+/// A robust mutex acquired with EOWNERDEAD is marked consistent by its
+/// holder: a write to the lock word, nothing more.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_mutex_consistent(m: M) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    access_hook(&[m as usize], || unsafe {
+        real::pthread_mutex_consistent()(m)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_mutex_getprioceiling(m: M, ceiling: *mut c_int) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    access_hook(&[m as usize], || unsafe {
+        real::pthread_mutex_getprioceiling()(m, ceiling)
+    })
+}
+
+/// Takes and releases the mutex inside glibc to change its ceiling: the
+/// word needs access for the call; no happens-before edge is recorded (the
+/// caller touches nothing under it).
+#[no_mangle]
+pub unsafe extern "C" fn pthread_mutex_setprioceiling(
+    m: M,
+    ceiling: c_int,
+    old: *mut c_int,
+) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    access_hook(&[m as usize], || unsafe {
+        real::pthread_mutex_setprioceiling()(m, ceiling, old)
     })
 }
 
@@ -390,33 +545,44 @@ pub unsafe extern "C" fn pthread_mutex_init(m: M, a: *const libc::pthread_mutexa
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_destroy(m: M) -> c_int {
-    rt::on_sync_destroyed(m as usize);
     // SAFETY: the caller's arguments go unchanged to the real function.
-    access_hook(&[m as usize], || unsafe {
-        real::pthread_mutex_destroy()(m)
+    destroy_hook(m as usize, || unsafe { real::pthread_mutex_destroy()(m) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_rwlock_init(l: R, a: *const libc::pthread_rwlockattr_t) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    access_hook(&[l as usize], || unsafe {
+        real::pthread_rwlock_init()(l, a)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_destroy(l: R) -> c_int {
-    rt::on_sync_destroyed(l as usize);
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    destroy_hook(l as usize, || unsafe { real::pthread_rwlock_destroy()(l) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_spin_init(l: S, pshared: c_int) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
     access_hook(&[l as usize], || unsafe {
-        real::pthread_rwlock_destroy()(l)
+        real::pthread_spin_init()(l, pshared)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_destroy(l: S) -> c_int {
-    rt::on_sync_destroyed(l as usize);
     // SAFETY: the caller's arguments go unchanged to the real function.
-    access_hook(&[l as usize], || unsafe { real::pthread_spin_destroy()(l) })
+    destroy_hook(l as usize, || unsafe { real::pthread_spin_destroy()(l) })
 }
 
 // ------------------------------------- barriers, semaphores, pthread_once
 
+type B = *mut libc::pthread_barrier_t;
+
 #[no_mangle]
-pub unsafe extern "C" fn pthread_barrier_wait(b: *mut libc::pthread_barrier_t) -> c_int {
+pub unsafe extern "C" fn pthread_barrier_wait(b: B) -> c_int {
     let Some(t) = rt::hook_thread() else {
         // SAFETY: unchanged argument.
         return unsafe { real::pthread_barrier_wait()(b) };
@@ -429,6 +595,25 @@ pub unsafe extern "C" fn pthread_barrier_wait(b: *mut libc::pthread_barrier_t) -
     rt::on_acquire(t, b as usize);
     rt::end_sync_grant(t, granted);
     r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_barrier_init(
+    b: B,
+    a: *const libc::pthread_barrierattr_t,
+    count: libc::c_uint,
+) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    access_hook(&[b as usize], || unsafe {
+        real::pthread_barrier_init()(b, a, count)
+    })
+}
+
+/// glibc's destroy waits for the last round's threads to leave the barrier.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_barrier_destroy(b: B) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    destroy_hook(b as usize, || unsafe { real::pthread_barrier_destroy()(b) })
 }
 
 #[no_mangle]
@@ -472,11 +657,47 @@ pub unsafe extern "C" fn sem_timedwait(s: *mut libc::sem_t, t: *const timespec) 
     sem_wait_hook(s, || unsafe { real::sem_timedwait()(s, t) })
 }
 
+#[no_mangle]
+pub unsafe extern "C" fn sem_clockwait(
+    s: *mut libc::sem_t,
+    clock: libc::clockid_t,
+    t: *const timespec,
+) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    sem_wait_hook(s, || unsafe { real::sem_clockwait()(s, clock, t) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sem_init(
+    s: *mut libc::sem_t,
+    pshared: c_int,
+    value: libc::c_uint,
+) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    access_hook(&[s as usize], || unsafe {
+        real::sem_init()(s, pshared, value)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sem_destroy(s: *mut libc::sem_t) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    destroy_hook(s as usize, || unsafe { real::sem_destroy()(s) })
+}
+
+/// Reads the count: no ordering (POSIX gives none), only access to the word.
+#[no_mangle]
+pub unsafe extern "C" fn sem_getvalue(s: *mut libc::sem_t, value: *mut c_int) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    access_hook(&[s as usize], || unsafe { real::sem_getvalue()(s, value) })
+}
+
 const ONCE_NESTING: usize = 4;
 
 thread_local! {
-    /// Init routines and controls of the pthread_once calls running on this
-    /// thread (an init routine may itself call pthread_once on another control).
+    /// Init routines and controls of the pthread_once / call_once calls
+    /// running on this thread (an init routine may itself call pthread_once
+    /// on another control).
     static ONCE_STACK: core::cell::Cell<[(usize, usize); ONCE_NESTING]> =
         const { core::cell::Cell::new([(0, 0); ONCE_NESTING]) };
     static ONCE_DEPTH: core::cell::Cell<usize> = const { core::cell::Cell::new(0) };
@@ -494,30 +715,43 @@ extern "C" fn once_trampoline() {
     }
 }
 
+/// Shape of the once hooks: `call` runs the real function with the init
+/// routine it is given, which is `routine` itself or a trampoline that runs
+/// `routine` and then releases `control`; every return acquires it.
+fn once_hook<T>(
+    control: usize,
+    routine: extern "C" fn(),
+    call: impl FnOnce(extern "C" fn()) -> T,
+) -> T {
+    let depth = ONCE_DEPTH.with(|d| d.get());
+    if passthrough() || depth >= ONCE_NESTING {
+        return call(routine);
+    }
+    ONCE_STACK.with(|s| {
+        let mut v = s.get();
+        v[depth] = (routine as *const () as usize, control);
+        s.set(v);
+    });
+    ONCE_DEPTH.with(|d| d.set(depth + 1));
+    let r = call(once_trampoline);
+    ONCE_DEPTH.with(|d| d.set(depth));
+    if let Some(t) = rt::hook_thread() {
+        rt::on_acquire(t, control);
+    }
+    r
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn pthread_once(
     control: *mut libc::pthread_once_t,
     routine: extern "C" fn(),
 ) -> c_int {
     let real_once = real::pthread_once();
-    let depth = ONCE_DEPTH.with(|d| d.get());
-    if passthrough() || depth >= ONCE_NESTING {
-        // SAFETY: unchanged arguments.
-        return unsafe { real_once(control, routine) };
-    }
-    ONCE_STACK.with(|s| {
-        let mut v = s.get();
-        v[depth] = (routine as *const () as usize, control as usize);
-        s.set(v);
-    });
-    ONCE_DEPTH.with(|d| d.set(depth + 1));
-    // SAFETY: the trampoline calls `routine` exactly as pthread_once would.
-    let r = unsafe { real_once(control, once_trampoline) };
-    ONCE_DEPTH.with(|d| d.set(depth));
-    if let Some(t) = rt::hook_thread() {
-        rt::on_acquire(t, control as usize);
-    }
-    r
+    // SAFETY: the control goes unchanged to the real function; the init
+    // routine is the caller's or the trampoline that calls it exactly once.
+    once_hook(control as usize, routine, |init| unsafe {
+        real_once(control, init)
+    })
 }
 
 // ------------------------------------------------------------------- rwlocks
@@ -528,6 +762,7 @@ pub unsafe extern "C" fn pthread_rwlock_rdlock(l: R) -> c_int {
     acquire_hook(
         l as usize,
         LockKind::Read,
+        PTHREAD_CODES,
         || unsafe { real::pthread_rwlock_tryrdlock()(l) },
         || unsafe { real::pthread_rwlock_rdlock()(l) },
     )
@@ -536,20 +771,61 @@ pub unsafe extern "C" fn pthread_rwlock_rdlock(l: R) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_tryrdlock(l: R) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    try_acquire_hook(l as usize, LockKind::Read, || unsafe {
+    try_acquire_hook(l as usize, LockKind::Read, PTHREAD_CODES, || unsafe {
         real::pthread_rwlock_tryrdlock()(l)
     })
+}
+
+/// Shape of the timed and clock forms of rwlock acquisition: tried first
+/// like the blocking form, unless glibc would reject the clock or deadline.
+///
+/// # Safety
+/// `abstime` is null or readable, as the real function requires.
+#[inline(always)]
+unsafe fn rwlock_timed_hook(
+    l: R,
+    kind: LockKind,
+    clock: libc::clockid_t,
+    abstime: *const timespec,
+    call: impl FnOnce() -> c_int,
+) -> c_int {
+    // SAFETY: the caller's contract.
+    if !unsafe { rwlock_deadline_ok(clock, abstime) } {
+        return acquire_untried_hook(l as usize, kind, PTHREAD_CODES, call);
+    }
+    // SAFETY: the caller's lock goes unchanged to the real functions.
+    let try_call = || unsafe {
+        if kind == LockKind::Read {
+            real::pthread_rwlock_tryrdlock()(l)
+        } else {
+            real::pthread_rwlock_trywrlock()(l)
+        }
+    };
+    acquire_hook(l as usize, kind, PTHREAD_CODES, try_call, call)
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_timedrdlock(l: R, t: *const timespec) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(
-        l as usize,
-        LockKind::Read,
-        || unsafe { real::pthread_rwlock_tryrdlock()(l) },
-        || unsafe { real::pthread_rwlock_timedrdlock()(l, t) },
-    )
+    unsafe {
+        rwlock_timed_hook(l, LockKind::Read, libc::CLOCK_REALTIME, t, || {
+            real::pthread_rwlock_timedrdlock()(l, t)
+        })
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_rwlock_clockrdlock(
+    l: R,
+    clock: libc::clockid_t,
+    t: *const timespec,
+) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    unsafe {
+        rwlock_timed_hook(l, LockKind::Read, clock, t, || {
+            real::pthread_rwlock_clockrdlock()(l, clock, t)
+        })
+    }
 }
 
 #[no_mangle]
@@ -558,6 +834,7 @@ pub unsafe extern "C" fn pthread_rwlock_wrlock(l: R) -> c_int {
     acquire_hook(
         l as usize,
         LockKind::Write,
+        PTHREAD_CODES,
         || unsafe { real::pthread_rwlock_trywrlock()(l) },
         || unsafe { real::pthread_rwlock_wrlock()(l) },
     )
@@ -566,7 +843,7 @@ pub unsafe extern "C" fn pthread_rwlock_wrlock(l: R) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_trywrlock(l: R) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    try_acquire_hook(l as usize, LockKind::Write, || unsafe {
+    try_acquire_hook(l as usize, LockKind::Write, PTHREAD_CODES, || unsafe {
         real::pthread_rwlock_trywrlock()(l)
     })
 }
@@ -574,12 +851,25 @@ pub unsafe extern "C" fn pthread_rwlock_trywrlock(l: R) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_timedwrlock(l: R, t: *const timespec) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    acquire_hook(
-        l as usize,
-        LockKind::Write,
-        || unsafe { real::pthread_rwlock_trywrlock()(l) },
-        || unsafe { real::pthread_rwlock_timedwrlock()(l, t) },
-    )
+    unsafe {
+        rwlock_timed_hook(l, LockKind::Write, libc::CLOCK_REALTIME, t, || {
+            real::pthread_rwlock_timedwrlock()(l, t)
+        })
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_rwlock_clockwrlock(
+    l: R,
+    clock: libc::clockid_t,
+    t: *const timespec,
+) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    unsafe {
+        rwlock_timed_hook(l, LockKind::Write, clock, t, || {
+            real::pthread_rwlock_clockwrlock()(l, clock, t)
+        })
+    }
 }
 
 #[no_mangle]
@@ -598,6 +888,7 @@ pub unsafe extern "C" fn pthread_spin_lock(l: S) -> c_int {
     acquire_hook(
         l as usize,
         LockKind::Exclusive,
+        PTHREAD_CODES,
         || unsafe { real::pthread_spin_trylock()(l) },
         || unsafe { real::pthread_spin_lock()(l) },
     )
@@ -606,7 +897,7 @@ pub unsafe extern "C" fn pthread_spin_lock(l: S) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_trylock(l: S) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    try_acquire_hook(l as usize, LockKind::Exclusive, || unsafe {
+    try_acquire_hook(l as usize, LockKind::Exclusive, PTHREAD_CODES, || unsafe {
         real::pthread_spin_trylock()(l)
     })
 }
@@ -644,6 +935,19 @@ pub unsafe extern "C" fn pthread_cond_wait(c: C, m: M) -> c_int {
 pub unsafe extern "C" fn pthread_cond_timedwait(c: C, m: M, t: *const timespec) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
     cond_wait_hook(c, m, || unsafe { real::pthread_cond_timedwait()(c, m, t) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_cond_clockwait(
+    c: C,
+    m: M,
+    clock: libc::clockid_t,
+    t: *const timespec,
+) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    cond_wait_hook(c, m, || unsafe {
+        real::pthread_cond_clockwait()(c, m, clock, t)
+    })
 }
 
 #[no_mangle]
@@ -744,14 +1048,65 @@ pub unsafe extern "C" fn pthread_detach(t: pthread_t) -> c_int {
     r
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn pthread_join(t: pthread_t, ret: *mut *mut c_void) -> c_int {
-    // SAFETY: unchanged arguments.
-    let r = unsafe { real::pthread_join()(t, ret) };
-    if r == 0 && !passthrough() {
-        rt::on_thread_joined(t);
+/// Shape of the join hooks: once `call` has returned with `thread` joined
+/// (`joined(r)`), the joiner acquires everything the thread did.
+#[inline(always)]
+fn join_hook(
+    thread: pthread_t,
+    joined: impl FnOnce(c_int) -> bool,
+    call: impl FnOnce() -> c_int,
+) -> c_int {
+    let r = call();
+    if joined(r) && !passthrough() {
+        rt::on_thread_joined(thread);
     }
     r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_join(t: pthread_t, ret: *mut *mut c_void) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    join_hook(t, |r| r == 0, || unsafe { real::pthread_join()(t, ret) })
+}
+
+/// EBUSY while the thread runs.
+#[no_mangle]
+pub unsafe extern "C" fn pthread_tryjoin_np(t: pthread_t, ret: *mut *mut c_void) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    join_hook(
+        t,
+        |r| r == 0,
+        || unsafe { real::pthread_tryjoin_np()(t, ret) },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_timedjoin_np(
+    t: pthread_t,
+    ret: *mut *mut c_void,
+    abstime: *const timespec,
+) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    join_hook(
+        t,
+        |r| r == 0,
+        || unsafe { real::pthread_timedjoin_np()(t, ret, abstime) },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pthread_clockjoin_np(
+    t: pthread_t,
+    ret: *mut *mut c_void,
+    clock: libc::clockid_t,
+    abstime: *const timespec,
+) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    join_hook(
+        t,
+        |r| r == 0,
+        || unsafe { real::pthread_clockjoin_np()(t, ret, clock, abstime) },
+    )
 }
 
 #[no_mangle]
@@ -809,6 +1164,220 @@ fn leave_single_threaded_mode() {
             real::pthread_join()(t, core::ptr::null_mut());
         }
     }
+}
+
+// ------------------------------------------------------ C11 <threads.h>
+//
+// glibc implements these as separate symbols whose calls into the pthread
+// code stay inside libc, so the pthread interposers above never see them:
+// each needs its own hook. `thrd_sleep`, `thrd_yield`, `thrd_current`,
+// `thrd_equal`, `thrd_detach` and `tss_*` synchronize nothing and touch
+// no lock word.
+
+use push_rt::real::{C11Cond, C11Mutex, C11Once, C11StartFn, C11Thread};
+
+/// Start routine and argument of a thread `thrd_create` is starting, in the
+/// slot of the record id reserved for it: the creator fills the slot
+/// before the thread exists and the thread takes it first thing, so the
+/// hook allocates nothing.
+struct C11Start {
+    routine: AtomicUsize,
+    arg: AtomicUsize,
+}
+
+static C11_STARTS: [C11Start; rt::threads::MAX_THREADS] = [const {
+    C11Start {
+        routine: AtomicUsize::new(0),
+        arg: AtomicUsize::new(0),
+    }
+}; rt::threads::MAX_THREADS];
+
+extern "C" fn c11_thread_trampoline(id: *mut c_void) -> c_int {
+    let id = id as usize;
+    let slot = &C11_STARTS[id];
+    let routine = slot.routine.swap(0, Ordering::Acquire);
+    let arg = slot.arg.swap(0, Ordering::Acquire);
+    // SAFETY: the creator stored the program's thrd_start_t in the slot.
+    let routine: C11StartFn = unsafe { core::mem::transmute(routine) };
+    {
+        let _g = rt::enter();
+        rt::on_thread_start(id as u32);
+    }
+    let ret = routine(arg as *mut c_void);
+    rt::on_thread_exit();
+    ret
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn thrd_create(
+    thread: *mut C11Thread,
+    routine: C11StartFn,
+    arg: *mut c_void,
+) -> c_int {
+    let real_create = real::thrd_create();
+    let Some(parent) = rt::hook_thread() else {
+        // SAFETY: unchanged arguments.
+        return unsafe { real_create(thread, routine, arg) };
+    };
+    let Some(id) = rt::on_thread_creating(parent) else {
+        // SAFETY: unchanged arguments.
+        return unsafe { real_create(thread, routine, arg) };
+    };
+    let slot = &C11_STARTS[id as usize];
+    slot.routine
+        .store(routine as *const () as usize, Ordering::Relaxed);
+    slot.arg.store(arg as usize, Ordering::Release);
+    // SAFETY: the trampoline runs `routine(arg)` from the slot in the new
+    // thread and returns its result, as thrd_create would.
+    let r = unsafe { real_create(thread, c11_thread_trampoline, id as usize as *mut c_void) };
+    if r != THRD_SUCCESS {
+        slot.routine.store(0, Ordering::Relaxed);
+        slot.arg.store(0, Ordering::Relaxed);
+        return r;
+    }
+    // SAFETY: on success the real thrd_create wrote the handle.
+    rt::on_thread_created(id, unsafe { *thread }, false);
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn thrd_detach(t: C11Thread) -> c_int {
+    // SAFETY: unchanged argument.
+    let r = unsafe { real::thrd_detach()(t) };
+    if r == THRD_SUCCESS && !passthrough() {
+        // Its record can be recycled once it has finished.
+        rt::on_thread_detached(t);
+    }
+    r
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn thrd_join(t: C11Thread, res: *mut c_int) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    join_hook(
+        t,
+        |r| r == THRD_SUCCESS,
+        || unsafe { real::thrd_join()(t, res) },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn thrd_exit(res: c_int) -> ! {
+    if !passthrough() {
+        rt::on_thread_exit();
+    }
+    // SAFETY: unchanged argument; thrd_exit does not return.
+    unsafe { real::thrd_exit()(res) };
+    std::process::abort()
+}
+
+type Mtx = *mut C11Mutex;
+type Cnd = *mut C11Cond;
+
+#[no_mangle]
+pub unsafe extern "C" fn mtx_init(m: Mtx, kind: c_int) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    access_hook(&[m as usize], || unsafe { real::mtx_init()(m, kind) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn mtx_lock(m: Mtx) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    acquire_hook(
+        m as usize,
+        LockKind::Exclusive,
+        C11_CODES,
+        || unsafe { real::mtx_trylock()(m) },
+        || unsafe { real::mtx_lock()(m) },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn mtx_trylock(m: Mtx) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    try_acquire_hook(m as usize, LockKind::Exclusive, C11_CODES, || unsafe {
+        real::mtx_trylock()(m)
+    })
+}
+
+/// Like `pthread_mutex_timedlock` (which it calls): the deadline is looked
+/// at only when the mutex is busy, so it is tried first.
+#[no_mangle]
+pub unsafe extern "C" fn mtx_timedlock(m: Mtx, t: *const timespec) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    acquire_hook(
+        m as usize,
+        LockKind::Exclusive,
+        C11_CODES,
+        || unsafe { real::mtx_trylock()(m) },
+        || unsafe { real::mtx_timedlock()(m, t) },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn mtx_unlock(m: Mtx) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    release_hook(m as usize, LockKind::Exclusive, || unsafe {
+        real::mtx_unlock()(m)
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn mtx_destroy(m: Mtx) {
+    destroy_hook(m as usize, || {
+        // SAFETY: the caller's arguments go unchanged to the real function.
+        unsafe { real::mtx_destroy()(m) };
+        0
+    });
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn cnd_init(c: Cnd) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    access_hook(&[c as usize], || unsafe { real::cnd_init()(c) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn cnd_wait(c: Cnd, m: Mtx) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    cond_wait_hook(c, m, || unsafe { real::cnd_wait()(c, m) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn cnd_timedwait(c: Cnd, m: Mtx, t: *const timespec) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    cond_wait_hook(c, m, || unsafe { real::cnd_timedwait()(c, m, t) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn cnd_signal(c: Cnd) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    access_hook(&[c as usize], || unsafe { real::cnd_signal()(c) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn cnd_broadcast(c: Cnd) -> c_int {
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    access_hook(&[c as usize], || unsafe { real::cnd_broadcast()(c) })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn cnd_destroy(c: Cnd) {
+    access_hook(&[c as usize], || {
+        // SAFETY: the caller's arguments go unchanged to the real function.
+        unsafe { real::cnd_destroy()(c) };
+        0
+    });
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn call_once(flag: *mut C11Once, routine: extern "C" fn()) {
+    let real_once = real::call_once();
+    // SAFETY: as in pthread_once: the flag goes unchanged to the real
+    // function, and the init routine runs exactly once either way.
+    once_hook(flag as usize, routine, |init| unsafe {
+        real_once(flag, init)
+    })
 }
 
 // ------------------------------------------------------------------- signals

@@ -396,6 +396,18 @@ pub fn lock_window_begin(
     LockWord::Window(key)
 }
 
+/// Where a lock's word lies, [`LockWord::Tracked`] or
+/// [`LockWord::Untracked`], without opening a window: for a lock call that
+/// must not be tried first (its arguments are checked before the lock).
+#[inline]
+pub fn lock_word(lock: usize) -> LockWord {
+    if maybe_tracked(lock) && registry::lookup(lock).is_some() {
+        LockWord::Tracked
+    } else {
+        LockWord::Untracked
+    }
+}
+
 fn open_window(t: &threads::ThreadRecord, lock: usize) {
     t.sync_window.store(lock & !1, Ordering::Relaxed);
     core::sync::atomic::compiler_fence(Ordering::SeqCst);

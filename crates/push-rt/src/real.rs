@@ -25,6 +25,19 @@ fn resolve(slot: &AtomicUsize, name: &'static [u8], version: Option<&'static [u8
 #[cold]
 #[inline(never)]
 fn resolve_slow(slot: &AtomicUsize, name: &'static [u8], version: Option<&'static [u8]>) -> usize {
+    let p = lookup(slot, name, version);
+    if p == 0 {
+        let msg = b"PUSh: fatal: cannot find a libc function to interpose\n";
+        crate::sys::write_all(2, msg);
+        crate::sys::exit_now(134);
+    }
+    p
+}
+
+/// Looks `name` up after libpush.so and caches it; 0 if this libc lacks it
+/// (an older glibc without the clock or C11 forms: a program that calls
+/// them cannot have been loaded with it).
+fn lookup(slot: &AtomicUsize, name: &'static [u8], version: Option<&'static [u8]>) -> usize {
     // SAFETY: name and version are NUL-terminated literals.
     let p = unsafe {
         match version {
@@ -38,11 +51,6 @@ fn resolve_slow(slot: &AtomicUsize, name: &'static [u8], version: Option<&'stati
     } else {
         p
     };
-    if p.is_null() {
-        let msg = b"PUSh: fatal: cannot find a libc function to interpose\n";
-        crate::sys::write_all(2, msg);
-        crate::sys::exit_now(134);
-    }
     slot.store(p as usize, Ordering::Relaxed);
     p as usize
 }
@@ -65,9 +73,13 @@ macro_rules! real_functions {
                 }
             )*
         }
-        /// Resolves every function now (from ordinary context).
+        /// Resolves every function this libc has now (from ordinary
+        /// context), so that no hook calls `dlsym` later.
         pub fn resolve_all() {
-            $( let _ = get::$name(); )*
+            $(
+                let version: Option<&'static [u8]> = None $(.or(Some(concat!($ver, "\0").as_bytes())))?;
+                let _ = lookup(&$name, concat!($sym, "\0").as_bytes(), version);
+            )*
         }
     };
 }
@@ -78,6 +90,18 @@ type C = *mut libc::pthread_cond_t;
 type S = *mut libc::pthread_spinlock_t;
 type StartFn = extern "C" fn(*mut c_void) -> *mut c_void;
 type CloneFn = extern "C" fn(*mut c_void) -> c_int;
+type Clock = libc::clockid_t;
+type Once = *mut libc::pthread_once_t;
+/// C11 `<threads.h>` objects: glibc lays `mtx_t`, `cnd_t` and `once_flag`
+/// out as the pthread objects they wrap, and `thrd_t` is a `pthread_t`.
+pub type C11Mutex = libc::pthread_mutex_t;
+pub type C11Cond = libc::pthread_cond_t;
+pub type C11Once = libc::pthread_once_t;
+pub type C11Thread = pthread_t;
+/// A C11 thread's start routine (`thrd_start_t`).
+pub type C11StartFn = extern "C" fn(*mut c_void) -> c_int;
+type Mtx = *mut C11Mutex;
+type Cnd = *mut C11Cond;
 
 real_functions! {
     sigaction = "sigaction": fn(c_int, *const SigAction, *mut SigAction) -> c_int;
@@ -112,7 +136,7 @@ real_functions! {
     sem_trywait = "sem_trywait": fn(*mut libc::sem_t) -> c_int;
     sem_timedwait = "sem_timedwait": fn(*mut libc::sem_t, *const timespec) -> c_int;
     sem_post = "sem_post": fn(*mut libc::sem_t) -> c_int;
-    pthread_once = "pthread_once": fn(*mut libc::pthread_once_t, extern "C" fn()) -> c_int;
+    pthread_once = "pthread_once": fn(Once, extern "C" fn()) -> c_int;
     pthread_rwlock_destroy = "pthread_rwlock_destroy": fn(R) -> c_int;
     pthread_spin_destroy = "pthread_spin_destroy": fn(S) -> c_int;
     signal = "signal": fn(c_int, libc::sighandler_t) -> libc::sighandler_t;
@@ -120,4 +144,43 @@ real_functions! {
     pkey_alloc = "pkey_alloc": fn(libc::c_uint, libc::c_uint) -> c_int;
     pkey_free = "pkey_free": fn(c_int) -> c_int;
     clone = "clone": fn(CloneFn, *mut c_void, c_int, *mut c_void, *mut libc::pid_t, *mut c_void, *mut libc::pid_t) -> c_int;
+    // Clock-selecting and non-portable forms (glibc 2.30+, _np), robust
+    // and priority-ceiling mutexes, initialisers.
+    pthread_mutex_clocklock = "pthread_mutex_clocklock": fn(M, Clock, *const timespec) -> c_int;
+    pthread_mutex_consistent = "pthread_mutex_consistent": fn(M) -> c_int;
+    pthread_mutex_getprioceiling = "pthread_mutex_getprioceiling": fn(M, *mut c_int) -> c_int;
+    pthread_mutex_setprioceiling = "pthread_mutex_setprioceiling": fn(M, c_int, *mut c_int) -> c_int;
+    pthread_rwlock_clockrdlock = "pthread_rwlock_clockrdlock": fn(R, Clock, *const timespec) -> c_int;
+    pthread_rwlock_clockwrlock = "pthread_rwlock_clockwrlock": fn(R, Clock, *const timespec) -> c_int;
+    pthread_rwlock_init = "pthread_rwlock_init": fn(R, *const libc::pthread_rwlockattr_t) -> c_int;
+    pthread_spin_init = "pthread_spin_init": fn(S, c_int) -> c_int;
+    pthread_cond_clockwait = "pthread_cond_clockwait": fn(C, M, Clock, *const timespec) -> c_int;
+    pthread_barrier_init = "pthread_barrier_init": fn(*mut libc::pthread_barrier_t, *const libc::pthread_barrierattr_t, libc::c_uint) -> c_int;
+    pthread_barrier_destroy = "pthread_barrier_destroy": fn(*mut libc::pthread_barrier_t) -> c_int;
+    sem_clockwait = "sem_clockwait": fn(*mut libc::sem_t, Clock, *const timespec) -> c_int;
+    sem_init = "sem_init": fn(*mut libc::sem_t, c_int, libc::c_uint) -> c_int;
+    sem_destroy = "sem_destroy": fn(*mut libc::sem_t) -> c_int;
+    sem_getvalue = "sem_getvalue": fn(*mut libc::sem_t, *mut c_int) -> c_int;
+    pthread_tryjoin_np = "pthread_tryjoin_np": fn(pthread_t, *mut *mut c_void) -> c_int;
+    pthread_timedjoin_np = "pthread_timedjoin_np": fn(pthread_t, *mut *mut c_void, *const timespec) -> c_int;
+    pthread_clockjoin_np = "pthread_clockjoin_np": fn(pthread_t, *mut *mut c_void, Clock, *const timespec) -> c_int;
+    // C11 <threads.h>: separate symbols in libc that reach the pthread
+    // code through internal calls, past the interposers above.
+    mtx_init = "mtx_init": fn(Mtx, c_int) -> c_int;
+    mtx_lock = "mtx_lock": fn(Mtx) -> c_int;
+    mtx_trylock = "mtx_trylock": fn(Mtx) -> c_int;
+    mtx_timedlock = "mtx_timedlock": fn(Mtx, *const timespec) -> c_int;
+    mtx_unlock = "mtx_unlock": fn(Mtx) -> c_int;
+    mtx_destroy = "mtx_destroy": fn(Mtx) -> ();
+    cnd_init = "cnd_init": fn(Cnd) -> c_int;
+    cnd_wait = "cnd_wait": fn(Cnd, Mtx) -> c_int;
+    cnd_timedwait = "cnd_timedwait": fn(Cnd, Mtx, *const timespec) -> c_int;
+    cnd_signal = "cnd_signal": fn(Cnd) -> c_int;
+    cnd_broadcast = "cnd_broadcast": fn(Cnd) -> c_int;
+    cnd_destroy = "cnd_destroy": fn(Cnd) -> ();
+    call_once = "call_once": fn(*mut C11Once, extern "C" fn()) -> ();
+    thrd_create = "thrd_create": fn(*mut C11Thread, C11StartFn, *mut c_void) -> c_int;
+    thrd_join = "thrd_join": fn(C11Thread, *mut c_int) -> c_int;
+    thrd_detach = "thrd_detach": fn(C11Thread) -> c_int;
+    thrd_exit = "thrd_exit": fn(c_int) -> ();
 }
