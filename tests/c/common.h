@@ -61,11 +61,11 @@ static inline void started(void)
     fflush(stdout);
 }
 
-/* An absolute CLOCK_REALTIME deadline `ms` milliseconds from now. */
-static inline struct timespec deadline_ms(long ms)
+/* An absolute deadline on clock `clk`, `ms` milliseconds from now. */
+static inline struct timespec deadline_on(clockid_t clk, long ms)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(clk, &ts);
     ts.tv_sec += ms / 1000;
     ts.tv_nsec += (ms % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L) {
@@ -73,6 +73,12 @@ static inline struct timespec deadline_ms(long ms)
         ts.tv_nsec -= 1000000000L;
     }
     return ts;
+}
+
+/* An absolute CLOCK_REALTIME deadline `ms` milliseconds from now. */
+static inline struct timespec deadline_ms(long ms)
+{
+    return deadline_on(CLOCK_REALTIME, ms);
 }
 
 /* sem_wait that retries on EINTR (the runtime may deliver signals). */

@@ -26,19 +26,6 @@ static struct q *q;
 static clockid_t clock_id;
 static pthread_t consumer_thread;
 
-static struct timespec deadline_on(clockid_t clk, long ms)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec += 1;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* Waits on q->c for at most 10 s; the caller re-checks its condition. */
 static void wait_queue(void)
 {

@@ -23,19 +23,6 @@ struct table {
 static struct table *tab;
 static long *given;
 
-static struct timespec deadline_on(clockid_t clk, long ms)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec += 1;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 static clockid_t clock_for(long i)
 {
     return i % 2 ? CLOCK_MONOTONIC : CLOCK_REALTIME;

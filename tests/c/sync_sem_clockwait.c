@@ -22,19 +22,6 @@ static clockid_t clock_id;
 static pthread_t main_thread;
 static long *result, *scratch;
 
-static struct timespec deadline_on(clockid_t clk, long ms)
-{
-    struct timespec ts;
-    clock_gettime(clk, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec += 1;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 /* sem_clockwait with a 10 s deadline, retried on EINTR. */
 static void wait_sem(sem_t *s)
 {
