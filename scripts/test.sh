@@ -54,7 +54,7 @@ run_pass() {
 # machine's own backend.
 if has_pku; then direct=mpk; other=mprotect; else direct=mprotect; other=mpk; fi
 run_pass "unit+integration-$direct" env PUSH_TEST_BACKEND=$direct \
-    cargo test --release --workspace --no-fail-fast --lib --bins --tests -- --test-threads=2
+    cargo test --release --workspace --no-fail-fast --lib --tests --bin push -- --test-threads=2
 
 # Doc tests (push-annotate's examples, run without the runtime) in the dev
 # profile: under the release profile (fat LTO) each of them links for
