@@ -549,6 +549,13 @@ fn chain(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
             // plus the signal itself unless SA_NODEFER. A handler that leaves
             // by longjmp keeps that mask, as it would natively.
             let ours = handler_mask_for(&act, sig, ctx);
+            // The kernel entered our handler with its default PKRU (every
+            // key but 0 denied): with SIGSEGV blocked, the handler's first
+            // access to a tracked object would kill the process. It runs
+            // with the rights of the code it interrupted.
+            if let Some(area) = frame_area(ctx) {
+                crate::domains::apply_pkru(saved_pkru(area));
+            }
             let mut previous = core::mem::MaybeUninit::<libc::sigset_t>::uninit();
             // SAFETY: rt_sigprocmask with valid set pointers; async-signal-safe.
             unsafe {
