@@ -78,13 +78,11 @@ fn cancel_in_pthread_join_and_sem_wait() {
     );
 }
 
-/// Fails under PUSh (both backends): a false report on the cleanup
-/// handler's access. glibc re-takes the mutex inside pthread_cond_wait's
-/// own cancellation cleanup, and the interposer's bookkeeping after the
-/// real call (the mutex is held again) never runs on the unwinding path.
+/// glibc re-takes the mutex inside pthread_cond_wait's own cancellation
+/// cleanup; the interposer's bookkeeping after the real call (the mutex is
+/// held again) runs from a cleanup buffer on the unwinding path (was a
+/// false report in the program's cleanup handler).
 #[test]
-#[ignore = "PUSh bug: after cancellation in pthread_cond_wait the runtime does not know the \
-            mutex is held again (false report in the cleanup handler)"]
 fn cancel_in_cond_wait_with_cleanup_handler_that_unlocks() {
     check_hazard(
         "hz_cancel",
@@ -94,13 +92,10 @@ fn cancel_in_cond_wait_with_cleanup_handler_that_unlocks() {
     );
 }
 
-/// Fails under PUSh (both backends): a false report when the joiner reads
-/// the cancelled thread's object. The start-routine wrapper's "thread
-/// exited" bookkeeping never runs when cancellation unwinds past it, so the
-/// joined thread's private objects never pass to its joiner.
+/// A cancelled thread is marked exited from a cleanup buffer on the
+/// unwinding path, so its private objects pass to its joiner (was a false
+/// report when the joiner read them).
 #[test]
-#[ignore = "PUSh bug: a cancelled thread is never marked exited, so its private objects do not \
-            pass to its joiner (false report)"]
 fn cancelled_thread_objects_pass_to_its_joiner() {
     check_hazard(
         "hz_cancel",
@@ -126,16 +121,21 @@ fn robust_mutex_whose_owner_thread_or_process_died_untracked() {
     );
 }
 
-/// Fails under PUSh. mpk: 7 false reports (in pthread_mutex_consistent and
-/// in the repair), because the lock hooks count only a return of 0 as an
-/// acquisition, not EOWNERDEAD. mprotect: the next locker hangs, because
-/// the dead owner's lock word was on a page the kernel could not write
-/// when it marked the lock FUTEX_OWNER_DIED at thread exit (see
-/// `robust_mutex_inside_an_object_protected_by_another_lock`).
+/// EOWNERDEAD counts as acquiring the lock (were 7 false reports under
+/// mpk). Under mprotect the next locker hangs: the dead owner's lock word
+/// is on a page the kernel cannot write when it marks the lock
+/// FUTEX_OWNER_DIED at thread exit (see
+/// `robust_mutex_inside_an_object_protected_by_another_lock`): open bug,
+/// recorded as a skip there.
 #[test]
-#[ignore = "PUSh bug: EOWNERDEAD is not counted as acquiring the lock (mpk: false reports); \
-            mprotect: the kernel cannot mark the dead owner's lock word (hang)"]
 fn robust_mutex_inside_the_object_it_protects() {
+    if test_backend() == Backend::Mprotect {
+        record_skip(
+            "open bug under mprotect: the kernel cannot mark a dead owner's robust mutex \
+             on a closed page (the next locker would hang)",
+        );
+        return;
+    }
     check_hazard(
         "hz_robust",
         &["object"],
@@ -152,9 +152,15 @@ fn robust_mutex_inside_the_object_it_protects() {
 /// (Past that, pthread_mutex_consistent is not interposed: its write to
 /// the word would be reported.)
 #[test]
-#[ignore = "PUSh bug: the kernel cannot mark a dead owner's robust mutex that lives in an object \
-            the owner may not access at exit (hang)"]
 fn robust_mutex_inside_an_object_protected_by_another_lock() {
+    // Counted as a skip until fixed: running it would hang until the timeout.
+    if std::env::var_os("PUSH_RUN_KNOWN_HANGS").is_none() {
+        record_skip(
+            "open bug: the kernel cannot mark a dead owner's robust mutex in an object the \
+             owner may not access at exit (the next locker hangs); PUSH_RUN_KNOWN_HANGS=1 runs it",
+        );
+        return;
+    }
     check_hazard(
         "hz_robust_nested",
         &[],
@@ -241,4 +247,26 @@ fn timed_waits_that_expire_on_locks_inside_a_protected_object() {
          value=43\n",
         1,
     );
+}
+
+#[test]
+fn fork_right_after_a_report_neither_hangs_nor_reports_twice() {
+    require_pku!();
+    let bin = compile_c("fork_after_report");
+    for _ in 0..5 {
+        for mode in MODES {
+            let r = run_mode(mode, &bin);
+            assert!(!r.timed_out, "hang\n{r}");
+            assert_exit_code(&r, RACE_EXIT);
+            assert_stdout(&r, "done\n");
+            assert_race_access(
+                &r,
+                DATA_RACE,
+                Access::Write,
+                "fork_after_report.c",
+                marker_line("fork_after_report", "write"),
+            );
+            assert_report_count(&r, 1);
+        }
+    }
 }

@@ -912,13 +912,79 @@ pub unsafe extern "C" fn pthread_spin_unlock(l: S) -> c_int {
 
 // -------------------------------------------------------- condition variables
 
+// ------------------------------------------------------------- cancellation
+
+/// glibc's old-style cleanup buffer (`struct _pthread_cleanup_buffer`): a
+/// routine registered with `_pthread_cleanup_push` runs when cancellation
+/// (or `pthread_exit`) unwinds past the frame that holds the buffer.
+#[repr(C)]
+struct CleanupBuffer {
+    routine: Option<unsafe extern "C" fn(*mut c_void)>,
+    arg: *mut c_void,
+    canceltype: c_int,
+    prev: *mut CleanupBuffer,
+}
+
+extern "C" {
+    fn _pthread_cleanup_push(
+        buf: *mut CleanupBuffer,
+        routine: unsafe extern "C" fn(*mut c_void),
+        arg: *mut c_void,
+    );
+    fn _pthread_cleanup_pop(buf: *mut CleanupBuffer, execute: c_int);
+}
+
+/// Runs `call` with `routine(arg)` registered to run if the thread is
+/// cancelled (or exits) inside it: the hook's bookkeeping after the real
+/// call would otherwise be skipped by the unwind.
+#[inline(always)]
+fn on_unwind<R>(
+    routine: unsafe extern "C" fn(*mut c_void),
+    arg: *mut c_void,
+    call: impl FnOnce() -> R,
+) -> R {
+    let mut buf = core::mem::MaybeUninit::<CleanupBuffer>::uninit();
+    // SAFETY: the buffer lives in this frame until the pop below.
+    unsafe { _pthread_cleanup_push(buf.as_mut_ptr(), routine, arg) };
+    let r = call();
+    // SAFETY: pops the buffer pushed above, without running it.
+    unsafe { _pthread_cleanup_pop(buf.as_mut_ptr(), 0) };
+    r
+}
+
+/// What a cond wait must record if cancellation unwinds out of it: glibc
+/// has re-taken the mutex before the program's cleanup handlers run.
+struct CondWaitState {
+    t: (u32, &'static rt::threads::ThreadRecord),
+    m: usize,
+    refresh: bool,
+    granted: bool,
+}
+
+unsafe extern "C" fn cond_wait_cancelled(p: *mut c_void) {
+    // SAFETY: p is the CondWaitState of the cond_wait_hook frame being unwound.
+    let s = unsafe { &*(p as *const CondWaitState) };
+    rt::on_lock_acquired(s.t, s.m, LockKind::Exclusive, s.refresh);
+    rt::end_sync_grant(s.t, s.granted);
+}
+
 fn cond_wait_hook(c: C, m: M, call: impl FnOnce() -> c_int) -> c_int {
     let Some(t) = rt::hook_thread() else {
         return call();
     };
     let granted = rt::grant_for_sync(t, &[c as usize, m as usize]);
     let refresh = rt::on_lock_releasing(t, m as usize, LockKind::Exclusive);
-    let r = call();
+    let mut state = CondWaitState {
+        t,
+        m: m as usize,
+        refresh,
+        granted,
+    };
+    let r = on_unwind(
+        cond_wait_cancelled,
+        (&mut state as *mut CondWaitState).cast(),
+        call,
+    );
     // The mutex is held again on return, whatever the result.
     rt::on_lock_acquired(t, m as usize, LockKind::Exclusive, refresh);
     rt::end_sync_grant(t, granted);
@@ -991,7 +1057,11 @@ extern "C" fn thread_trampoline(p: *mut c_void) -> *mut c_void {
         let _g = rt::enter();
         rt::on_thread_start(start.id);
     }
-    let ret = (start.routine)(start.arg);
+    unsafe extern "C" fn exited(_: *mut c_void) {
+        rt::on_thread_exit();
+    }
+    // Cancellation unwinds past this frame without returning.
+    let ret = on_unwind(exited, core::ptr::null_mut(), || (start.routine)(start.arg));
     rt::on_thread_exit();
     ret
 }

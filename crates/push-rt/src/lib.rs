@@ -1158,6 +1158,7 @@ pub fn on_exit() -> Option<i32> {
 
 /// Before `fork`: take the runtime's locks so the child gets them free.
 pub fn on_fork_prepare() {
+    report::before_fork();
     hb::before_fork();
     if enabled() {
         registry::before_fork();
@@ -1166,6 +1167,7 @@ pub fn on_fork_prepare() {
 
 /// After `fork`, in the parent.
 pub fn on_fork_parent() {
+    report::after_fork_parent();
     if enabled() {
         registry::after_fork_parent();
     }

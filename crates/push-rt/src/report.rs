@@ -13,8 +13,9 @@ use crate::stack::{self, Stack};
 use crate::sys::{self, FixedArray};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use parking_lot::Mutex;
 use std::fmt::Write as _;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 pub const KIND_RACE: u8 = 1;
 pub const KIND_UNORDERED: u8 = 2;
@@ -173,7 +174,7 @@ pub fn init(opts: &Options) -> Result<(), String> {
         Some(path) => parse_suppressions(path)?,
         None => Vec::new(),
     };
-    *PRINTER.lock().unwrap_or_else(|e| e.into_inner()) = Some(Printer {
+    *PRINTER.lock() = Some(Printer {
         opts: opts.clone(),
         suppressions,
         log_fd: -1,
@@ -343,11 +344,34 @@ pub fn ensure_reporter() {
 }
 
 /// In a forked child: the reporter thread did not survive the fork.
+/// Before `fork`: holds the printer, so the child does not inherit it held
+/// by the reporter thread (which does not exist there: the child would
+/// block at exit). Taken before every other runtime lock.
+pub fn before_fork() {
+    core::mem::forget(PRINTER.lock());
+}
+
+/// After `fork`, in the parent: releases what `before_fork` held.
+pub fn after_fork_parent() {
+    // SAFETY: before_fork locked PRINTER on this thread and leaked the guard.
+    unsafe { PRINTER.force_unlock() };
+}
+
+/// After `fork`, in the child: releases the printer and drops the reports
+/// still queued (the parent prints them; the child would print them again
+/// under its own pid).
 pub fn after_fork_child() {
     REPORTER_RUNNING.store(false, Ordering::Release);
-    // The printer mutex may have been held by a thread that no longer exists.
-    if PRINTER.is_poisoned() {
-        PRINTER.clear_poison();
+    // SAFETY: before_fork locked PRINTER in the forking thread (this one).
+    unsafe { PRINTER.force_unlock() };
+    if let Some(q) = QUEUE.get() {
+        for i in 0..QUEUE_LEN {
+            if let Some(slot) = q.get(i) {
+                let _ =
+                    slot.state
+                        .compare_exchange(READY, EMPTY, Ordering::AcqRel, Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -355,7 +379,7 @@ pub fn after_fork_child() {
 pub fn drain() {
     let Some(q) = QUEUE.get() else { return };
     let mut batch: Vec<RawReport> = Vec::new();
-    let mut guard = PRINTER.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = PRINTER.lock();
     for i in 0..QUEUE_LEN {
         let Some(slot) = q.get(i) else { continue };
         if slot.state.load(Ordering::Acquire) == READY {
@@ -388,7 +412,7 @@ pub fn drain() {
 /// Prints a report raised in ordinary context (annotation errors) at once.
 pub fn report_now(r: &RawReport) {
     drain();
-    let mut guard = PRINTER.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = PRINTER.lock();
     if let Some(p) = guard.as_mut() {
         let mut r = *r;
         r.seq = NEXT_SEQ.fetch_add(1, Ordering::Relaxed);
@@ -429,7 +453,7 @@ fn backend_label() -> String {
 pub fn finish(verbose_stats: Option<String>) {
     drain();
     let total = total();
-    let mut guard = PRINTER.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = PRINTER.lock();
     let Some(p) = guard.as_mut() else { return };
     let (r, u, a) = (
         RACES.load(Ordering::Relaxed),
@@ -471,7 +495,7 @@ pub fn finish(verbose_stats: Option<String>) {
 
 /// Writes a message on the report stream (errors and warnings of the runtime).
 pub fn warn(msg: &str) {
-    let mut guard = PRINTER.lock().unwrap_or_else(|e| e.into_inner());
+    let mut guard = PRINTER.lock();
     match guard.as_mut() {
         Some(p) => p.write(msg.as_bytes()),
         None => sys::write_all(OUT_FD.load(Ordering::Relaxed), msg.as_bytes()),
