@@ -399,3 +399,42 @@ fn doctor() -> ExitCode {
         ExitCode::SUCCESS
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 64-byte ELF header of `class` (1: 32-bit, 2: 64-bit) with one
+    /// program header of type `ptype` right after it.
+    fn elf(class: u8, ptype: u32) -> Vec<u8> {
+        let mut b = vec![0u8; 64 + 56];
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = class;
+        b[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+        b[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+        b[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
+        b[64..68].copy_from_slice(&ptype.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn programs_that_cannot_be_watched_are_recognized() {
+        assert_eq!(elf_kind(&elf(2, 3)), Some(ElfKind::Dynamic));
+        assert_eq!(elf_kind(&elf(2, 1)), Some(ElfKind::Static));
+        assert_eq!(elf_kind(&elf(1, 3)), Some(ElfKind::Elf32));
+        assert_eq!(elf_kind(b"#!/bin/sh\necho hi\n"), None);
+        assert_eq!(elf_kind(&[]), None);
+    }
+
+    #[test]
+    fn this_test_binary_is_a_dynamic_x86_64_program() {
+        let me = std::env::current_exe().unwrap();
+        assert_eq!(
+            unwatchable(me.to_str().unwrap()),
+            None,
+            "a normal dynamic executable can be watched"
+        );
+        let msg = unwatchable("/bin/sh");
+        assert_eq!(msg, None, "{msg:?}");
+    }
+}
