@@ -69,12 +69,8 @@ pub fn period() -> u64 {
 /// non-zero seed.
 pub fn rehash(max_moves: u32, cursor: &mut u32) -> (u32, u32) {
     if max_moves == 0 {
-        let owners = owners().min(OWNER_TABLE as u32);
         let Some(keys) = keys() else { return (0, 0) };
-        let mut count = [0u32; 16];
-        for k in (0..owners).filter(|&k| !is_retired(k)) {
-            count[keys.slot_of_ordinal(k) as usize] += 1;
-        }
+        let count = live_owners_per_slot(keys, owners().min(OWNER_TABLE as u32));
         return (0, count.iter().map(|&c| c.saturating_sub(1)).sum());
     }
     let (Some(keys), Some(table)) = (keys(), OWNER_SLOT.get()) else {
@@ -82,10 +78,7 @@ pub fn rehash(max_moves: u32, cursor: &mut u32) -> (u32, u32) {
     };
     let owners = owners().min(OWNER_TABLE as u32);
     let n = keys.ndomains as u32;
-    let mut count = [0u32; 16];
-    for k in (0..owners).filter(|&k| !is_retired(k)) {
-        count[keys.slot_of_ordinal(k) as usize] += 1;
-    }
+    let mut count = live_owners_per_slot(keys, owners);
     let collisions: u32 = count.iter().map(|&c| c.saturating_sub(1)).sum();
     let period = PERIOD.load(Ordering::Relaxed) + 1;
     let mut moved = 0;
@@ -131,6 +124,15 @@ fn is_retired(ordinal: u32) -> bool {
         .get()
         .and_then(|t| t.get(ordinal as usize))
         .is_some_and(|e| e.load(Ordering::Relaxed) & RETIRED != 0)
+}
+
+/// How many live owners (not retired) each domain slot has.
+fn live_owners_per_slot(keys: &Keys, owners: u32) -> [u32; 16] {
+    let mut count = [0u32; 16];
+    for k in (0..owners).filter(|&k| !is_retired(k)) {
+        count[keys.slot_of_ordinal(k) as usize] += 1;
+    }
+    count
 }
 
 /// The thread with this ordinal exited.

@@ -40,8 +40,6 @@ const TAG_ONE: u64 = 1 << 48;
 
 static FREE: [AtomicU64; CLASSES] = [const { AtomicU64::new(0) }; CLASSES];
 static CURSOR: [AtomicUsize; CLASSES] = [const { AtomicUsize::new(0) }; CLASSES];
-/// Bytes mapped by this allocator (small chunks and large blocks), for statistics.
-pub static MAPPED_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 /// The allocator type libpush.so registers with `#[global_allocator]`.
 pub struct RuntimeAllocator;
@@ -75,7 +73,6 @@ fn map(len: usize) -> usize {
     if p == libc::MAP_FAILED {
         0
     } else {
-        MAPPED_BYTES.fetch_add(len, Ordering::Relaxed);
         p as usize
     }
 }
@@ -87,7 +84,6 @@ fn unmap(addr: usize, len: usize) {
     // SAFETY: [addr, addr+len) is a mapping (or part of one) this module made
     // and no longer hands out.
     unsafe { libc::munmap(addr as *mut libc::c_void, len) };
-    MAPPED_BYTES.fetch_sub(len, Ordering::Relaxed);
 }
 
 /// A mapping of `len` bytes aligned to `align` (a power of two >= PAGE).
