@@ -28,7 +28,6 @@
 use crate::sys::FixedArray;
 use crate::threads::{self, ThreadRecord};
 use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use parking_lot::Mutex;
 use push_hb::{ThreadIdx, VClock};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -329,9 +328,11 @@ impl core::hash::Hasher for AddrHasher {
 }
 
 type Map = HashMap<usize, SyncClock, core::hash::BuildHasherDefault<AddrHasher>>;
-type Shard = Mutex<Option<Map>>;
+/// Futex locks: a fork child releases them whatever waited on them (see
+/// `sys::FutexMutex`).
+type Shard = crate::sys::FutexMutex<Option<Map>>;
 
-static SYNC: [Shard; SHARDS] = [const { Mutex::new(None) }; SHARDS];
+static SYNC: [Shard; SHARDS] = [const { crate::sys::FutexMutex::new(None) }; SHARDS];
 
 fn shard(addr: usize) -> &'static Shard {
     &SYNC[(addr >> 4) % SHARDS]
@@ -500,16 +501,16 @@ pub fn footprint() -> (usize, usize) {
 /// taken by a thread that will not exist there.
 pub fn before_fork() {
     for s in &SYNC {
-        core::mem::forget(s.lock());
+        s.lock_for_fork();
     }
 }
 
 /// After `fork`, in parent and child: release what `before_fork` took.
 pub fn after_fork() {
     for s in &SYNC {
-        // SAFETY: `before_fork` locked every shard on this thread and leaked
-        // the guards; this is the matching unlock.
-        unsafe { s.force_unlock() };
+        // SAFETY: `before_fork` locked every shard on this thread; this is
+        // the matching unlock.
+        unsafe { s.unlock_after_fork() };
     }
 }
 

@@ -598,6 +598,11 @@ pub fn on_thread_creating(parent: (u32, &threads::ThreadRecord)) -> Option<u32> 
 
 /// Parent side, after the real `pthread_create` succeeded.
 pub fn on_thread_created(child: u32, handle: u64, detached: bool) {
+    if RESTART_BACKGROUND.load(Ordering::Relaxed)
+        && RESTART_BACKGROUND.swap(false, Ordering::AcqRel)
+    {
+        ensure_background();
+    }
     if let Some(r) = threads::record(child) {
         r.pthread.store(handle, Ordering::Relaxed);
         r.detached.store(detached, Ordering::Release);
@@ -1189,10 +1194,16 @@ pub fn on_fork_child() {
              it shares small tracked objects with its parent\n",
         );
     }
-    if BACKGROUND_STARTED.load(Ordering::Acquire) {
-        rehash::start(options().rehash_ms);
+    // The background threads did not survive the fork: they restart when
+    // the child tracks an object or creates a thread (a child that only
+    // execs or exits never pays for them).
+    if BACKGROUND_STARTED.swap(false, Ordering::AcqRel) {
+        RESTART_BACKGROUND.store(true, Ordering::Release);
     }
 }
+
+/// Set in a forked child whose parent ran the background threads.
+static RESTART_BACKGROUND: AtomicBool = AtomicBool::new(false);
 
 fn stats() -> String {
     let (sync_objects, clock_bytes) = hb::footprint();

@@ -13,7 +13,6 @@ use crate::stack::{self, Stack};
 use crate::sys::{self, FixedArray};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
-use parking_lot::Mutex;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
@@ -160,7 +159,10 @@ struct Printer {
     log_pid: i32,
 }
 
-static PRINTER: Mutex<Option<Printer>> = Mutex::new(None);
+/// A futex lock, not parking_lot's: a fork child must be able to release it
+/// even when another thread was parked on it (parking_lot may hand the lock
+/// to that waiter, who does not exist in the child: the child then hung).
+static PRINTER: sys::FutexMutex<Option<Printer>> = sys::FutexMutex::new(None);
 static OUT_FD: AtomicI32 = AtomicI32::new(2);
 
 pub fn init(opts: &Options) -> Result<(), String> {
@@ -348,13 +350,13 @@ pub fn ensure_reporter() {
 /// by the reporter thread (which does not exist there: the child would
 /// block at exit). Taken before every other runtime lock.
 pub fn before_fork() {
-    core::mem::forget(PRINTER.lock());
+    PRINTER.lock_for_fork();
 }
 
 /// After `fork`, in the parent: releases what `before_fork` held.
 pub fn after_fork_parent() {
-    // SAFETY: before_fork locked PRINTER on this thread and leaked the guard.
-    unsafe { PRINTER.force_unlock() };
+    // SAFETY: before_fork locked PRINTER on this thread.
+    unsafe { PRINTER.unlock_after_fork() };
 }
 
 /// After `fork`, in the child: releases the printer and drops the reports
@@ -363,7 +365,7 @@ pub fn after_fork_parent() {
 pub fn after_fork_child() {
     REPORTER_RUNNING.store(false, Ordering::Release);
     // SAFETY: before_fork locked PRINTER in the forking thread (this one).
-    unsafe { PRINTER.force_unlock() };
+    unsafe { PRINTER.unlock_after_fork() };
     if let Some(q) = QUEUE.get() {
         for i in 0..QUEUE_LEN {
             if let Some(slot) = q.get(i) {

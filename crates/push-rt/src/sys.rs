@@ -195,6 +195,15 @@ impl<T> FutexMutex<T> {
     pub fn lock(&self) -> FutexGuard<'_, T> {
         use core::sync::atomic::Ordering::{Acquire, Relaxed};
         if self.word.compare_exchange(0, 1, Acquire, Relaxed).is_err() {
+            // Critical sections are short: spin a little before sleeping.
+            for _ in 0..64 {
+                core::hint::spin_loop();
+                if self.word.load(Relaxed) == 0
+                    && self.word.compare_exchange(0, 1, Acquire, Relaxed).is_ok()
+                {
+                    return FutexGuard { mutex: self };
+                }
+            }
             while self.word.swap(2, Acquire) != 0 {
                 futex_wait(&self.word, 2, 0);
             }
