@@ -402,12 +402,20 @@ fn a_forked_child_does_not_inherit_another_threads_open_access() {
 
 #[test]
 fn clocks_of_destroyed_locks_are_given_back() {
+    clocks_are_given_back(&["2", "200000"]);
+}
+
+#[test]
+fn clocks_of_locks_freed_without_destroy_are_given_back() {
+    clocks_are_given_back(&["2", "200000", "free"]);
+}
+
+fn clocks_are_given_back(args: &[&str]) {
     require_pku!();
     let bin = compile_c("sync_destroy_churn");
-    let args = ["2", "200000"];
-    let native = run_native_args(&bin, &args);
+    let native = run_native_args(&bin, args);
     assert_stdout(&native, "count=400000\n");
-    let r = run_preload_args(&bin, "verbose=1", &[], &args);
+    let r = run_preload_args(&bin, "verbose=1", &[], args);
     assert_clean(&r);
     assert_stdout(&r, "count=400000\n");
     let bytes: u64 = r

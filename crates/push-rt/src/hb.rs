@@ -120,6 +120,7 @@ fn ex_clock(addr: usize, insert: bool) -> Option<&'static ExClock> {
             {
                 Ok(_) => {
                     ARENA_CLOCKS_USED.fetch_add(1, Ordering::Relaxed);
+                    crate::clock_index::note(addr);
                     return Some(c);
                 }
                 Err(a) if a == addr => return Some(c),
@@ -155,6 +156,7 @@ fn ex_clock(addr: usize, insert: bool) -> Option<&'static ExClock> {
                     return None;
                 }
                 slot.index.store(ix + 1, Ordering::Release);
+                crate::clock_index::note(addr);
                 return table.get(ix as usize);
             }
             _ => i = (i + 1) & (EX_SLOTS - 1),
@@ -340,7 +342,14 @@ fn shard(addr: usize) -> &'static Shard {
 
 fn with_clock<R>(addr: usize, f: impl FnOnce(&mut SyncClock) -> R) -> R {
     let mut g = shard(addr).lock();
-    f(g.get_or_insert_with(Map::default).entry(addr).or_default())
+    let clock = match g.get_or_insert_with(Map::default).entry(addr) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            crate::clock_index::note(addr);
+            e.insert(SyncClock::default())
+        }
+    };
+    f(clock)
 }
 
 fn read_clock<R>(addr: usize, f: impl FnOnce(&SyncClock) -> R) -> Option<R> {
@@ -420,6 +429,18 @@ pub fn acquire(t: &ThreadRecord, addr: usize, exclusive: bool) {
 
 /// A sync object was destroyed: forget its clock.
 pub fn forget(addr: usize) {
+    crate::clock_index::unnote(addr);
+    drop_clock(addr);
+}
+
+/// Memory `[start, start + len)` was freed: forget the clocks of the sync
+/// objects that lived in it (programs often free a lock without destroying
+/// it; a new lock at the same address must start with a clean clock).
+pub fn forget_range(start: usize, len: usize) {
+    crate::clock_index::take_range(start, len, drop_clock);
+}
+
+fn drop_clock(addr: usize) {
     if let Some(c) = ex_clock(addr, false) {
         let len = (c.len.load(Ordering::Relaxed) as usize).min(VC_LEN);
         for i in 0..len {
@@ -503,10 +524,12 @@ pub fn before_fork() {
     for s in &SYNC {
         s.lock_for_fork();
     }
+    crate::clock_index::before_fork();
 }
 
 /// After `fork`, in parent and child: release what `before_fork` took.
 pub fn after_fork() {
+    crate::clock_index::after_fork();
     for s in &SYNC {
         // SAFETY: `before_fork` locked every shard on this thread; this is
         // the matching unlock.

@@ -16,6 +16,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod backend;
+pub mod clock_index;
 pub mod domains;
 pub mod fault;
 pub mod hb;
@@ -575,6 +576,13 @@ fn take_validate_grant(t: &threads::ThreadRecord) -> bool {
 }
 
 /// A synchronization object was destroyed.
+/// An untracked block `[addr, addr + len)` is about to be freed.
+pub fn on_untracked_free(addr: usize, len: usize) {
+    if enabled() {
+        hb::forget_range(addr, len);
+    }
+}
+
 pub fn on_sync_destroyed(addr: usize) {
     if enabled() {
         hb::forget(addr);
@@ -887,7 +895,10 @@ pub unsafe fn api_free(ptr: *mut u8, api: u8) {
         return;
     }
     match registry::lookup(addr) {
-        Some((id, o)) if o.base() == addr => registry::free(id),
+        Some((id, o)) if o.base() == addr => {
+            hb::forget_range(addr, o.size());
+            registry::free(id);
+        }
         other => {
             annotation_error(
                 if api == API_PLAIN_FREE {
