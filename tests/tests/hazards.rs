@@ -122,50 +122,32 @@ fn robust_mutex_whose_owner_thread_or_process_died_untracked() {
 }
 
 /// EOWNERDEAD counts as acquiring the lock (were 7 false reports under
-/// mpk). Under mprotect the next locker hangs: the dead owner's lock word
-/// is on a page the kernel cannot write when it marks the lock
-/// FUTEX_OWNER_DIED at thread exit (see
-/// `robust_mutex_inside_an_object_protected_by_another_lock`): open bug,
-/// recorded as a skip there.
+/// mpk). Under mprotect the next locker hung: the dead owner's lock word is
+/// on a closed page, which the kernel could not write when it marks the
+/// lock FUTEX_OWNER_DIED at thread exit; a thread that exits holding robust
+/// mutexes now opens their objects for good first.
 #[test]
 fn robust_mutex_inside_the_object_it_protects() {
-    if test_backend() == Backend::Mprotect {
-        record_skip(
-            "open bug under mprotect: the kernel cannot mark a dead owner's robust mutex \
-             on a closed page (the next locker would hang)",
-        );
-        return;
-    }
     check_hazard(
         "hz_robust",
         &["object"],
         "started\nobject: owner_thread_died=EOWNERDEAD balance=1000 relock=0\n",
-        1,
+        3,
     );
 }
 
-/// Hangs under PUSh (both backends): at thread exit the kernel marks each
+/// Hung under PUSh (both backends): at thread exit the kernel marks each
 /// robust mutex the thread still holds FUTEX_OWNER_DIED, writing the lock
 /// word with the exiting thread's rights; here the word is in an object
-/// protected by a lock the thread no longer holds, the write fails
-/// silently, and the next locker waits forever on the dead owner's TID.
-/// (Past that, pthread_mutex_consistent is not interposed: its write to
-/// the word would be reported.)
+/// protected by a lock the thread no longer holds, so the write failed
+/// silently and the next locker waited forever on the dead owner's tid.
 #[test]
 fn robust_mutex_inside_an_object_protected_by_another_lock() {
-    // Counted as a skip until fixed: running it would hang until the timeout.
-    if std::env::var_os("PUSH_RUN_KNOWN_HANGS").is_none() {
-        record_skip(
-            "open bug: the kernel cannot mark a dead owner's robust mutex in an object the \
-             owner may not access at exit (the next locker hangs); PUSH_RUN_KNOWN_HANGS=1 runs it",
-        );
-        return;
-    }
     check_hazard(
         "hz_robust_nested",
         &[],
         "started\ninner=EOWNERDEAD n=1\n",
-        1,
+        3,
     );
 }
 

@@ -233,18 +233,11 @@ fn robust_mutex_acquired_with_eownerdead_is_held() {
 /// The robust mutex inside the object it protects. When its holder dies,
 /// the kernel marks the word (owner died) with the dying thread's access
 /// rights: under `mpk` the thread still holds the lock, so its PKRU grants
-/// the object's key; under `mprotect` the object's page is closed once the
-/// thread's windows close, the kernel cannot reach the word and the next
-/// locker waits forever (a limitation of that backend, not of the hooks).
+/// the object's key; under `mprotect` the object's page would be closed
+/// once the thread's windows close, so a thread exiting with robust
+/// mutexes opens their objects for good first.
 #[test]
 fn robust_mutex_inside_its_object_acquired_with_eownerdead_is_held() {
-    if test_backend() == Backend::Mprotect {
-        record_skip(
-            "mprotect: the kernel's robust-list walk at thread death cannot reach a \
-             mutex word in a closed tracked page",
-        );
-        return;
-    }
     for how in ["lock", "trylock", "timedlock", "clocklock"] {
         check_clean_args("sync_robust", &[how, "inside"], ROBUST_OUT);
     }

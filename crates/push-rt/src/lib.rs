@@ -636,8 +636,56 @@ pub fn on_thread_start(child: u32) {
 pub fn on_thread_exit() {
     if let Some((_, rec)) = current_thread() {
         windows::close_everything(rec);
+        open_robust_words_for_the_kernel(rec);
         domains::retire_ordinal(rec.ordinal.load(Ordering::Relaxed));
         rec.state.store(threads::STATE_EXITED, Ordering::Release);
+    }
+}
+
+/// When a thread exits holding robust mutexes, the kernel marks each lock
+/// word FUTEX_OWNER_DIED, writing with the exiting thread's rights: a word
+/// inside a tracked object the thread may not write (or, under `mprotect`,
+/// on a closed page) would stay marked with the dead owner's tid and the
+/// next locker would wait forever. So a thread that exits with a non-empty
+/// robust list gives up its checks for the rest of its exit (its TSD
+/// destructors run unchecked) with every key open, and under `mprotect`
+/// the objects holding its lock words are opened for good (no longer
+/// checked): a race can be missed there, never invented.
+fn open_robust_words_for_the_kernel(rec: &threads::ThreadRecord) {
+    let Some((head, offset, first, pending)) = sys::robust_list() else {
+        return;
+    };
+    if first == head && pending == 0 {
+        return;
+    }
+    rec.unchecked.store(true, Ordering::Release);
+    if backend::is_mpk() {
+        domains::apply_pkru(x86_check::Pkru(0));
+        return;
+    }
+    let open_object_of = |entry: usize| {
+        let word = entry.wrapping_add_signed(offset);
+        for addr in [entry, word] {
+            if let Some((id, o)) = registry::lookup(addr) {
+                windows::open_for_good(id, o);
+            }
+        }
+    };
+    if pending != 0 {
+        open_object_of(pending & !1);
+    }
+    // glibc marks PI entries with bit 0; a list longer than this is cut
+    // short (its rest stays as it would have been).
+    let mut entry = first;
+    for _ in 0..1024 {
+        let e = entry & !1;
+        if e == head || e == 0 {
+            break;
+        }
+        open_object_of(e);
+        // SAFETY: `e` is an entry of this thread's robust list, and the
+        // object holding it (if tracked) was just opened.
+        entry = unsafe { sys::robust_next(e) };
     }
 }
 

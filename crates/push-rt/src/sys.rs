@@ -290,3 +290,37 @@ pub fn thread_alive(tid: i32) -> bool {
     let r = unsafe { libc::syscall(libc::SYS_tgkill, getpid(), tid, 0) };
     r == 0 || errno() != libc::ESRCH
 }
+
+/// The calling thread's robust futex list head (`get_robust_list(2)`):
+/// the first entry, the offset from an entry to its futex word, and the
+/// entry of an operation in progress. None when the thread has none.
+pub fn robust_list() -> Option<(usize, isize, usize, usize)> {
+    let mut head: usize = 0;
+    let mut len: usize = 0;
+    // SAFETY: get_robust_list writes the two out-parameters only.
+    let r = unsafe { libc::syscall(libc::SYS_get_robust_list, 0, &mut head, &mut len) };
+    if r != 0 || head == 0 || len < 3 * core::mem::size_of::<usize>() {
+        return None;
+    }
+    // SAFETY: the head is glibc's `robust_head` in this thread's descriptor
+    // (never tracked, always readable): next, futex_offset, list_op_pending.
+    let (next, offset, pending) = unsafe {
+        let h = head as *const usize;
+        (
+            h.read_volatile(),
+            h.add(1).read_volatile() as isize,
+            h.add(2).read_volatile(),
+        )
+    };
+    Some((head, offset, next, pending))
+}
+
+/// Reads the `next` pointer of a robust list entry.
+///
+/// # Safety
+/// `entry` is an entry of the calling thread's robust list whose memory is
+/// readable by this thread now.
+pub unsafe fn robust_next(entry: usize) -> usize {
+    // SAFETY: per the caller.
+    unsafe { (entry as *const usize).read_volatile() }
+}

@@ -384,6 +384,13 @@ fn editing<R>(t: &ThreadRecord, f: impl FnOnce() -> R) -> R {
     r
 }
 
+/// Opens a read-write window on `o` that no thread closes: its pages stay
+/// open until the object is freed (for a lock word the kernel must write
+/// after its owner is gone). False when the object's count is saturated.
+pub fn open_for_good(id: u32, o: &Object) -> bool {
+    open_count(id, o, Access::ReadWrite, true).is_some()
+}
+
 /// Opens a one-instruction window; the trap handler closes it with
 /// [`close_steps`].
 pub fn open_step(t: &ThreadRecord, id: u32, o: &Object, access: Access) -> bool {
