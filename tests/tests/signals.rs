@@ -66,3 +66,48 @@ fn application_handler_runs_with_its_own_sa_mask() {
 fn siginterrupt_then_signal_keeps_eintr() {
     check_transparent("sig_siginterrupt", "read=-1 eintr=1\n");
 }
+
+/// A stack overflow in a program with no alternate signal stack of its own
+/// (main thread and a second thread): the runtime's SIGSEGV handler runs on
+/// the stack PUSh gives each thread and passes the fault on, so the program
+/// dies of its own SIGSEGV, with no report and nothing else from PUSh.
+#[test]
+fn stack_overflow_without_an_alternate_stack_dies_of_its_own_sigsegv() {
+    let bin = compile_c("hz_overflow");
+    for arg in ["main", "thread"] {
+        let native = run_native_args(&bin, &[arg]);
+        assert_signal(&native, SIGSEGV);
+        assert_stdout(&native, "started\n");
+    }
+    require_pku!();
+    for arg in ["main", "thread"] {
+        let r = run_preload_args(&bin, "", &[], &[arg]);
+        assert_signal(&r, SIGSEGV);
+        assert_stdout(&r, "started\n");
+        assert!(!r.stderr.contains("PUSh"), "{r}");
+        let r = run_cli_args(&bin, &[], &[], &[arg]);
+        assert_exit_code(&r, CLI_SEGV_EXIT);
+        assert_stdout(&r, "started\n");
+        assert!(!r.stderr.contains("WARNING: PUSh"), "{r}");
+    }
+}
+
+/// The same overflow with a SIGSEGV handler installed without SA_ONSTACK:
+/// natively the handler cannot run (no room for its frame) and the process
+/// dies; under PUSh, whose own handler runs on an alternate stack, the
+/// program's handler must not run either.
+#[test]
+fn stack_overflow_does_not_run_a_handler_that_has_no_stack_to_run_on() {
+    let bin = compile_c("hz_overflow_handler");
+    let native = run_native(&bin);
+    assert_signal(&native, SIGSEGV);
+    assert_stdout(&native, "started\n");
+    require_pku!();
+    let r = run_preload(&bin, "");
+    assert_signal(&r, SIGSEGV);
+    assert_stdout(&r, "started\n");
+    let r = run_cli(&bin, &[]);
+    assert_exit_code(&r, CLI_SEGV_EXIT);
+    assert_stdout(&r, "started\n");
+    assert!(!r.stderr.contains("WARNING: PUSh"), "{r}");
+}

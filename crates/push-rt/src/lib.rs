@@ -148,6 +148,7 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
     let main = threads::reserve().unwrap_or(0);
     threads::adopt(main);
     threads::record_stack_bounds(main);
+    give_alt_stack(main);
     if !fault::install(pkru_offset) {
         return Err(Disabled::Failed(
             "could not install the SIGSEGV handler".into(),
@@ -628,7 +629,24 @@ pub fn on_thread_created(child: u32, handle: u64, detached: bool) {
 pub fn on_thread_start(child: u32) {
     threads::adopt(child);
     threads::record_stack_bounds(child);
+    give_alt_stack(child);
     refresh_pkru();
+}
+
+/// Our SIGSEGV handler runs on an alternate stack (`SA_ONSTACK`): a thread
+/// without one of its own gets one, so that a stack overflow in the program
+/// reaches the handler (which passes it on: the program dies of its own
+/// SIGSEGV) instead of faulting again on the exhausted stack.
+fn give_alt_stack(id: u32) {
+    let Some(rec) = threads::record(id) else {
+        return;
+    };
+    let mut base = rec.alt_stack.load(Ordering::Acquire);
+    if base == 0 {
+        base = sys::map_alt_stack();
+        rec.alt_stack.store(base, Ordering::Release);
+    }
+    sys::use_alt_stack(base);
 }
 
 /// The calling thread is exiting (its start routine returned or it called
@@ -637,6 +655,7 @@ pub fn on_thread_exit() {
     if let Some((_, rec)) = current_thread() {
         windows::close_everything(rec);
         open_robust_words_for_the_kernel(rec);
+        sys::leave_alt_stack(rec.alt_stack.load(Ordering::Acquire));
         domains::retire_ordinal(rec.ordinal.load(Ordering::Relaxed));
         rec.state.store(threads::STATE_EXITED, Ordering::Release);
     }

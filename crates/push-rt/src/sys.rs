@@ -324,3 +324,66 @@ pub unsafe fn robust_next(entry: usize) -> usize {
     // SAFETY: per the caller.
     unsafe { (entry as *const usize).read_volatile() }
 }
+
+/// Bytes of an alternate signal stack PUSh gives a thread (above one guard
+/// page).
+pub const ALT_STACK_SIZE: usize = 64 << 10;
+
+/// Whether the calling thread has an alternate signal stack now, and its
+/// base.
+fn current_alt_stack() -> Option<usize> {
+    // SAFETY: sigaltstack with a null new stack only writes `old`.
+    unsafe {
+        let mut old: libc::stack_t = core::mem::zeroed();
+        if libc::sigaltstack(core::ptr::null(), &mut old) != 0 {
+            return None;
+        }
+        (old.ss_flags & libc::SS_DISABLE == 0).then_some(old.ss_sp as usize)
+    }
+}
+
+/// Gives the calling thread the alternate signal stack at `base` (made by
+/// [`map_alt_stack`]) unless it has one already. Returns whether it did.
+pub fn use_alt_stack(base: usize) -> bool {
+    if base == 0 || current_alt_stack().is_some() {
+        return false;
+    }
+    let st = libc::stack_t {
+        ss_sp: base as *mut libc::c_void,
+        ss_flags: 0,
+        ss_size: ALT_STACK_SIZE,
+    };
+    // SAFETY: `base` is a live mapping of ALT_STACK_SIZE bytes.
+    unsafe { libc::sigaltstack(&st, core::ptr::null_mut()) == 0 }
+}
+
+/// Maps an alternate signal stack with a guard page below it (never
+/// unmapped: thread records keep theirs for the next thread). 0 on failure.
+pub fn map_alt_stack() -> usize {
+    let page = 4096;
+    let p = reserve(ALT_STACK_SIZE + page);
+    if p.is_null() {
+        return 0;
+    }
+    // SAFETY: the lowest page of the mapping just made becomes the guard.
+    if unsafe { libc::mprotect(p.cast(), page, libc::PROT_NONE) } != 0 {
+        return 0;
+    }
+    p as usize + page
+}
+
+/// Takes the calling thread off the alternate signal stack at `base`, if
+/// that is the one it uses (before its record may go to another thread).
+pub fn leave_alt_stack(base: usize) {
+    if base == 0 || current_alt_stack() != Some(base) {
+        return;
+    }
+    let st = libc::stack_t {
+        ss_sp: core::ptr::null_mut(),
+        ss_flags: libc::SS_DISABLE,
+        ss_size: 0,
+    };
+    // SAFETY: disabling the alternate stack passes no memory; this runs in
+    // the thread's ordinary context, not on that stack.
+    unsafe { libc::sigaltstack(&st, core::ptr::null_mut()) };
+}

@@ -57,6 +57,9 @@ pub struct ThreadRecord {
     /// without CLONE_SETTLS): the two cannot be told apart, so neither is
     /// checked (hooks pass through, faults are allowed).
     pub unchecked: AtomicBool,
+    /// The alternate signal stack this record's threads use (0: none yet);
+    /// kept when the record is recycled.
+    pub alt_stack: AtomicUsize,
     /// Id + 1 of the next record on the free list (while free).
     pub next_free: AtomicU32,
     pub tid: AtomicI32,

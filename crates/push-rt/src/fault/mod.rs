@@ -539,6 +539,12 @@ fn chain(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
                 die_by(sig, false);
             }
         }
+        _ if act.sa_flags & libc::SA_ONSTACK == 0 && stack_exhausted(ctx) => {
+            // Natively the kernel could not have pushed the handler's frame
+            // on the exhausted stack and would have killed the process; it
+            // reached us only on the alternate stack PUSh gave the thread.
+            die_by(sig, false);
+        }
         h => {
             if act.sa_flags & libc::SA_RESETHAND != 0 {
                 // SAFETY: zeroed = SIG_DFL.
@@ -580,6 +586,21 @@ fn chain(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
             }
         }
     }
+}
+
+/// Whether the interrupted code's stack pointer is within a page of (or
+/// below) the lowest address of its thread's stack: too little room for a
+/// signal frame.
+fn stack_exhausted(ctx: *mut c_void) -> bool {
+    if ctx.is_null() {
+        return false;
+    }
+    let sp = gregs(ctx)[libc::REG_RSP as usize] as usize;
+    let Some((_, rec)) = crate::threads::current() else {
+        return false;
+    };
+    let lo = rec.stack_lo.load(Ordering::Relaxed);
+    lo != 0 && sp < lo.saturating_add(4096) && sp + (1 << 20) > lo
 }
 
 /// The signal mask an application handler `act` for `sig` runs with, when
