@@ -245,3 +245,26 @@ fn push_run_rejects_an_unknown_flag_instead_of_running_it() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown flag '--bogus'"), "{err}");
 }
+
+/// A forked child races on an object it inherited, with `halt_on_error=1`:
+/// the child has no reporter thread, so the SIGSEGV handler (which must not
+/// print: that allocates and locks) lets the access through and the report
+/// is printed at the child's next hook call or exit, which ends it with 66.
+#[test]
+fn halt_on_error_in_a_forked_child_without_a_reporter() {
+    let bin = compile_c("mem_fork_window");
+    require_pku!();
+    for r in [
+        run_preload(&bin, "halt_on_error=1"),
+        run_cli(&bin, &["--halt-on-error", "1"]),
+    ] {
+        assert!(r.stdout.contains("child=66\n"), "{r}");
+        assert_race(
+            &r,
+            DATA_RACE,
+            false,
+            "mem_fork_window.c",
+            marker_line("mem_fork_window", "child"),
+        );
+    }
+}

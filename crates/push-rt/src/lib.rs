@@ -259,7 +259,20 @@ pub fn hook_thread() -> Option<(u32, &'static threads::ThreadRecord)> {
     if !enabled() {
         return None;
     }
-    threads::hook_thread()
+    let t = threads::hook_thread();
+    if t.is_some() && report::HALT_PENDING.load(Ordering::Relaxed) {
+        halt_from_hook();
+    }
+    t
+}
+
+/// A report the signal handler could not have printed is waiting
+/// (`halt_on_error`): print it here, in ordinary context, and stop.
+#[cold]
+fn halt_from_hook() {
+    let _inside = threads::enter();
+    report::drain();
+    halt_if_reported();
 }
 
 /// Whether `addr` may lie in a tracked object (a fast pre-check).

@@ -345,6 +345,10 @@ pub fn ensure_reporter() {
     }
 }
 
+/// With `halt_on_error`: a report was queued from the signal handler that
+/// no reporter printed; ordinary context prints it and stops.
+pub static HALT_PENDING: AtomicBool = AtomicBool::new(false);
+
 /// In a forked child: the reporter thread did not survive the fork.
 /// Before `fork`: holds the printer, so the child does not inherit it held
 /// by the reporter thread (which does not exist there: the child would

@@ -463,9 +463,12 @@ fn queue_and_maybe_halt(r: &RawReport) {
     if crate::options().halt_on_error {
         if let Some(seq) = seq {
             if !report::wait_printed(seq, 10_000) {
-                // No reporter to print and stop: do it here, we are exiting anyway.
-                report::drain();
-                crate::halt_if_reported();
+                // No reporter printed it (a forked child before it starts
+                // one, or a reporter that is stuck). Printing here would
+                // allocate and take locks inside a signal handler: let the
+                // access through and stop at the next hook call of any
+                // thread, or at exit, whichever comes first.
+                report::HALT_PENDING.store(true, Ordering::Release);
             }
         }
     }
