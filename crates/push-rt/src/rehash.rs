@@ -1,6 +1,7 @@
 //! Periodic rehash: collisions may delay a report, never lose it.
 //!
-//! Only 12 domains exist for all owners (threads and protecting locks), so
+//! At most 11 domains exist for all owners (threads and protecting locks:
+//! 15 keys less 4 for special policies, fewer when the program takes keys), so
 //! owners share keys and a race between two owners on one key goes unseen.
 //! Every `rehash_ms` a background thread moves the owners that currently
 //! share a domain to domains drawn from the seed sequence (`domains::rehash`)
