@@ -111,10 +111,30 @@ void push_register_global(void *addr, size_t size) PUSH_WEAK;
  * `name` of `type` on pages of its own (the size is rounded up to whole
  * pages), tracked by PUSh and private to the main thread from start-up.
  * Use it as a plain lvalue: `counter++`, `&table[3]`. It has external
- * linkage; declare it elsewhere with `extern type name;`. No initializer;
- * in C++ `type` must be a named, trivially constructible type. */
+ * linkage; declare it elsewhere with `extern type name;`. `type` may be an
+ * array type written out (`PUSH_GLOBAL(int[64], table)`), or in C++ any
+ * named, trivially constructible type.
+ *
+ * PUSH_GLOBAL_INIT(type, name, initializer); does the same with an
+ * initializer (`PUSH_GLOBAL_INIT(long[4], primes, {2, 3, 5, 7})`,
+ * `PUSH_GLOBAL_INIT(struct config, cfg, {.depth = 3})`). The value is
+ * copied in by a constructor before `main`: another translation unit's
+ * constructor that runs earlier may still see zeros. */
 #define PUSH_GLOBAL(type, name)                                               \
-  extern type name;                                                           \
+  extern __typeof__(type) name;                                               \
+  PUSH_GLOBAL_DEFINE_(name, (void)0)                                          \
+  extern __typeof__(type) name
+
+#define PUSH_GLOBAL_INIT(type, name, ...)                                     \
+  extern __typeof__(type) name;                                               \
+  static const __typeof__(type) push_global_value_##name = __VA_ARGS__;     \
+  PUSH_GLOBAL_DEFINE_(name, __builtin_memcpy(&name, &push_global_value_##name, \
+                                             sizeof(name)))                  \
+  extern __typeof__(type) name
+
+/* Not for direct use: the page-aligned, page-padded definition in .bss and
+ * the constructor that runs `init` then registers the global. */
+#define PUSH_GLOBAL_DEFINE_(name, init)                                       \
   __attribute__((used, constructor)) static void push_global_init_##name(     \
       void) {                                                                 \
     __asm__ volatile(".pushsection .bss.push_global." #name                  \
@@ -122,8 +142,8 @@ void push_register_global(void *addr, size_t size) PUSH_WEAK;
                      "\n\t.type " #name ",@object\n" #name                   \
                      ":\n\t.zero %c0\n\t.size " #name ",%c0\n\t.popsection"  \
                      ::"i"(PUSH_PAGE_ROUND_(sizeof(name))));                  \
+    init;                                                                     \
     if (push_register_global) (push_register_global)(&name, sizeof(name));    \
-  }                                                                           \
-  extern __typeof__(name) name
+  }
 
 #endif /* PUSH_H */

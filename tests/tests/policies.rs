@@ -84,6 +84,19 @@ fn tracked_global_unlocked_increment_is_a_race() {
 }
 
 #[test]
+fn tracked_globals_of_array_type_and_with_initializers() {
+    let r = check_racy(
+        "global_forms",
+        "write",
+        Access::Write,
+        "started\nanswer=42 primes=2,3,5,7 cfg=3,deep table=1\ntable=9\n",
+    );
+    if r.is_some() {
+        assert!(policy_of(&r).contains("private(T0)"), "{:?}", r);
+    }
+}
+
+#[test]
 fn annotation_misuse_is_reported_and_changes_nothing() {
     let bin = check_native(
         "misuse",
