@@ -149,6 +149,21 @@ def main():
             notes.append("pss %d under PUSh: `%s`" % (n, w))
 
     lines.append("")
+    log("fixed cost: %d runs per mode" % a.runs)
+    parts = ["pss_kb", "libpush_kb", "libc_kb", "other_libs_kb", "anon_kb", "stack_kb", "exe_kb"]
+    per = {k: {m: [] for m in MODES} for k in parts}
+    for i in range(a.runs):
+        for mode in MODES if i % 2 == 0 else reversed(MODES):
+            fields = run(mode, ["fixed", 0], a.options)[0]
+            for k in parts:
+                per[k][mode].append(float(fields.get(k, "nan")))
+    lines.append("| fixed cost (nothing tracked), PSS kB | total | libpush.so | libc | other libraries "
+                 "| anonymous | stack | executable |")
+    lines.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for mode in MODES:
+        lines.append("| %s | %s |" % (mode, " | ".join(fmt_int(statistics.median(per[k][mode])) for k in parts)))
+
+    lines.append("")
     lines.append("| allocation (%s pairs) | native ns/pair | PUSh ns/pair | ratio |" % fmt_int(a.pairs))
     lines.append("| --- | ---: | ---: | ---: |")
     for mode_arg, title in (("pairs", "push_malloc(32) + push_free"),

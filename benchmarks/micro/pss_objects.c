@@ -8,6 +8,10 @@
  *                          process reads its own PSS (the Pss: line of
  *                          /proc/self/smaps_rollup) with every object live.
  *                          Prints `objects=N pss_kb=K checksum=0x...`.
+ *   pss_objects fixed 0    nothing tracked: the fixed cost. Reads
+ *                          /proc/self/smaps and prints the PSS by where it
+ *                          lies: `pss_kb=K libpush_kb=L libc_kb=C
+ *                          other_libs_kb=O anon_kb=A stack_kb=S exe_kb=E`.
  *   pss_objects pairs N    N push_malloc(32) + push_free pairs (each object
  *                          written once); prints `pairs=N size=32
  *                          ns_per_pair=X` (wall time / N).
@@ -26,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "push.h"
 
 #define NLOCKS 64
@@ -181,12 +186,48 @@ static int mixed(long n) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- fixed */
+
+static int fixed(void) {
+  FILE *f = fopen("/proc/self/smaps", "r");
+  if (!f) die("/proc/self/smaps");
+  char line[512], name[512] = "";
+  long total = 0, libpush = 0, libc = 0, other = 0, anon = 0, stack = 0, exe = 0;
+  char self[512] = "";
+  ssize_t sn = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (sn > 0) self[sn] = 0;
+  while (fgets(line, sizeof line, f)) {
+    unsigned long lo, hi;
+    long kb;
+    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && strchr(line, ' ')) {
+      char *path = strchr(line, '/');
+      if (!path) path = strchr(line, '[');
+      snprintf(name, sizeof name, "%s", path ? path : "");
+      name[strcspn(name, "\n")] = 0;
+    } else if (sscanf(line, "Pss: %ld kB", &kb) == 1) {
+      total += kb;
+      if (strstr(name, "libpush")) libpush += kb;
+      else if (strstr(name, "/libc.so")) libc += kb;
+      else if (strcmp(name, "[stack]") == 0) stack += kb;
+      else if (name[0] == 0 || name[0] == '[') anon += kb;
+      else if (self[0] && strcmp(name, self) == 0) exe += kb;
+      else other += kb;
+    }
+  }
+  fclose(f);
+  printf("objects=0 pss_kb=%ld libpush_kb=%ld libc_kb=%ld other_libs_kb=%ld anon_kb=%ld "
+         "stack_kb=%ld exe_kb=%ld\n",
+         total, libpush, libc, other, anon, stack, exe);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: %s pss|pairs|mixed N\n", argv[0]);
+    fprintf(stderr, "usage: %s pss|fixed|pairs|mixed N\n", argv[0]);
     return 2;
   }
   long n = atol(argv[2]);
+  if (strcmp(argv[1], "fixed") == 0) return fixed();
   if (n <= 0) {
     fprintf(stderr, "N must be positive\n");
     return 2;
