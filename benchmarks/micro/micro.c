@@ -83,6 +83,24 @@ int main(int argc, char **argv) {
   MEASURE("mutex_lock_unlock", n, { pthread_mutex_lock(&plain); pthread_mutex_unlock(&plain); });
   MEASURE("mutex_lock_unlock_protecting", n, {
     pthread_mutex_lock(&guard); guarded[0]++; pthread_mutex_unlock(&guard); });
+  /* A lock word inside a tracked object: private to this thread, inside a
+   * read-only object (a lock table), and inside the object it protects
+   * (the bank account pattern). Each pair also touches the object. */
+  struct locked { pthread_mutex_t m; long v; };
+  struct locked *in_private = push_malloc(sizeof *in_private);
+  pthread_mutex_init(&in_private->m, NULL);
+  MEASURE("mutex_in_private_object", n, {
+    pthread_mutex_lock(&in_private->m); in_private->v++; pthread_mutex_unlock(&in_private->m); });
+  pthread_mutex_t *table = push_malloc(4 * sizeof *table);
+  for (int i = 0; i < 4; i++) pthread_mutex_init(&table[i], NULL);
+  push_readonly(table);
+  MEASURE("mutex_in_readonly_object", n, {
+    pthread_mutex_lock(&table[1]); in_private->v++; pthread_mutex_unlock(&table[1]); });
+  struct locked *self = push_malloc(sizeof *self);
+  pthread_mutex_init(&self->m, NULL);
+  push_protected_by(self, &self->m);
+  MEASURE("mutex_in_object_it_protects", n, {
+    pthread_mutex_lock(&self->m); self->v++; pthread_mutex_unlock(&self->m); });
   MEASURE("rwlock_rd_unlock", n, { pthread_rwlock_rdlock(&rw); pthread_rwlock_unlock(&rw); });
   MEASURE("spin_lock_unlock", n, { pthread_spin_lock(&spin); pthread_spin_unlock(&spin); });
 
