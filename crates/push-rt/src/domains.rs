@@ -549,3 +549,78 @@ pub fn apply_pkru(want: Pkru) -> bool {
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::threads;
+
+    /// The portable backend's key numbers: no hardware needed.
+    fn keys() -> &'static Keys {
+        assert!(threads::init());
+        assert!(init_lockset() && init_owner_table());
+        init(7, crate::backend::Backend::Mprotect).expect("portable keys need no hardware")
+    }
+
+    fn fresh_thread() -> (u32, &'static ThreadRecord) {
+        let id = threads::reserve().expect("a free record");
+        let t = threads::record(id).expect("its record");
+        t.ordinal.store(next_ordinal(), Ordering::Relaxed);
+        (id, t)
+    }
+
+    #[test]
+    fn a_thread_may_write_key0_and_its_domain_and_only_read_read_only_objects() {
+        let k = keys();
+        let (id, t) = fresh_thread();
+        let p = k.pkru_for(id, t);
+        let own = k.of_thread(id);
+        assert!(p.allows(0, true));
+        assert!(p.allows(own, true));
+        assert!(p.allows(k.readonly, false));
+        assert!(!p.allows(k.readonly, true));
+        for key in [k.noaccess, k.validate, k.validate_read] {
+            assert!(!p.allows(key, false), "key {key} must be closed");
+        }
+        for slot in 0..k.domain_count() {
+            let d = k.domains[slot].load(Ordering::Relaxed);
+            if d != own {
+                assert!(
+                    !p.allows(d, false),
+                    "another domain's key {d} must be closed"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn holding_a_lock_grants_its_key_read_write_or_read_only_when_shared() {
+        let k = keys();
+        let (id, t) = fresh_thread();
+        let own = k.of_thread(id);
+        let other = (0..k.domain_count())
+            .map(|s| k.domains[s].load(Ordering::Relaxed))
+            .find(|&d| d != own)
+            .expect("more than one domain");
+        t.push_lock(0x1000, true, other);
+        assert!(k.pkru_for(id, t).allows(other, true));
+        t.pop_lock(0x1000);
+        assert!(!k.pkru_for(id, t).allows(other, false));
+        t.push_lock(0x2000, false, other);
+        let p = k.pkru_for(id, t);
+        assert!(p.allows(other, false) && !p.allows(other, true));
+        t.pop_lock(0x2000);
+    }
+
+    #[test]
+    fn policies_get_the_keys_of_their_owners() {
+        use crate::registry::Policy;
+        let k = keys();
+        let (id, _) = fresh_thread();
+        assert_eq!(k.key_for(Policy::Private(id)), k.of_thread(id));
+        assert_eq!(k.key_for(Policy::ReadOnly), k.readonly);
+        assert_eq!(k.key_for(Policy::Released), k.noaccess);
+        assert_eq!(k.key_for(Policy::Racy), 0);
+        assert_eq!(k.key_for(Policy::ProtectedBy(0x3000)), k.of_lock(0x3000));
+    }
+}
