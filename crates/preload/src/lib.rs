@@ -584,15 +584,19 @@ type B = *mut libc::pthread_barrier_t;
 #[no_mangle]
 pub unsafe extern "C" fn pthread_barrier_wait(b: B) -> c_int {
     let Some(t) = rt::hook_thread() else {
+        if rt::enabled() && !rt::threads::in_runtime() {
+            // An unchecked thread's arrival still counts toward the round.
+            rt::on_barrier_arrival(None, b as usize);
+        }
         // SAFETY: unchanged argument.
         return unsafe { real::pthread_barrier_wait()(b) };
     };
-    // All arrivals of a round happen before all departures.
-    rt::on_release(t, b as usize);
+    // All arrivals of a round happen before all its departures.
+    let clock = rt::on_barrier_arrival(Some(t), b as usize);
     let granted = rt::grant_for_sync(t, &[b as usize]);
     // SAFETY: unchanged argument.
     let r = unsafe { real::pthread_barrier_wait()(b) };
-    rt::on_acquire(t, b as usize);
+    rt::on_barrier_departure(t, clock);
     rt::end_sync_grant(t, granted);
     r
 }
@@ -604,14 +608,19 @@ pub unsafe extern "C" fn pthread_barrier_init(
     count: libc::c_uint,
 ) -> c_int {
     // SAFETY: the caller's arguments go unchanged to the real function.
-    access_hook(&[b as usize], || unsafe {
+    let r = access_hook(&[b as usize], || unsafe {
         real::pthread_barrier_init()(b, a, count)
-    })
+    });
+    if r == 0 {
+        rt::on_barrier_init(b as usize, count);
+    }
+    r
 }
 
 /// glibc's destroy waits for the last round's threads to leave the barrier.
 #[no_mangle]
 pub unsafe extern "C" fn pthread_barrier_destroy(b: B) -> c_int {
+    rt::on_barrier_destroy(b as usize);
     // SAFETY: the caller's arguments go unchanged to the real function.
     destroy_hook(b as usize, || unsafe { real::pthread_barrier_destroy()(b) })
 }

@@ -2,12 +2,25 @@
 //! validation rules.
 //!
 //! PUSh lets the hardware enforce each object's sharing policy; this crate
-//! decides whether a *policy change* is itself properly synchronized. The
-//! runtime reports every synchronization it observes to a [`SyncModel`],
-//! stamps each policy change with the changing thread's [`Epoch`], and asks
-//! [`SyncModel::ordered`] whether a later change or access is ordered after
-//! it. Pure safe Rust, no dependencies; it allocates, so call it from
-//! ordinary context (never from the fault handler) under the runtime's lock.
+//! states when a *policy change* is itself properly synchronized.
+//!
+//! **What the runtime uses, and what it does not.** The runtime
+//! (`push-rt`'s `hb` module) uses this crate's clock types ([`VClock`],
+//! [`ThreadIdx`]) for the clocks of condvars, rwlocks, semaphores, barriers
+//! and annotation addresses, and keeps its own allocation-free clocks for
+//! threads and exclusive locks, because its hooks may not allocate and its
+//! fault handler may not lock. It does **not** call [`SyncModel`]: the model
+//! is the executable specification of the rules below (thread-index
+//! recycling, round-aware barriers, rwlock modes), checked by its own tests
+//! against a model with unique indices over random programs. The runtime
+//! implements the same rules its own way (barrier rounds in
+//! `push-rt/src/barriers.rs`, record recycling in `recycle.rs`); checking
+//! the runtime's clocks against this model on random traces is still to do.
+//! The table under "Calling it from the runtime" is how a runtime would
+//! drive the model, not a description of `push-rt`.
+//!
+//! Pure safe Rust, no dependencies; it allocates, so a caller must use it
+//! from ordinary context (never from a fault handler).
 //!
 //! # Timestamps
 //!

@@ -16,6 +16,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod backend;
+pub mod barriers;
 pub mod clock_index;
 pub mod domains;
 pub mod fault;
@@ -558,6 +559,42 @@ pub enum LockKind {
 pub fn on_release(t: (u32, &threads::ThreadRecord), addr: usize) {
     windows::sync_point(t.1);
     hb::release(t.0, t.1, addr, false);
+}
+
+/// A thread arrives at the barrier `addr`: its arrival happens before
+/// every departure of its round (and of no other round, see `barriers`).
+/// Returns the address of the round's clock, for [`on_barrier_departure`].
+/// `t` is None for a thread PUSh does not check: its arrival still counts.
+pub fn on_barrier_arrival(t: Option<(u32, &threads::ThreadRecord)>, addr: usize) -> usize {
+    let clock = barriers::arrive(addr);
+    if let Some(t) = t {
+        on_release(t, clock);
+    }
+    clock
+}
+
+/// The thread leaves the round whose clock [`on_barrier_arrival`] gave.
+pub fn on_barrier_departure(t: (u32, &threads::ThreadRecord), clock: usize) {
+    on_acquire(t, clock);
+}
+
+/// `pthread_barrier_init` succeeded.
+pub fn on_barrier_init(addr: usize, count: u32) {
+    if enabled() {
+        for a in barriers::on_destroy(addr) {
+            hb::forget(a);
+        }
+        barriers::on_init(addr, count);
+    }
+}
+
+/// `pthread_barrier_destroy` is called.
+pub fn on_barrier_destroy(addr: usize) {
+    if enabled() {
+        for a in barriers::on_destroy(addr) {
+            hb::forget(a);
+        }
+    }
 }
 
 /// Acquire-like synchronization on `addr` (a successful sem_wait, barrier
@@ -1255,6 +1292,7 @@ pub fn on_exit() -> Option<i32> {
 /// Before `fork`: take the runtime's locks so the child gets them free.
 pub fn on_fork_prepare() {
     report::before_fork();
+    barriers::before_fork();
     hb::before_fork();
     if enabled() {
         registry::before_fork();
@@ -1268,6 +1306,7 @@ pub fn on_fork_parent() {
         registry::after_fork_parent();
     }
     hb::after_fork();
+    barriers::after_fork();
 }
 
 /// A forked child: only the forking thread survives.
@@ -1277,6 +1316,7 @@ pub fn on_fork_child() {
         windows::after_fork_child();
     }
     hb::after_fork();
+    barriers::after_fork();
     report::after_fork_child();
     EXITING.store(false, Ordering::Release);
     if !private {
