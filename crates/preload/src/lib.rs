@@ -611,8 +611,17 @@ pub unsafe extern "C" fn pthread_barrier_init(
     let r = access_hook(&[b as usize], || unsafe {
         real::pthread_barrier_init()(b, a, count)
     });
-    if r == 0 {
+    let mut shared: c_int = libc::PTHREAD_PROCESS_PRIVATE;
+    // SAFETY: a non-null attribute object is the caller's, initialized.
+    if !a.is_null() && unsafe { libc::pthread_barrierattr_getpshared(a, &mut shared) } != 0 {
+        shared = libc::PTHREAD_PROCESS_SHARED;
+    }
+    // A process-shared barrier's rounds are counted by all its processes
+    // together, which no one process sees: it keeps the single clock.
+    if r == 0 && shared == libc::PTHREAD_PROCESS_PRIVATE {
         rt::on_barrier_init(b as usize, count);
+    } else if r == 0 {
+        rt::on_barrier_destroy(b as usize);
     }
     r
 }

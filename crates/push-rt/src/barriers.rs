@@ -96,7 +96,17 @@ mod tests {
         let clocks: Vec<usize> = (0..9).map(|_| arrive(b)).collect();
         assert_eq!(
             clocks,
-            [b + 1, b + 1, b + 1, b + 2, b + 2, b + 2, b + 1, b + 1, b + 1]
+            [
+                b + 1,
+                b + 1,
+                b + 1,
+                b + 2,
+                b + 2,
+                b + 2,
+                b + 1,
+                b + 1,
+                b + 1
+            ]
         );
         assert_eq!(arrive(0x6000_0000), 0x6000_0000);
         assert_eq!(on_destroy(b), [b, b + 1, b + 2]);
