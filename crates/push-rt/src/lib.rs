@@ -21,6 +21,8 @@ pub mod clock_index;
 pub mod domains;
 pub mod fault;
 pub mod hb;
+#[cfg(test)]
+mod hb_oracle;
 pub mod maps;
 pub mod options;
 pub mod own_alloc;
