@@ -27,6 +27,7 @@ pub mod real;
 pub mod recycle;
 pub mod registry;
 pub mod rehash;
+pub mod render;
 pub mod report;
 pub mod run_dir;
 pub mod stack;
