@@ -563,3 +563,140 @@ fn report_rejects_a_missing_directory() {
     let r = run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished();
     assert_exit_code(&r, BAD_OPTIONS_EXIT);
 }
+
+// ---------------------------------------------------------------------------
+// examples/cmake: a CMake project's ctest suite under push run, end to end
+// ---------------------------------------------------------------------------
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The output lines ctest -V shows for test number `n` (`n: ...`), minus
+/// ctest's own bookkeeping.
+fn test_output(stdout: &str, n: u32) -> Vec<String> {
+    let prefix = format!("{n}: ");
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .filter(|l| {
+            !l.starts_with("Test command:")
+                && !l.starts_with("Working Directory:")
+                && !l.starts_with("Environment variables:")
+                && !l.starts_with("Test timeout")
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn cmake_example_under_push_run_ctest() {
+    require_pku!();
+    if !have("cmake") || !have("ctest") {
+        record_skip("cmake/ctest are not installed (scripts/test.sh installs them)");
+        return;
+    }
+    let src = repo_root().join("examples/cmake");
+    let dir = scratch_dir("ci_cmake");
+    let build = dir.join("build");
+    let mut configure = Command::new("cmake");
+    configure
+        .arg("-S")
+        .arg(&src)
+        .arg("-B")
+        .arg(&build)
+        .arg("-DCMAKE_BUILD_TYPE=Debug");
+    let r = run_with_timeout(configure, CARGO_BUILD_TIMEOUT).expect_finished();
+    assert_exit_code(&r, 0);
+    let mut make = Command::new("cmake");
+    make.arg("--build").arg(&build);
+    let r = run_with_timeout(make, CARGO_BUILD_TIMEOUT).expect_finished();
+    assert_exit_code(&r, 0);
+
+    // Natively every test passes.
+    let mut native = Command::new("ctest");
+    native
+        .arg("-V")
+        .current_dir(&build)
+        .env_remove("LD_PRELOAD");
+    let native = run_with_timeout(native, DEFAULT_TIMEOUT).expect_finished();
+    assert_exit_code(&native, 0);
+
+    // The CI job: push run -- ctest, SARIF for code scanning.
+    let sarif = dir.join("push.sarif");
+    let mut cmd = Command::new(push_cli_path());
+    cmd.args(["run", "--report-format", "sarif", "--log-path"])
+        .arg(&sarif)
+        .args(["--", "ctest", "-V"])
+        .current_dir(&build)
+        .env_remove("LD_PRELOAD");
+    set_push_options(&mut cmd, "");
+    let r = run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished();
+    assert_exit_code(&r, RACE_EXIT);
+    // ctest names the racy test as failed (it exited 66), the others passed.
+    let status_of = |name: &str| {
+        r.stdout
+            .lines()
+            .find(|l| l.contains(&format!(": {name} ")) && l.contains("Test #"))
+            .unwrap_or_else(|| panic!("no ctest line for {name}\n{r}"))
+            .to_string()
+    };
+    assert!(status_of("test_racy").contains("Failed"), "{r}");
+    assert!(status_of("test_single").contains("Passed"), "{r}");
+    assert!(status_of("test_locked").contains("Passed"), "{r}");
+    // push run names the racy test's process, at the racy line.
+    let racy_line = {
+        let text = std::fs::read_to_string(src.join("src/counters.c")).unwrap();
+        text.lines()
+            .position(|l| l.contains("the race test_racy finds"))
+            .unwrap() as u64
+            + 1
+    };
+    let group = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("PUSh: data race at "))
+        .unwrap_or_else(|| panic!("no per-report line\n{r}"));
+    assert!(
+        group.contains(&format!("counters.c:{racy_line} in counter_add_unlocked")),
+        "{group}"
+    );
+    assert!(
+        group.contains("/test_racy"),
+        "the racy test is named\n{group}"
+    );
+    assert!(
+        summary_line(&r).contains("(1 reported, 1 distinct report)"),
+        "{r}"
+    );
+    // The clean tests' output is what it is natively.
+    for n in [1, 2] {
+        assert_eq!(
+            test_output(&r.stdout, n),
+            test_output(&native.stdout, n),
+            "test {n}\n{r}"
+        );
+        assert!(!test_output(&r.stdout, n).is_empty(), "{r}");
+    }
+    // The SARIF log: valid, one result, at the racy line.
+    assert!(sarif.is_file(), "{r}");
+    sarif_valid(&sarif);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&sarif).unwrap()).unwrap();
+    let results = doc["runs"][0]["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{doc:#}");
+    let loc = &results[0]["locations"][0]["physicalLocation"];
+    assert!(
+        loc["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("counters.c"),
+        "{doc:#}"
+    );
+    assert_eq!(loc["region"]["startLine"], racy_line);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -221,15 +221,19 @@ impl Options {
                 }
                 self.log_path = Some(value.to_string());
             }
-            "report_format" => self.report_format = match value {
-                "text" => ReportFormat::Text,
-                "json" => ReportFormat::Json,
-                "sarif" => ReportFormat::Sarif,
-                "github" => ReportFormat::Github,
-                _ => return Err(format!(
+            "report_format" => {
+                self.report_format = match value {
+                    "text" => ReportFormat::Text,
+                    "json" => ReportFormat::Json,
+                    "sarif" => ReportFormat::Sarif,
+                    "github" => ReportFormat::Github,
+                    _ => {
+                        return Err(format!(
                     "option 'report_format': expected text, json, sarif or github, got '{value}'"
-                )),
-            },
+                ))
+                    }
+                }
+            }
             "suppressions" => {
                 if value.is_empty() {
                     return Err("option 'suppressions': expected a file, got ''".into());
