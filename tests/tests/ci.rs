@@ -700,3 +700,100 @@ fn cmake_example_under_push_run_ctest() {
     assert_eq!(loc["region"]["startLine"], racy_line);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------------------
+// Suppressions (ThreadSanitizer's format) and compiled-in defaults
+// ---------------------------------------------------------------------------
+
+fn suppressions_file(label: &str, text: &str) -> (PathBuf, String) {
+    let dir = scratch_dir(label);
+    let file = dir.join("push.supp");
+    std::fs::write(&file, text).unwrap();
+    let s = file.display().to_string();
+    (dir, s)
+}
+
+#[test]
+fn suppressions_with_wildcards_say_what_they_matched() {
+    require_pku!();
+    let racy = compile_c(RACY);
+    let (dir, supp) = suppressions_file(
+        "ci_supp",
+        "# TSan format\nrace:^intr*der$\n\nrace:^intrude$\npolicy:*\n",
+    );
+    for r in [
+        run_preload(&racy, &format!("suppressions={supp}:print_suppressions=1")),
+        run_cli(
+            &racy,
+            &["--suppressions", &supp, "--print-suppressions", "1"],
+        ),
+    ] {
+        assert_clean(&r);
+        assert!(
+            r.stderr.contains(&format!(
+                "PUSh: suppression race:^intr*der$ ({supp}:2) matched 1 time\n"
+            )),
+            "{r}"
+        );
+        assert!(
+            r.stderr.contains(&format!(
+                "PUSh: suppression race:^intrude$ ({supp}:4) was never used\n"
+            )),
+            "{r}"
+        );
+        assert!(
+            r.stderr.contains(&format!(
+                "PUSh: suppression policy:* ({supp}:5) was never used\n"
+            )),
+            "{r}"
+        );
+    }
+    // Without print_suppressions nothing is listed.
+    let r = run_cli(&racy, &["--suppressions", &supp]);
+    assert_clean(&r);
+    assert!(!r.stderr.contains("PUSh: suppression"), "{r}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn malformed_suppression_lines_stop_push_run_before_the_program() {
+    let racy = compile_c(RACY);
+    for (label, text, needle) in [
+        (
+            "ci_supp_kind",
+            "race:x\nmutex:y\n",
+            ":2: unknown suppression kind 'mutex'",
+        ),
+        ("ci_supp_empty", "race:\n", ":1: empty pattern"),
+        ("ci_supp_colon", "just words\n", ":1: expected KIND:PATTERN"),
+    ] {
+        let (dir, supp) = suppressions_file(label, text);
+        let r = run_cli(&racy, &["--suppressions", &supp]);
+        assert_exit_code(&r, BAD_OPTIONS_EXIT);
+        assert!(!r.printed("started"), "the program must not run\n{r}");
+        assert!(r.stderr.contains(needle), "{r}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn a_program_compiles_in_its_defaults() {
+    require_pku!();
+    let bin = compile_c("default_options");
+    let line = marker_line("default_options", "write");
+    let supp_unused =
+        "PUSh: suppression race:no_such_function_* (push_default_suppressions():2) was never used";
+    for r in [run_preload(&bin, ""), run_cli(&bin, &[])] {
+        assert_exit_code(&r, 9);
+        let reports = racy_reports(&r);
+        assert_eq!(reports.len(), 1, "{r}");
+        assert!(reports[0].frame0_at("default_options.c", line), "{r}");
+        assert!(r.stderr.contains(supp_unused), "{r}");
+    }
+    // PUSH_OPTIONS and flags win over the program's defaults.
+    let r = run_preload(&bin, "exitcode=5:print_suppressions=0");
+    assert_exit_code(&r, 5);
+    assert!(!r.stderr.contains("PUSh: suppression"), "{r}");
+    let r = run_cli(&bin, &["--exitcode", "7"]);
+    assert_exit_code(&r, 7);
+}

@@ -241,7 +241,8 @@ fn run(opts: &Options, program: &[String]) -> ExitCode {
         _ => 1,
     };
     if let Some(d) = &run_dir {
-        let end = push_rt::run_dir::end_of_run(d, opts, &program[0], told == "told", code);
+        let end =
+            push_rt::run_dir::end_of_run(d, opts, &program[0], told == "told", code, child.id());
         eprint!("{}", end.text);
         if !keep {
             let _ = std::fs::remove_dir_all(d);
@@ -300,7 +301,7 @@ fn report(dir: &str, format: &str) -> ExitCode {
             let mut opts = Options::parse(spec.trim()).unwrap_or_default();
             opts.report_format = options::ReportFormat::Text;
             opts.print_suppressions = false;
-            let end = push_rt::run_dir::end_of_run(d, &opts, "the program", true, 0);
+            let end = push_rt::run_dir::end_of_run(d, &opts, "the program", true, 0, 0);
             out.push_str(&end.text);
         }
     }

@@ -16,6 +16,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod backend;
+pub mod defaults;
 pub mod domains;
 pub mod fault;
 pub mod hb;
@@ -77,15 +78,24 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
     if INIT_DONE.swap(true, Ordering::AcqRel) {
         return Ok(());
     }
-    let spec = std::env::var("PUSH_OPTIONS").unwrap_or_default();
-    let opts = match Options::parse(&spec) {
-        Ok(o) => o,
-        Err(e) => {
-            let msg = format!("PUSh: error in PUSH_OPTIONS: {e}\n{}", options::help());
+    // The program's compiled-in defaults first, PUSH_OPTIONS on top.
+    let mut opts = Options::default();
+    if let Some(d) = defaults::program_string("push_default_options") {
+        if let Err(e) = opts.apply(&d) {
+            let msg = format!(
+                "PUSh: error in the program's push_default_options(): {e}\n{}",
+                options::help()
+            );
             sys::write_all(2, msg.as_bytes());
             sys::exit_now(2);
         }
-    };
+    }
+    let spec = std::env::var("PUSH_OPTIONS").unwrap_or_default();
+    if let Err(e) = opts.apply(&spec) {
+        let msg = format!("PUSh: error in PUSH_OPTIONS: {e}\n{}", options::help());
+        sys::write_all(2, msg.as_bytes());
+        sys::exit_now(2);
+    }
     let _ = OPTIONS.set(opts.clone());
     let _ = START.set(std::time::Instant::now());
     if !opts.hb {

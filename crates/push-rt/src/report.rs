@@ -191,7 +191,7 @@ pub fn init(opts: &Options) -> Result<(), String> {
     let d = unsafe { FixedArray::<AtomicU64>::new(DEDUP_LEN) }.ok_or("cannot map dedup set")?;
     let _ = QUEUE.set(q);
     let _ = DEDUP.set(d);
-    let suppressions = match &opts.suppressions {
+    let mut suppressions = match &opts.suppressions {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("option 'suppressions': cannot read '{path}': {e}"))?;
@@ -199,6 +199,9 @@ pub fn init(opts: &Options) -> Result<(), String> {
         }
         None => Vec::new(),
     };
+    if let Some(text) = crate::defaults::program_string("push_default_suppressions") {
+        suppressions.extend(parse_suppressions("push_default_suppressions()", &text)?);
+    }
     let from_env = std::env::var(crate::run_dir::ENV).ok();
     *PRINTER.lock() = Some(Printer {
         opts: opts.clone(),
@@ -1203,6 +1206,55 @@ mod tests {
         };
         r.thread_name[..name.len()].copy_from_slice(name);
         r
+    }
+
+    #[test]
+    fn tsan_patterns() {
+        for (p, s, m) in [
+            ("intruder", "intruder", true),
+            ("trud", "intruder", true),
+            ("^intr", "intruder", true),
+            ("^trud", "intruder", false),
+            ("der$", "intruder", true),
+            ("de$", "intruder", false),
+            ("^intruder$", "intruder", true),
+            ("^intr*der$", "intruder", true),
+            ("^in*x*er$", "intruder", false),
+            ("src/*.c", "/w/src/racy.c", true),
+            ("*", "anything", true),
+            ("a*b*c", "xaxbxcx", true),
+            ("a*b*c", "xaxcxbx", false),
+        ] {
+            assert_eq!(template_match(p, s), m, "{p} ~ {s}");
+        }
+    }
+
+    #[test]
+    fn suppression_files_parse_like_tsan() {
+        let s = parse_suppressions("f", "# c\n\nrace:a*b\n policy : x \nannotation:^y$\n").unwrap();
+        let got: Vec<(u8, &str, &str)> = s
+            .iter()
+            .map(|x| (x.kind, x.pattern.as_str(), x.source.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (KIND_RACE, "a*b", "f:3"),
+                (KIND_UNORDERED, "x", "f:4"),
+                (KIND_ANNOTATION, "^y$", "f:5")
+            ]
+        );
+        assert!(parse_suppressions("f", "race:").is_err());
+        assert!(parse_suppressions("f", "deadlock:x").is_err());
+        assert!(parse_suppressions("f", "nocolon").is_err());
+    }
+
+    #[test]
+    fn log_paths_expand_like_tsan() {
+        assert_eq!(expand_log_path("/t/push", 42, "app"), "/t/push.42");
+        assert_eq!(expand_log_path("/t/%e.%p.log", 42, "app"), "/t/app.42.log");
+        assert_eq!(expand_log_path("/t/all-%e", 42, "app"), "/t/all-app");
+        assert_eq!(expand_log_path("/t/100%%", 42, "app"), "/t/100%.42");
     }
 
     #[test]

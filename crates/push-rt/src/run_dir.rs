@@ -57,6 +57,10 @@ pub struct ProcessRecord {
     pub dropped: u64,
     /// Protection keys PUSh gave to the program.
     pub keys: u64,
+    /// The process's effective `exitcode` and `print_suppressions` (they
+    /// may come from its `push_default_options()`); None from older runtimes.
+    pub exitcode: Option<i32>,
+    pub print_suppressions: bool,
     pub exe: String,
 }
 
@@ -64,7 +68,7 @@ impl ProcessRecord {
     /// The line written for this process.
     pub fn line(&self) -> String {
         format!(
-            "state={} backend={} objects={} faults={} reports={} dropped={} keys={} exe={}\n",
+            "state={} backend={} objects={} faults={} reports={} dropped={} keys={}{}{} exe={}\n",
             self.state,
             self.backend,
             self.objects,
@@ -72,6 +76,13 @@ impl ProcessRecord {
             self.reports,
             self.dropped,
             self.keys,
+            self.exitcode
+                .map_or(String::new(), |c| format!(" exitcode={c}")),
+            if self.print_suppressions {
+                " print_suppressions=1"
+            } else {
+                ""
+            },
             self.exe
         )
     }
@@ -99,6 +110,8 @@ impl ProcessRecord {
                 "reports" => r.reports = v.parse().ok()?,
                 "dropped" => r.dropped = v.parse().ok()?,
                 "keys" => r.keys = v.parse().ok()?,
+                "exitcode" => r.exitcode = Some(v.parse().ok()?),
+                "print_suppressions" => r.print_suppressions = v == "1",
                 _ => {}
             }
         }
@@ -126,6 +139,8 @@ pub fn record(state: State) {
         reports: u64::from(crate::report::total()),
         dropped: u64::from(crate::report::dropped()),
         keys: crate::domains::keys_given_to_program() as u64,
+        exitcode: Some(crate::options().exitcode),
+        print_suppressions: crate::options().print_suppressions,
         exe: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
@@ -248,13 +263,17 @@ pub struct EndOfRun {
 /// checked, one line per distinct report when several processes took part,
 /// one SUMMARY for the whole run, the SARIF log (`report_format=sarif`),
 /// the suppressions (`print_suppressions=1`); exit status `exitcode` when
-/// any process reported, else `status` (the program's own).
+/// any process reported, else `status` (the program's own). `main_pid` is
+/// the program's pid (0: unknown): when the launcher's options leave
+/// `exitcode` at its default, the program's own (its
+/// `push_default_options()`) decides.
 pub fn end_of_run(
     dir: &std::path::Path,
     opts: &crate::options::Options,
     program: &str,
     told: bool,
     status: i32,
+    main_pid: u32,
 ) -> EndOfRun {
     use crate::options::ReportFormat;
     use std::fmt::Write as _;
@@ -361,12 +380,19 @@ pub fn end_of_run(
             }
         }
     }
-    if opts.print_suppressions {
+    if opts.print_suppressions || records.iter().any(|r| r.print_suppressions) {
         text.push_str(&crate::report::suppressions_text(&read_suppressions(dir)));
     }
+    let default_code = crate::options::Options::default().exitcode;
+    let exitcode = match records.iter().find(|r| r.pid == main_pid) {
+        Some(ProcessRecord {
+            exitcode: Some(c), ..
+        }) if opts.exitcode == default_code => *c,
+        _ => opts.exitcode,
+    };
     EndOfRun {
         text,
-        exit_code: if total > 0 { opts.exitcode } else { status },
+        exit_code: if total > 0 { exitcode } else { status },
     }
 }
 
@@ -399,6 +425,8 @@ mod tests {
             reports: 1,
             dropped: 2,
             keys: 1,
+            exitcode: Some(9),
+            print_suppressions: true,
             exe: "/tmp/a b/prog".into(),
         };
         assert_eq!(ProcessRecord::parse(42, &r.line()), Some(r));

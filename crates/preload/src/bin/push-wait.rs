@@ -104,7 +104,7 @@ pub unsafe extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int 
     let dir = std::path::Path::new(dir);
     let spec = std::fs::read_to_string(dir.join("options")).unwrap_or_default();
     let opts = push_rt::options::Options::parse(spec.trim()).unwrap_or_default();
-    let end = push_rt::run_dir::end_of_run(dir, &opts, program, told == "told", status);
+    let end = push_rt::run_dir::end_of_run(dir, &opts, program, told == "told", status, pid as u32);
     say(end.text.as_bytes());
     if !keep {
         let _ = std::fs::remove_dir_all(dir);
