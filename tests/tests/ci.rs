@@ -77,7 +77,7 @@ fn a_shell_script_that_forks_and_execs_is_watched_whole() {
         .unwrap_or_else(|| panic!("no process count in {s}"));
     // sh, racy_clean x2, racy x2, cat x2 and the subshell (a fork).
     assert!(procs >= 7, "{procs} processes\n{r}");
-    assert!(s.contains("objects tracked, 0 dropped"), "{r}");
+    assert!(s.contains(" tracked, 0 dropped"), "{r}");
     // The one distinct report, counted, with the reporting processes.
     let line = marker_line(RACY, "write");
     let group = r
@@ -201,13 +201,39 @@ fn a_static_program_is_named_as_unwatched() {
         .filter(|l| l.contains("statically linked"))
         .collect();
     assert_eq!(lines.len(), 1, "{r}");
-    // Exec'd by a watched shell next to a racy program: the tree's report
-    // still counts, and the static child runs.
+    // Exec'd by a watched shell next to a racy program: named in one line
+    // at the end, the tree's report still counts, the static child runs.
     let racy = compile_c(RACY);
     let r = run_sh(&[], &format!("{}; {}", stat.display(), racy.display()));
     assert_exit_code(&r, RACE_EXIT);
     assert!(r.printed("static hello"), "{r}");
     assert_racy_site(&r, 1);
+    let unwatched = |r: &RunResult| {
+        r.stderr
+            .lines()
+            .filter(|l| {
+                l.starts_with("PUSh: not watched: ")
+                    && l.contains(&format!("'{}' is statically linked", stat.display()))
+            })
+            .count()
+    };
+    assert_eq!(unwatched(&r), 1, "{r}");
+    // Started twice, by posix_spawn and by fork + execv: one line.
+    let spawner = compile_c("tree_spawn");
+    let r = run_cli_args(&spawner, &[], &[], &[stat.to_str().unwrap()]);
+    assert_exit_code(&r, 0);
+    assert!(r.printed("result=0,0"), "{r}");
+    assert_eq!(unwatched(&r), 1, "{r}");
+    // A clean tree: no such line.
+    let clean = compile_c("racy_clean");
+    let r = run_cli_args(&spawner, &[], &[], &[clean.to_str().unwrap()]);
+    assert_exit_code(&r, 0);
+    let lines = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("PUSh: not watched"))
+        .count();
+    assert_eq!(lines, 0, "{r}");
 }
 
 #[test]

@@ -263,6 +263,7 @@ fn prepare_run_dir(d: &std::path::Path) -> std::io::Result<()> {
             .strip_suffix(".reports")
             .or_else(|| name.strip_suffix(".supp"))
             .unwrap_or(name);
+        let stem = stem.strip_prefix("unwatched.").unwrap_or(stem);
         if name == "options" || stem.parse::<u32>().is_ok() {
             std::fs::remove_file(e.path())?;
         }

@@ -18,6 +18,7 @@
 pub mod backend;
 pub mod defaults;
 pub mod domains;
+pub mod exec_note;
 pub mod fault;
 pub mod hb;
 pub mod maps;
@@ -97,6 +98,12 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         sys::exit_now(2);
     }
     let _ = OPTIONS.set(opts.clone());
+    exec_note::init(
+        std::env::var(run_dir::ENV)
+            .ok()
+            .or_else(|| opts.run_dir.clone())
+            .as_deref(),
+    );
     let _ = START.set(std::time::Instant::now());
     if !opts.hb {
         hb::disable();

@@ -323,6 +323,12 @@ pub fn end_of_run(
             if keys == 1 { "" } else { "s" }
         );
     }
+    for (path, reason) in crate::exec_note::read_notes(dir) {
+        let _ = writeln!(
+            text,
+            "PUSh: not watched: '{path}' {reason}, so it ran unchecked"
+        );
+    }
     if processes > 1 {
         for g in &groups {
             text.push_str(&crate::render::group_line(g));
@@ -350,10 +356,11 @@ pub fn end_of_run(
                 if processes > 1 {
                     let _ = write!(
                         line,
-                        " in {processes} processes ({} reported, {} distinct report{}), {objects} objects tracked, {dropped} dropped",
+                        " in {processes} processes ({} reported, {} distinct report{}), {objects} object{} tracked, {dropped} dropped",
                         reporting.len(),
                         groups.len(),
-                        if groups.len() == 1 { "" } else { "s" }
+                        if groups.len() == 1 { "" } else { "s" },
+                        if objects == 1 { "" } else { "s" }
                     );
                 }
                 let _ = writeln!(text, "{line}");
