@@ -121,7 +121,7 @@ pub unsafe fn check(path: *const c_char, search: bool) {
     } else if !file.push(name) {
         return;
     }
-    if let Some(reason) = file.c_str().and_then(|c| unwatchable(c)) {
+    if let Some(reason) = file.c_str().and_then(unwatchable) {
         note(dir, &file.b[..file.len], reason);
     }
     crate::sys::set_errno(saved);
