@@ -823,3 +823,32 @@ fn a_program_compiles_in_its_defaults() {
     let r = run_cli(&bin, &["--exitcode", "7"]);
     assert_exit_code(&r, 7);
 }
+
+#[test]
+fn a_plain_preload_run_collects_into_run_dir() {
+    require_pku!();
+    let racy = compile_c(RACY);
+    let dir = scratch_dir("ci_preload_rundir");
+    let run = dir.join("run");
+    let r = run_preload(&racy, &format!("run_dir={}", run.display()));
+    assert_exit_code(&r, RACE_EXIT);
+    assert_racy_site(&r, 1);
+    // Without push run, the process prints its own SUMMARY.
+    assert_eq!(summary_lines(&r), 1, "{r}");
+    let mut cmd = Command::new(push_cli_path());
+    cmd.args(["report", run.to_str().unwrap(), "--format", "json"]);
+    let rep = run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished();
+    assert_exit_code(&rep, 0);
+    let lines: Vec<Value> = rep
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{rep}");
+    assert_eq!(lines[0]["pid"], r.pid);
+    assert_eq!(
+        lines[0]["access"]["stack"][0]["line"],
+        marker_line(RACY, "write")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -98,6 +98,10 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         sys::exit_now(2);
     }
     let _ = OPTIONS.set(opts.clone());
+    if let (Some(d), Err(_)) = (&opts.run_dir, std::env::var(run_dir::ENV)) {
+        // A plain LD_PRELOAD run with run_dir=DIR collects there too.
+        let _ = std::fs::create_dir_all(d);
+    }
     exec_note::init(
         std::env::var(run_dir::ENV)
             .ok()
