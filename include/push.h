@@ -71,6 +71,18 @@ void push_happens_after(const void *addr) PUSH_WEAK;
 void push_lock_acquired(const void *lock, int exclusive) PUSH_WEAK;
 void push_lock_released(const void *lock) PUSH_WEAK;
 
+/* Compiled-in defaults, as ThreadSanitizer's __tsan_default_options: a
+ * program may define these; the runtime calls them once at start-up.
+ * push_default_options() returns PUSH_OPTIONS settings applied under
+ * PUSH_OPTIONS and push run's flags (those win); push_default_suppressions()
+ * returns suppression lines (race:PATTERN ...) used next to the
+ * `suppressions` file. Return a string literal. The runtime finds them with
+ * dlsym, else in the executable's symbol table: link with -rdynamic (or
+ * -Wl,--export-dynamic-symbol=push_default_options) if the binary is
+ * stripped. */
+const char *push_default_options(void);
+const char *push_default_suppressions(void);
+
 /* Used by PUSH_GLOBAL; not for direct use. */
 void push_register_global(void *addr, size_t size) PUSH_WEAK;
 

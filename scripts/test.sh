@@ -31,6 +31,21 @@ if [ ${#alloc_pkgs[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev
         echo "could not install ${alloc_pkgs[*]}: the allocator tests will record skips"
 fi
 
+# The CI-job tests (tests/tests/ci.rs): cmake for examples/cmake, and
+# Python's jsonschema to validate SARIF logs against the vendored schema;
+# installed when missing and possible, else those checks record skips.
+ci_pkgs=()
+command -v cmake >/dev/null || ci_pkgs+=(cmake)
+command -v make >/dev/null || ci_pkgs+=(make)
+python3 -c 'import jsonschema' >/dev/null 2>&1 || ci_pkgs+=(python3-jsonschema)
+if [ ${#ci_pkgs[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing ${ci_pkgs[*]} for the CI-job tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q "${ci_pkgs[@]}" >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q "${ci_pkgs[@]}" >/dev/null 2>&1; } ||
+        echo "could not install ${ci_pkgs[*]}: the CI-job tests will record skips"
+fi
+
 logs=target/test-logs
 rm -rf "$logs" target/test-skips
 mkdir -p "$logs"

@@ -1672,3 +1672,74 @@ pub unsafe extern "C" fn _Exit(code: c_int) -> ! {
     let code = rt::on_exit().unwrap_or(code);
     rt::sys::exit_now(code)
 }
+
+// ---------------------------------------------------------------------------
+// Program starts: a program LD_PRELOAD cannot enter is noted in the run
+// directory (push_rt::exec_note), then started as asked.
+// ---------------------------------------------------------------------------
+
+type CStrP = *const libc::c_char;
+type Argv = *const *const libc::c_char;
+type SpawnArgv = *const *mut libc::c_char;
+
+#[no_mangle]
+pub unsafe extern "C" fn execve(path: CStrP, argv: Argv, envp: Argv) -> c_int {
+    // SAFETY: the caller passes a valid path; check only reads it.
+    unsafe { rt::exec_note::check(path, false) };
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    unsafe { real::execve()(path, argv, envp) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn execv(path: CStrP, argv: Argv) -> c_int {
+    // SAFETY: as in execve.
+    unsafe { rt::exec_note::check(path, false) };
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    unsafe { real::execv()(path, argv) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn execvp(file: CStrP, argv: Argv) -> c_int {
+    // SAFETY: as in execve; the file is looked up in PATH.
+    unsafe { rt::exec_note::check(file, true) };
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    unsafe { real::execvp()(file, argv) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn execvpe(file: CStrP, argv: Argv, envp: Argv) -> c_int {
+    // SAFETY: as in execvp.
+    unsafe { rt::exec_note::check(file, true) };
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    unsafe { real::execvpe()(file, argv, envp) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn posix_spawn(
+    pid: *mut libc::pid_t,
+    path: CStrP,
+    actions: *const libc::posix_spawn_file_actions_t,
+    attr: *const libc::posix_spawnattr_t,
+    argv: SpawnArgv,
+    envp: SpawnArgv,
+) -> c_int {
+    // SAFETY: as in execve.
+    unsafe { rt::exec_note::check(path, false) };
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    unsafe { real::posix_spawn()(pid, path, actions, attr, argv, envp) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn posix_spawnp(
+    pid: *mut libc::pid_t,
+    file: CStrP,
+    actions: *const libc::posix_spawn_file_actions_t,
+    attr: *const libc::posix_spawnattr_t,
+    argv: SpawnArgv,
+    envp: SpawnArgv,
+) -> c_int {
+    // SAFETY: as in execvp.
+    unsafe { rt::exec_note::check(file, true) };
+    // SAFETY: the caller's arguments go unchanged to the real function.
+    unsafe { real::posix_spawnp()(pid, file, actions, attr, argv, envp) }
+}

@@ -51,6 +51,24 @@ fn cli() -> Cli {
             Cli::new("doctor").about("Check protection-key support and the runtime's environment"),
         )
         .subcommand(
+            Cli::new("report")
+                .about("Re-render the reports of a finished run (push run --run-dir DIR)")
+                .arg(
+                    Arg::new("dir")
+                        .value_name("DIR")
+                        .required(true)
+                        .help("The run directory"),
+                )
+                .arg(
+                    Arg::new("format")
+                        .long("format")
+                        .value_name("text|json|sarif")
+                        .default_value("text")
+                        .value_parser(["text", "json", "sarif"])
+                        .help("text blocks, JSON lines, or one SARIF 2.1.0 log"),
+                ),
+        )
+        .subcommand(
             Cli::new("options")
                 .about("List the runtime options (PUSH_OPTIONS and the run flags)")
                 .arg(
@@ -81,6 +99,10 @@ fn main() -> ExitCode {
     let matches = cli().get_matches();
     match matches.subcommand() {
         Some(("doctor", _)) => doctor(),
+        Some(("report", m)) => report(
+            m.get_one::<String>("dir").expect("required"),
+            m.get_one::<String>("format").expect("defaulted"),
+        ),
         Some(("options", m)) => {
             if m.get_flag("markdown") {
                 print!("{}", options::markdown_table());
@@ -112,8 +134,13 @@ fn main() -> ExitCode {
                 }
             }
             if let Some(s) = &opts.suppressions {
-                if let Err(e) = std::fs::read_to_string(s) {
-                    return fail(&format!("cannot read suppressions file '{s}': {e}"));
+                match std::fs::read_to_string(s) {
+                    Err(e) => return fail(&format!("cannot read suppressions file '{s}': {e}")),
+                    Ok(text) => {
+                        if let Err(e) = push_rt::report::parse_suppressions(s, &text) {
+                            return fail(&format!("bad suppressions file: {e}"));
+                        }
+                    }
                 }
             }
             run(&opts, &program)
@@ -151,7 +178,21 @@ fn run(opts: &Options, program: &[String]) -> ExitCode {
         }
         None => "check",
     };
-    let run_dir = make_run_dir();
+    let keep = opts.run_dir.is_some();
+    let run_dir = match &opts.run_dir {
+        Some(d) => match prepare_run_dir(std::path::Path::new(d)) {
+            Ok(()) => Some(PathBuf::from(d)),
+            Err(e) => return fail(&format!("run_dir '{d}': {e}")),
+        },
+        None => make_run_dir(),
+    };
+    if let Some(d) = &run_dir {
+        let _ = std::fs::write(d.join("options"), opts.to_spec());
+    }
+    // Orphans of the program (a daemon a test started, a pipeline's
+    // stages) become this process's children: push-wait can end them.
+    push_rt::sys::set_child_subreaper();
+    push_rt::sys::block_forwarded_signals(true);
     let mut cmd = Command::new(&program[0]);
     cmd.args(&program[1..])
         .env("LD_PRELOAD", preload)
@@ -159,9 +200,11 @@ fn run(opts: &Options, program: &[String]) -> ExitCode {
     if let Some(d) = &run_dir {
         cmd.env(push_rt::run_dir::ENV, d);
     }
+    push_rt::sys::unblock_forwarded_signals_in_child(&mut cmd);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
+            push_rt::sys::block_forwarded_signals(false);
             if let Some(d) = &run_dir {
                 let _ = std::fs::remove_dir_all(d);
             }
@@ -179,31 +222,92 @@ fn run(opts: &Options, program: &[String]) -> ExitCode {
         let mut wait = Command::new(waiter);
         wait.arg(child.id().to_string());
         if let Some(d) = &run_dir {
-            wait.arg(d).arg(&program[0]).arg(told);
+            wait.arg(d)
+                .arg(&program[0])
+                .arg(told)
+                .arg(if keep { "keep" } else { "remove" });
         }
         let err = wait.exec();
         eprintln!("push: cannot exec push-wait ({err}); waiting here");
     }
+    push_rt::sys::block_forwarded_signals(false);
     let status = match child.wait() {
         Ok(s) => s,
         Err(e) => return fail(&format!("lost track of the program: {e}")),
     };
+    let code = match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(sig)) => 128 + sig,
+        _ => 1,
+    };
     if let Some(d) = &run_dir {
-        let records = push_rt::run_dir::read_all(d);
-        if let Some(notice) = push_rt::run_dir::nothing_checked_notice(&records, &program[0]) {
-            if told == "check" || !records.is_empty() {
-                eprint!("{notice}");
+        let end =
+            push_rt::run_dir::end_of_run(d, opts, &program[0], told == "told", code, child.id());
+        eprint!("{}", end.text);
+        if !keep {
+            let _ = std::fs::remove_dir_all(d);
+        }
+        return ExitCode::from(end.exit_code as u8);
+    }
+    ExitCode::from(code as u8)
+}
+
+/// The `run_dir` option's directory: created if missing, emptied of an
+/// earlier run's files (process records, reports, suppressions, options).
+fn prepare_run_dir(d: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(d)?;
+    for e in std::fs::read_dir(d)?.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let stem = name
+            .strip_suffix(".reports")
+            .or_else(|| name.strip_suffix(".supp"))
+            .unwrap_or(name);
+        let stem = stem.strip_prefix("unwatched.").unwrap_or(stem);
+        if name == "options" || stem.parse::<u32>().is_ok() {
+            std::fs::remove_file(e.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// `push report DIR --format F`: the reports a finished run collected.
+fn report(dir: &str, format: &str) -> ExitCode {
+    let d = std::path::Path::new(dir);
+    if !d.is_dir() {
+        return fail(&format!(
+            "'{dir}' is not a directory (a run directory is kept with push run --run-dir DIR)"
+        ));
+    }
+    let reports = push_rt::run_dir::read_reports(d);
+    let mut out = String::new();
+    match format {
+        "json" => {
+            for r in &reports {
+                out.push_str(&format!("{r}\n"));
             }
         }
-        let _ = std::fs::remove_dir_all(d);
+        "sarif" => {
+            let cwd = std::env::current_dir()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let doc = push_rt::render::sarif(&reports, &cwd, env!("CARGO_PKG_VERSION"));
+            out = format!("{doc:#}\n");
+        }
+        _ => {
+            for r in &reports {
+                out.push_str(&push_rt::render::text(r));
+            }
+            let spec = std::fs::read_to_string(d.join("options")).unwrap_or_default();
+            let mut opts = Options::parse(spec.trim()).unwrap_or_default();
+            opts.report_format = options::ReportFormat::Text;
+            opts.print_suppressions = false;
+            let end = push_rt::run_dir::end_of_run(d, &opts, "the program", true, 0, 0);
+            out.push_str(&end.text);
+        }
     }
-    if let Some(code) = status.code() {
-        return ExitCode::from(code as u8);
-    }
-    if let Some(sig) = status.signal() {
-        return ExitCode::from((128 + sig) as u8);
-    }
-    ExitCode::FAILURE
+    print!("{out}");
+    ExitCode::SUCCESS
 }
 
 /// A fresh, private directory for the run's process records.

@@ -18,7 +18,9 @@
 pub mod backend;
 pub mod barriers;
 pub mod clock_index;
+pub mod defaults;
 pub mod domains;
+pub mod exec_note;
 pub mod fault;
 pub mod hb;
 #[cfg(test)]
@@ -31,6 +33,7 @@ pub mod real;
 pub mod recycle;
 pub mod registry;
 pub mod rehash;
+pub mod render;
 pub mod report;
 pub mod run_dir;
 pub mod stack;
@@ -80,16 +83,35 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
     if INIT_DONE.swap(true, Ordering::AcqRel) {
         return Ok(());
     }
-    let spec = std::env::var("PUSH_OPTIONS").unwrap_or_default();
-    let opts = match Options::parse(&spec) {
-        Ok(o) => o,
-        Err(e) => {
-            let msg = format!("PUSh: error in PUSH_OPTIONS: {e}\n{}", options::help());
+    // The program's compiled-in defaults first, PUSH_OPTIONS on top.
+    let mut opts = Options::default();
+    if let Some(d) = defaults::program_string("push_default_options") {
+        if let Err(e) = opts.apply(&d) {
+            let msg = format!(
+                "PUSh: error in the program's push_default_options(): {e}\n{}",
+                options::help()
+            );
             sys::write_all(2, msg.as_bytes());
             sys::exit_now(2);
         }
-    };
+    }
+    let spec = std::env::var("PUSH_OPTIONS").unwrap_or_default();
+    if let Err(e) = opts.apply(&spec) {
+        let msg = format!("PUSh: error in PUSH_OPTIONS: {e}\n{}", options::help());
+        sys::write_all(2, msg.as_bytes());
+        sys::exit_now(2);
+    }
     let _ = OPTIONS.set(opts.clone());
+    if let (Some(d), Err(_)) = (&opts.run_dir, std::env::var(run_dir::ENV)) {
+        // A plain LD_PRELOAD run with run_dir=DIR collects there too.
+        let _ = std::fs::create_dir_all(d);
+    }
+    exec_note::init(
+        std::env::var(run_dir::ENV)
+            .ok()
+            .or_else(|| opts.run_dir.clone())
+            .as_deref(),
+    );
     let _ = START.set(std::time::Instant::now());
     if !opts.hb {
         hb::disable();

@@ -10,6 +10,21 @@
 pub enum ReportFormat {
     Text,
     Json,
+    /// Text on the report stream, and one SARIF 2.1.0 log for the run.
+    Sarif,
+    /// Text, each report followed by a GitHub workflow annotation line.
+    Github,
+}
+
+impl ReportFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportFormat::Text => "text",
+            ReportFormat::Json => "json",
+            ReportFormat::Sarif => "sarif",
+            ReportFormat::Github => "github",
+        }
+    }
 }
 
 /// Which enforcement backend to use (see `backend`).
@@ -46,6 +61,10 @@ pub struct Options {
     pub hb: bool,
     /// The process's memory-mapping limit PUSh plans for (0: `vm.max_map_count`).
     pub max_maps: u64,
+    /// Print which suppressions matched, how often, and which never did.
+    pub print_suppressions: bool,
+    /// `push run`'s run directory, kept after the run (None: a temporary one).
+    pub run_dir: Option<String>,
 }
 
 impl Default for Options {
@@ -62,6 +81,8 @@ impl Default for Options {
             verbose: false,
             hb: true,
             max_maps: 0,
+            print_suppressions: false,
+            run_dir: None,
         }
     }
 }
@@ -97,19 +118,31 @@ pub const OPTIONS: &[OptionSpec] = &[
         name: "log_path",
         value: "PATH",
         default: "stderr",
-        help: "write reports to PATH.<pid> instead of stderr",
+        help: "write reports to PATH.<pid> instead of stderr; `%p` in PATH is the pid and `%e` the program's name (then no `.<pid>` is added); with report_format=sarif, `push run` writes the run's SARIF log to PATH",
     },
     OptionSpec {
         name: "report_format",
-        value: "text|json",
+        value: "text|json|sarif|github",
         default: "text",
-        help: "text blocks, or one JSON object per line",
+        help: "text blocks; one JSON object per line; sarif: text, and one SARIF 2.1.0 log of the run (to log_path, else push.sarif); github: text, each report followed by a `::error file=F,line=L::` workflow annotation line",
     },
     OptionSpec {
         name: "suppressions",
         value: "FILE",
         default: "none",
-        help: "file of `race:PATTERN` / `policy:PATTERN` / `annotation:PATTERN` lines; a report whose stack has a frame matching PATTERN (function, file or module substring) is not shown",
+        help: "file in ThreadSanitizer's format: `race:PATTERN` / `policy:PATTERN` / `annotation:PATTERN` lines, `#` comments; a report whose stack has a frame whose function, file or module matches PATTERN (a substring; `*` any characters, `^`/`$` anchor it) is not shown",
+    },
+    OptionSpec {
+        name: "print_suppressions",
+        value: "0|1",
+        default: "0",
+        help: "at exit, list each suppression with how many reports it matched, and the ones that matched none",
+    },
+    OptionSpec {
+        name: "run_dir",
+        value: "DIR",
+        default: "temporary",
+        help: "`push run` collects every process's reports in DIR and keeps it (`push report DIR` re-renders them); by default a temporary directory, removed at the end",
     },
     OptionSpec {
         name: "rehash_ms",
@@ -166,6 +199,13 @@ impl Options {
             "halt_on_error" => self.halt_on_error = parse_bool(name, value)?,
             "verbose" => self.verbose = parse_bool(name, value)?,
             "hb" => self.hb = parse_bool(name, value)?,
+            "print_suppressions" => self.print_suppressions = parse_bool(name, value)?,
+            "run_dir" => {
+                if value.is_empty() {
+                    return Err("option 'run_dir': expected a directory, got ''".into());
+                }
+                self.run_dir = Some(value.to_string());
+            }
             "exitcode" => {
                 let v: i32 = parse_num(name, value, "an integer from 0 to 255")?;
                 if !(0..=255).contains(&v) {
@@ -185,10 +225,12 @@ impl Options {
                 self.report_format = match value {
                     "text" => ReportFormat::Text,
                     "json" => ReportFormat::Json,
+                    "sarif" => ReportFormat::Sarif,
+                    "github" => ReportFormat::Github,
                     _ => {
                         return Err(format!(
-                            "option 'report_format': expected text or json, got '{value}'"
-                        ))
+                    "option 'report_format': expected text, json, sarif or github, got '{value}'"
+                ))
                     }
                 }
             }
@@ -267,8 +309,8 @@ impl Options {
         if let Some(p) = &self.log_path {
             parts.push(format!("log_path={p}"));
         }
-        if self.report_format == ReportFormat::Json {
-            parts.push("report_format=json".into());
+        if self.report_format != d.report_format {
+            parts.push(format!("report_format={}", self.report_format.name()));
         }
         if let Some(s) = &self.suppressions {
             parts.push(format!("suppressions={s}"));
@@ -287,6 +329,12 @@ impl Options {
         }
         if self.max_maps != d.max_maps {
             parts.push(format!("max_maps={}", self.max_maps));
+        }
+        if self.print_suppressions {
+            parts.push("print_suppressions=1".into());
+        }
+        if let Some(d) = &self.run_dir {
+            parts.push(format!("run_dir={d}"));
         }
         parts.join(":")
     }
@@ -342,7 +390,7 @@ mod tests {
     #[test]
     fn parses_all() {
         let o = Options::parse(
-            "backend=mprotect:halt_on_error=1:exitcode=3:log_path=/tmp/x:report_format=json:suppressions=s.txt:rehash_ms=10:seed=7:verbose=1:hb=0:max_maps=900",
+            "backend=mprotect:halt_on_error=1:exitcode=3:log_path=/tmp/x:report_format=json:suppressions=s.txt:rehash_ms=10:seed=7:verbose=1:hb=0:max_maps=900:print_suppressions=1:run_dir=/tmp/r",
         )
         .unwrap();
         assert!(o.halt_on_error && o.verbose);
@@ -352,6 +400,11 @@ mod tests {
         assert_eq!(o.report_format, ReportFormat::Json);
         assert_eq!((o.rehash_ms, o.seed), (10, 7));
         assert_eq!(Options::parse(&o.to_spec()).unwrap(), o);
+        for f in ["text", "json", "sarif", "github"] {
+            let o = Options::parse(&format!("report_format={f}")).unwrap();
+            assert_eq!(o.report_format.name(), f);
+            assert_eq!(Options::parse(&o.to_spec()).unwrap(), o);
+        }
         assert_eq!(Options::parse("").unwrap(), Options::default());
     }
 
@@ -369,6 +422,8 @@ mod tests {
             ("backend=pkeys", "backend"),
             ("verbose=yes", "verbose"),
             ("hb=true", "hb"),
+            ("print_suppressions=2", "print_suppressions"),
+            ("run_dir=", "run_dir"),
         ] {
             let e = Options::parse(spec).unwrap_err();
             assert!(e.contains(needle), "{spec}: {e}");

@@ -183,4 +183,11 @@ real_functions! {
     thrd_join = "thrd_join": fn(C11Thread, *mut c_int) -> c_int;
     thrd_detach = "thrd_detach": fn(C11Thread) -> c_int;
     thrd_exit = "thrd_exit": fn(c_int) -> ();
+    // Program starts: checked for programs the runtime cannot enter.
+    execve = "execve": fn(*const libc::c_char, *const *const libc::c_char, *const *const libc::c_char) -> c_int;
+    execv = "execv": fn(*const libc::c_char, *const *const libc::c_char) -> c_int;
+    execvp = "execvp": fn(*const libc::c_char, *const *const libc::c_char) -> c_int;
+    execvpe = "execvpe": fn(*const libc::c_char, *const *const libc::c_char, *const *const libc::c_char) -> c_int;
+    posix_spawn = "posix_spawn": fn(*mut libc::pid_t, *const libc::c_char, *const libc::posix_spawn_file_actions_t, *const libc::posix_spawnattr_t, *const *mut libc::c_char, *const *mut libc::c_char) -> c_int;
+    posix_spawnp = "posix_spawnp": fn(*mut libc::pid_t, *const libc::c_char, *const libc::posix_spawn_file_actions_t, *const libc::posix_spawnattr_t, *const *mut libc::c_char, *const *mut libc::c_char) -> c_int;
 }

@@ -154,9 +154,28 @@ static DEDUP: OnceLock<FixedArray<AtomicU64>> = OnceLock::new();
 
 struct Printer {
     opts: Options,
-    suppressions: Vec<(u8, String, u32)>,
+    suppressions: Vec<Suppression>,
     log_fd: i32,
     log_pid: i32,
+    /// The run directory every report is also written to (`PUSH_RUN_DIR`,
+    /// else the `run_dir` option), as JSON lines in `<dir>/<pid>.reports`.
+    run_dir: Option<String>,
+    /// Under `push run`: the launcher prints the run's SUMMARY.
+    launcher_sums_up: bool,
+    collect_fd: i32,
+    collect_pid: i32,
+    /// `report_format=sarif` without a run directory: the reports, for the
+    /// SARIF log written at exit.
+    kept: Vec<serde_json::Value>,
+}
+
+/// One suppression line: `kind:pattern`, where it came from, and how many
+/// reports it hid.
+pub struct Suppression {
+    pub kind: u8,
+    pub pattern: String,
+    pub source: String,
+    pub hits: u32,
 }
 
 /// A futex lock, not parking_lot's: a fork child must be able to release it
@@ -172,22 +191,39 @@ pub fn init(opts: &Options) -> Result<(), String> {
     let d = unsafe { FixedArray::<AtomicU64>::new(DEDUP_LEN) }.ok_or("cannot map dedup set")?;
     let _ = QUEUE.set(q);
     let _ = DEDUP.set(d);
-    let suppressions = match &opts.suppressions {
-        Some(path) => parse_suppressions(path)?,
+    let mut suppressions = match &opts.suppressions {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("option 'suppressions': cannot read '{path}': {e}"))?;
+            parse_suppressions(path, &text)?
+        }
         None => Vec::new(),
     };
+    if let Some(text) = crate::defaults::program_string("push_default_suppressions") {
+        suppressions.extend(parse_suppressions("push_default_suppressions()", &text)?);
+    }
+    let from_env = std::env::var(crate::run_dir::ENV).ok();
     *PRINTER.lock() = Some(Printer {
         opts: opts.clone(),
         suppressions,
         log_fd: -1,
         log_pid: 0,
+        launcher_sums_up: from_env.is_some(),
+        run_dir: from_env.or_else(|| opts.run_dir.clone()),
+        collect_fd: -1,
+        collect_pid: 0,
+        kept: Vec::new(),
     });
     Ok(())
 }
 
-fn parse_suppressions(path: &str) -> Result<Vec<(u8, String, u32)>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("option 'suppressions': cannot read '{path}': {e}"))?;
+/// Parses suppressions in ThreadSanitizer's format: one `kind:pattern` a
+/// line, `#` comments, blank lines ignored. `origin` names the text in
+/// errors (`FILE:LINE`).
+///
+/// # Errors
+/// A message naming the first malformed line.
+pub fn parse_suppressions(origin: &str, text: &str) -> Result<Vec<Suppression>, String> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -196,7 +232,7 @@ fn parse_suppressions(path: &str) -> Result<Vec<(u8, String, u32)>, String> {
         }
         let Some((kind, pat)) = line.split_once(':') else {
             return Err(format!(
-                "{path}:{}: expected KIND:PATTERN, got '{line}'",
+                "{origin}:{}: expected KIND:PATTERN, got '{line}'",
                 n + 1
             ));
         };
@@ -206,14 +242,66 @@ fn parse_suppressions(path: &str) -> Result<Vec<(u8, String, u32)>, String> {
             "annotation" => KIND_ANNOTATION,
             k => {
                 return Err(format!(
-                    "{path}:{}: unknown suppression kind '{k}' (race, policy, annotation)",
+                    "{origin}:{}: unknown suppression kind '{k}' (race, policy, annotation)",
                     n + 1
                 ))
             }
         };
-        out.push((kind, pat.trim().to_string(), 0));
+        let pattern = pat.trim().to_string();
+        if pattern.is_empty() || pattern == "^" || pattern == "$" {
+            return Err(format!(
+                "{origin}:{}: empty pattern in '{line}' (it would hide every report)",
+                n + 1
+            ));
+        }
+        out.push(Suppression {
+            kind,
+            pattern,
+            source: format!("{origin}:{}", n + 1),
+            hits: 0,
+        });
     }
     Ok(out)
+}
+
+/// ThreadSanitizer's pattern match: `pattern` is found anywhere in `s`;
+/// `*` matches any characters, a leading `^` anchors it at the start and a
+/// trailing `$` at the end.
+pub fn template_match(pattern: &str, s: &str) -> bool {
+    let (start_anchor, p) = match pattern.strip_prefix('^') {
+        Some(p) => (true, p),
+        None => (false, pattern),
+    };
+    let (end_anchor, p) = match p.strip_suffix('$') {
+        Some(p) => (true, p),
+        None => (false, p),
+    };
+    let parts: Vec<&str> = p.split('*').collect();
+    let mut pos = 0;
+    for (i, part) in parts.iter().enumerate() {
+        if part.is_empty() {
+            continue;
+        }
+        let last = i == parts.len() - 1;
+        if i == 0 && start_anchor {
+            if !s.starts_with(part) {
+                return false;
+            }
+            pos = part.len();
+        } else if last && end_anchor {
+            if s.len() < pos + part.len() || !s.ends_with(part) {
+                return false;
+            }
+            pos = s.len();
+        } else {
+            match s[pos..].find(part) {
+                Some(k) => pos += k + part.len(),
+                None => return false,
+            }
+        }
+    }
+    // `^$`-anchored patterns without a trailing `*` must end the string.
+    !end_anchor || pos == s.len() || p.ends_with('*')
 }
 
 /// Returns true the first time (object, pc) is seen. Async-signal-safe.
@@ -434,17 +522,13 @@ pub fn total() -> u32 {
         + ANNOTATIONS.load(Ordering::Relaxed)
 }
 
-fn plural(n: u32, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 fn backend_name() -> &'static str {
     crate::backend::current().map_or("none", |b| b.name())
 }
 
 /// The backend as the SUMMARY names it, with the protection keys PUSh gave
 /// to the program (fewer domains for PUSh).
-fn backend_label() -> String {
+pub fn backend_label() -> String {
     match crate::domains::keys_given_to_program() {
         0 => backend_name().to_string(),
         n => format!(
@@ -453,6 +537,52 @@ fn backend_label() -> String {
             if n == 1 { "" } else { "s" }
         ),
     }
+}
+
+/// The summary line of a run that reported `total` reports (`r` data
+/// races, `u` unordered policy changes, `a` annotation errors) under
+/// `backend` (as [`backend_label`] writes it).
+pub fn summary_text(total: u64, r: u64, u: u64, a: u64, backend: &str) -> String {
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    format!(
+        "SUMMARY: PUSh: {} ({}, {}, {}) [backend {backend}]",
+        plural(total, "report", "reports"),
+        plural(r, "data race", "data races"),
+        plural(u, "unordered policy change", "unordered policy changes"),
+        plural(a, "annotation error", "annotation errors"),
+    )
+}
+
+/// The suppression kind as written in a suppressions file.
+pub fn suppression_kind_name(k: u8) -> &'static str {
+    match k {
+        KIND_RACE => "race",
+        KIND_UNORDERED => "policy",
+        _ => "annotation",
+    }
+}
+
+/// How many reports were dropped (report queue full).
+pub fn dropped() -> u32 {
+    DROPPED.load(Ordering::Relaxed)
+}
+
+/// The lines `print_suppressions=1` prints: each suppression with its
+/// count, then the ones that matched nothing. `hits` holds, per line of
+/// `sups` in order, the number of reports it hid.
+pub fn suppressions_text(sups: &[(String, String, u64)]) -> String {
+    let mut s = String::new();
+    for (source, rule, hits) in sups.iter().filter(|x| x.2 > 0) {
+        let _ = writeln!(
+            s,
+            "PUSh: suppression {rule} ({source}) matched {hits} time{}",
+            if *hits == 1 { "" } else { "s" }
+        );
+    }
+    for (source, rule, _) in sups.iter().filter(|x| x.2 == 0) {
+        let _ = writeln!(s, "PUSh: suppression {rule} ({source}) was never used");
+    }
+    s
 }
 
 /// Drains and prints the summary line (if anything was reported).
@@ -466,16 +596,11 @@ pub fn finish(verbose_stats: Option<String>) {
         UNORDERED.load(Ordering::Relaxed),
         ANNOTATIONS.load(Ordering::Relaxed),
     );
-    if total > 0 {
+    // Under `push run`, the launcher prints one SUMMARY for the whole run
+    // on stderr; a process's own log file still gets its own.
+    let launcher = p.launcher_sums_up && !p.logs_to_file();
+    if total > 0 && !launcher {
         let line = match p.opts.report_format {
-            ReportFormat::Text => format!(
-                "SUMMARY: PUSh: {} ({}, {}, {}) [backend {}]\n",
-                plural(total, "report", "reports"),
-                plural(r, "data race", "data races"),
-                plural(u, "unordered policy change", "unordered policy changes"),
-                plural(a, "annotation error", "annotation errors"),
-                backend_label(),
-            ),
             ReportFormat::Json => format!(
                 "{}\n",
                 serde_json::json!({"summary": {"reports": total, "data_races": r,
@@ -483,19 +608,59 @@ pub fn finish(verbose_stats: Option<String>) {
                     "backend": backend_name(),
                     "keys_given_to_program": crate::domains::keys_given_to_program()}})
             ),
+            _ => format!(
+                "{}\n",
+                summary_text(total.into(), r.into(), u.into(), a.into(), &backend_label())
+            ),
         };
         p.write(line.as_bytes());
+    }
+    if p.opts.report_format == ReportFormat::Sarif && p.run_dir.is_none() {
+        let pid = sys::getpid() as u32;
+        let file = match &p.opts.log_path {
+            Some(path) => format!("{}.sarif", expand_log_path(path, pid, &program_name())),
+            None => format!("push.{pid}.sarif"),
+        };
+        let cwd = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        let doc = crate::render::sarif(&p.kept, &cwd, env!("CARGO_PKG_VERSION"));
+        let msg = match std::fs::write(&file, format!("{doc:#}\n")) {
+            Ok(()) => format!("PUSh: SARIF log written to {file}\n"),
+            Err(e) => format!("PUSh: cannot write the SARIF log {file}: {e}\n"),
+        };
+        p.write(msg.as_bytes());
     }
     let dropped = DROPPED.load(Ordering::Relaxed);
     if dropped > 0 {
         p.write(format!("PUSh: {dropped} reports were dropped (report queue full)\n").as_bytes());
     }
-    if let Some(stats) = verbose_stats {
-        let mut s = stats;
-        for (kind, pat, hits) in &p.suppressions {
-            let _ = writeln!(s, "PUSh: suppression {kind}:{pat} matched {hits} times");
+    let sups: Vec<(String, String, u64)> = p
+        .suppressions
+        .iter()
+        .map(|x| {
+            (
+                x.source.clone(),
+                format!("{}:{}", suppression_kind_name(x.kind), x.pattern),
+                u64::from(x.hits),
+            )
+        })
+        .collect();
+    if let Some(dir) = &p.run_dir {
+        if !sups.is_empty() {
+            let body: String = sups
+                .iter()
+                .map(|(src, rule, hits)| format!("{hits}\t{src}\t{rule}\n"))
+                .collect();
+            let _ = std::fs::write(format!("{dir}/{}.supp", sys::getpid()), body);
         }
-        p.write(s.as_bytes());
+    }
+    if p.opts.print_suppressions && !launcher {
+        let text = suppressions_text(&sups);
+        p.write(text.as_bytes());
+    }
+    if let Some(stats) = verbose_stats {
+        p.write(stats.as_bytes());
     }
 }
 
@@ -608,7 +773,17 @@ fn policy_text(r: &RawReport) -> String {
 }
 
 impl Printer {
+    /// Whether `log_path` names this process's report file (under `push
+    /// run` with `report_format=sarif` it names the run's SARIF log).
+    fn logs_to_file(&self) -> bool {
+        self.opts.log_path.is_some()
+            && !(self.launcher_sums_up && self.opts.report_format == ReportFormat::Sarif)
+    }
+
     fn fd(&mut self) -> i32 {
+        if !self.logs_to_file() {
+            return OUT_FD.load(Ordering::Relaxed);
+        }
         let Some(path) = &self.opts.log_path else {
             return OUT_FD.load(Ordering::Relaxed);
         };
@@ -618,15 +793,8 @@ impl Printer {
                 // SAFETY: the inherited descriptor is ours to close in the child.
                 unsafe { libc::close(self.log_fd) };
             }
-            let name = format!("{path}.{pid}\0");
-            // SAFETY: name is NUL-terminated.
-            self.log_fd = unsafe {
-                libc::open(
-                    name.as_ptr().cast(),
-                    libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC,
-                    0o644,
-                )
-            };
+            let name = format!("{}\0", expand_log_path(path, pid as u32, &program_name()));
+            self.log_fd = open_append(&name);
             self.log_pid = pid;
             if self.log_fd < 0 {
                 let msg = format!(
@@ -645,18 +813,41 @@ impl Printer {
         sys::write_all(fd, bytes);
     }
 
+    /// Appends one report to `<run_dir>/<pid>.reports`, tagged with the
+    /// process's command line: one `write` of one line, so processes that
+    /// report at once never mix their lines.
+    fn collect(&mut self, v: &serde_json::Value) {
+        let Some(dir) = &self.run_dir else { return };
+        let pid = sys::getpid();
+        if self.collect_fd < 0 || self.collect_pid != pid {
+            if self.collect_fd >= 0 {
+                // SAFETY: the inherited descriptor is ours to close in the child.
+                unsafe { libc::close(self.collect_fd) };
+            }
+            self.collect_fd = open_append(&format!("{dir}/{pid}.reports\0"));
+            self.collect_pid = pid;
+        }
+        if self.collect_fd >= 0 {
+            let mut v = v.clone();
+            v["command"] = serde_json::Value::String(command_line());
+            v["exe"] = serde_json::Value::String(module_name());
+            sys::write_all(self.collect_fd, format!("{v}\n").as_bytes());
+        }
+    }
+
     fn suppressed(&mut self, kind: u8, frames: &[Frame]) -> bool {
-        for (k, pat, hits) in self.suppressions.iter_mut() {
-            if *k != kind {
+        for sup in self.suppressions.iter_mut() {
+            if sup.kind != kind {
                 continue;
             }
             let hit = frames.iter().any(|f| {
-                [&f.function, &f.file, &f.module]
-                    .iter()
-                    .any(|s| s.as_deref().is_some_and(|s| s.contains(pat.as_str())))
+                [&f.function, &f.file, &f.module].iter().any(|s| {
+                    s.as_deref()
+                        .is_some_and(|s| template_match(&sup.pattern, s))
+                })
             });
             if hit {
-                *hits += 1;
+                sup.hits += 1;
                 return true;
             }
         }
@@ -679,12 +870,102 @@ impl Printer {
         };
         let alloc = (r.has_obj != 0).then(|| symbolize_stack(&stack::get(r.alloc_stack), false));
         let other = (r.has_other != 0).then(|| symbolize_stack(&stack::get(r.other_stack), false));
-        let out = match self.opts.report_format {
-            ReportFormat::Text => text(r, &frames, alloc.as_deref(), other.as_deref()),
-            ReportFormat::Json => json(r, &frames, alloc.as_deref(), other.as_deref()),
+        let format = self.opts.report_format;
+        let value = (self.run_dir.is_some() || format != ReportFormat::Text)
+            .then(|| json_value(r, &frames, alloc.as_deref(), other.as_deref()));
+        if let Some(v) = &value {
+            self.collect(v);
+        }
+        let mut out = match format {
+            ReportFormat::Json => format!("{}\n", value.as_ref().expect("built for json")),
+            _ => text(r, &frames, alloc.as_deref(), other.as_deref()),
         };
+        if format == ReportFormat::Github {
+            if let Some(line) = value.as_ref().and_then(crate::render::github_line) {
+                out.push_str(&line);
+            }
+        }
+        if format == ReportFormat::Sarif && self.run_dir.is_none() {
+            if let Some(v) = value {
+                self.kept.push(v);
+            }
+        }
         self.write(out.as_bytes());
     }
+}
+
+/// Opens `name` (NUL-terminated) for appending; -1 on failure.
+fn open_append(name: &str) -> i32 {
+    debug_assert!(name.ends_with('\0'));
+    // SAFETY: name is NUL-terminated.
+    unsafe {
+        libc::open(
+            name.as_ptr().cast(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC,
+            0o644,
+        )
+    }
+}
+
+/// The file name `log_path=path` gives process `pid` running `program`:
+/// `%p` is the pid, `%e` the program's name, `%%` a `%`; without `%p` or
+/// `%e`, `.<pid>` is appended (one file per process).
+pub fn expand_log_path(path: &str, pid: u32, program: &str) -> String {
+    let mut out = String::new();
+    let mut substituted = false;
+    let mut chars = path.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('p') => {
+                let _ = write!(out, "{pid}");
+                substituted = true;
+            }
+            Some('e') => {
+                out.push_str(program);
+                substituted = true;
+            }
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    if !substituted {
+        let _ = write!(out, ".{pid}");
+    }
+    out
+}
+
+/// This program's name (the last component of its executable's path).
+fn program_name() -> String {
+    let exe = module_name();
+    exe.rsplit('/').next().unwrap_or("").to_string()
+}
+
+/// This process's command line, arguments separated by spaces (quoted when
+/// they hold a space).
+fn command_line() -> String {
+    let Ok(raw) = std::fs::read("/proc/self/cmdline") else {
+        return module_name();
+    };
+    raw.split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| {
+            let a = String::from_utf8_lossy(a);
+            if a.contains(' ') || a.is_empty() {
+                format!("{a:?}")
+            } else {
+                a.into_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn kind_name(k: u8) -> &'static str {
@@ -843,12 +1124,12 @@ fn thread_json(id: u32, tid: i32) -> serde_json::Value {
     serde_json::json!({"id": crate::threads::display_number(id), "tid": tid})
 }
 
-fn json(
+fn json_value(
     r: &RawReport,
     frames: &[Frame],
     alloc: Option<&[Frame]>,
     other: Option<&[Frame]>,
-) -> String {
+) -> serde_json::Value {
     use serde_json::{json, Value};
     let mut v = json!({"kind": kind_name(r.kind), "pid": sys::getpid(), "period": r.period});
     let mut thread = thread_json(r.thread, r.tid);
@@ -914,7 +1195,7 @@ fn json(
         });
     }
     v["message"] = Value::String(message);
-    format!("{v}\n")
+    v
 }
 
 #[cfg(test)]
@@ -929,6 +1210,55 @@ mod tests {
         };
         r.thread_name[..name.len()].copy_from_slice(name);
         r
+    }
+
+    #[test]
+    fn tsan_patterns() {
+        for (p, s, m) in [
+            ("intruder", "intruder", true),
+            ("trud", "intruder", true),
+            ("^intr", "intruder", true),
+            ("^trud", "intruder", false),
+            ("der$", "intruder", true),
+            ("de$", "intruder", false),
+            ("^intruder$", "intruder", true),
+            ("^intr*der$", "intruder", true),
+            ("^in*x*er$", "intruder", false),
+            ("src/*.c", "/w/src/racy.c", true),
+            ("*", "anything", true),
+            ("a*b*c", "xaxbxcx", true),
+            ("a*b*c", "xaxcxbx", false),
+        ] {
+            assert_eq!(template_match(p, s), m, "{p} ~ {s}");
+        }
+    }
+
+    #[test]
+    fn suppression_files_parse_like_tsan() {
+        let s = parse_suppressions("f", "# c\n\nrace:a*b\n policy : x \nannotation:^y$\n").unwrap();
+        let got: Vec<(u8, &str, &str)> = s
+            .iter()
+            .map(|x| (x.kind, x.pattern.as_str(), x.source.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (KIND_RACE, "a*b", "f:3"),
+                (KIND_UNORDERED, "x", "f:4"),
+                (KIND_ANNOTATION, "^y$", "f:5")
+            ]
+        );
+        assert!(parse_suppressions("f", "race:").is_err());
+        assert!(parse_suppressions("f", "deadlock:x").is_err());
+        assert!(parse_suppressions("f", "nocolon").is_err());
+    }
+
+    #[test]
+    fn log_paths_expand_like_tsan() {
+        assert_eq!(expand_log_path("/t/push", 42, "app"), "/t/push.42");
+        assert_eq!(expand_log_path("/t/%e.%p.log", 42, "app"), "/t/app.42.log");
+        assert_eq!(expand_log_path("/t/all-%e", 42, "app"), "/t/all-app");
+        assert_eq!(expand_log_path("/t/100%%", 42, "app"), "/t/100%.42");
     }
 
     #[test]

@@ -9,7 +9,16 @@
 //! `LD_PRELOAD` runs (no `PUSH_RUN_DIR`) write nothing.
 //!
 //! Line format (one line, fields separated by spaces, `exe` last):
-//! `state=started|exited|disabled backend=mpk|mprotect objects=N faults=N reports=N exe=PATH`
+//! `state=started|exited|disabled backend=mpk|mprotect objects=N faults=N reports=N dropped=N keys=N exe=PATH`
+//!
+//! Next to it, a process that reported writes `<dir>/<pid>.reports`: each
+//! report as one JSON line (the JSON format of docs/reports.md plus its
+//! `command` line and `exe`), appended as it is printed, so the reports of
+//! a process killed later are not lost. With suppressions, it writes
+//! `<dir>/<pid>.supp` at exit: `HITS<TAB>FILE:LINE<TAB>kind:pattern` lines.
+//! `push run` writes its options to `<dir>/options`. At the end,
+//! [`end_of_run`] sums up the whole run: one SUMMARY, identical reports of
+//! several processes counted once, the exit status.
 #![forbid(unsafe_code)]
 
 use core::sync::atomic::Ordering;
@@ -45,6 +54,13 @@ pub struct ProcessRecord {
     pub objects: u64,
     pub faults: u64,
     pub reports: u64,
+    pub dropped: u64,
+    /// Protection keys PUSh gave to the program.
+    pub keys: u64,
+    /// The process's effective `exitcode` and `print_suppressions` (they
+    /// may come from its `push_default_options()`); None from older runtimes.
+    pub exitcode: Option<i32>,
+    pub print_suppressions: bool,
     pub exe: String,
 }
 
@@ -52,8 +68,22 @@ impl ProcessRecord {
     /// The line written for this process.
     pub fn line(&self) -> String {
         format!(
-            "state={} backend={} objects={} faults={} reports={} exe={}\n",
-            self.state, self.backend, self.objects, self.faults, self.reports, self.exe
+            "state={} backend={} objects={} faults={} reports={} dropped={} keys={}{}{} exe={}\n",
+            self.state,
+            self.backend,
+            self.objects,
+            self.faults,
+            self.reports,
+            self.dropped,
+            self.keys,
+            self.exitcode
+                .map_or(String::new(), |c| format!(" exitcode={c}")),
+            if self.print_suppressions {
+                " print_suppressions=1"
+            } else {
+                ""
+            },
+            self.exe
         )
     }
 
@@ -78,6 +108,10 @@ impl ProcessRecord {
                 "objects" => r.objects = v.parse().ok()?,
                 "faults" => r.faults = v.parse().ok()?,
                 "reports" => r.reports = v.parse().ok()?,
+                "dropped" => r.dropped = v.parse().ok()?,
+                "keys" => r.keys = v.parse().ok()?,
+                "exitcode" => r.exitcode = Some(v.parse().ok()?),
+                "print_suppressions" => r.print_suppressions = v == "1",
                 _ => {}
             }
         }
@@ -87,7 +121,12 @@ impl ProcessRecord {
 
 /// Writes this process's line, when the run has a directory.
 pub fn record(state: State) {
-    let Ok(dir) = std::env::var(ENV) else { return };
+    let Some(dir) = std::env::var(ENV)
+        .ok()
+        .or_else(|| crate::options().run_dir.clone())
+    else {
+        return;
+    };
     let pid = std::process::id();
     let rec = ProcessRecord {
         pid,
@@ -98,6 +137,10 @@ pub fn record(state: State) {
         objects: crate::registry::TRACKED_OBJECTS.load(Ordering::Relaxed) as u64,
         faults: crate::fault::FAULTS.load(Ordering::Relaxed) as u64,
         reports: u64::from(crate::report::total()),
+        dropped: u64::from(crate::report::dropped()),
+        keys: crate::domains::keys_given_to_program() as u64,
+        exitcode: Some(crate::options().exitcode),
+        print_suppressions: crate::options().print_suppressions,
         exe: std::env::current_exe()
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
@@ -151,6 +194,229 @@ pub fn nothing_checked_notice(records: &[ProcessRecord], program: &str) -> Optio
     })
 }
 
+/// Every report the processes of a run collected, in pid order, each
+/// process's in the order it printed them.
+pub fn read_reports(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<(u32, std::path::PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let pid = name.to_str()?.strip_suffix(".reports")?.parse().ok()?;
+            Some((pid, e.path()))
+        })
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .filter_map(|(_, p)| std::fs::read_to_string(p).ok())
+        .flat_map(|text| {
+            text.lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect::<Vec<serde_json::Value>>()
+        })
+        .collect()
+}
+
+/// The suppressions of every process of a run, summed by line:
+/// (`FILE:LINE`, `kind:pattern`, hits), in file order.
+pub fn read_suppressions(dir: &std::path::Path) -> Vec<(String, String, u64)> {
+    let mut out: Vec<(String, String, u64)> = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    let mut texts: Vec<(String, String)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            name.strip_suffix(".supp")?.parse::<u32>().ok()?;
+            Some((name, std::fs::read_to_string(e.path()).ok()?))
+        })
+        .collect();
+    texts.sort();
+    for (_, text) in texts {
+        for line in text.lines() {
+            let mut f = line.splitn(3, '\t');
+            let (Some(hits), Some(src), Some(rule)) = (f.next(), f.next(), f.next()) else {
+                continue;
+            };
+            let hits: u64 = hits.parse().unwrap_or(0);
+            match out.iter_mut().find(|(s, r, _)| s == src && r == rule) {
+                Some(e) => e.2 += hits,
+                None => out.push((src.to_string(), rule.to_string(), hits)),
+            }
+        }
+    }
+    out
+}
+
+/// What `push run` prints and returns at the end of a run.
+pub struct EndOfRun {
+    /// Lines for stderr.
+    pub text: String,
+    pub exit_code: i32,
+}
+
+/// Sums up a finished run from its directory: the notice when nothing was
+/// checked, one line per distinct report when several processes took part,
+/// one SUMMARY for the whole run, the SARIF log (`report_format=sarif`),
+/// the suppressions (`print_suppressions=1`); exit status `exitcode` when
+/// any process reported, else `status` (the program's own). `main_pid` is
+/// the program's pid (0: unknown): when the launcher's options leave
+/// `exitcode` at its default, the program's own (its
+/// `push_default_options()`) decides.
+pub fn end_of_run(
+    dir: &std::path::Path,
+    opts: &crate::options::Options,
+    program: &str,
+    told: bool,
+    status: i32,
+    main_pid: u32,
+) -> EndOfRun {
+    use crate::options::ReportFormat;
+    use std::fmt::Write as _;
+    let records = read_all(dir);
+    let reports = read_reports(dir);
+    let mut text = String::new();
+    if let Some(notice) = nothing_checked_notice(&records, program) {
+        if !told || !records.is_empty() {
+            text.push_str(&notice);
+        }
+    }
+    let count = |k: &str| reports.iter().filter(|r| r["kind"] == k).count() as u64;
+    let (races, unordered, annotations) = (
+        count("data race"),
+        count("unordered policy change"),
+        count("annotation error"),
+    );
+    let total = reports.len() as u64;
+    let mut pids: Vec<u64> = records.iter().map(|r| u64::from(r.pid)).collect();
+    pids.extend(reports.iter().filter_map(|r| r["pid"].as_u64()));
+    pids.sort_unstable();
+    pids.dedup();
+    let processes = pids.len() as u64;
+    let mut reporting: Vec<u64> = reports.iter().filter_map(|r| r["pid"].as_u64()).collect();
+    reporting.sort_unstable();
+    reporting.dedup();
+    let groups = crate::render::group(&reports);
+    let objects: u64 = records.iter().map(|r| r.objects).sum();
+    let dropped: u64 = records.iter().map(|r| r.dropped).sum();
+    let mut backends: Vec<&str> = records
+        .iter()
+        .map(|r| r.backend.as_str())
+        .filter(|b| !b.is_empty() && *b != "none")
+        .collect();
+    backends.sort_unstable();
+    backends.dedup();
+    let mut backend = if backends.is_empty() {
+        "none".to_string()
+    } else {
+        backends.join("+")
+    };
+    let keys = records.iter().map(|r| r.keys).max().unwrap_or(0);
+    if keys > 0 {
+        let _ = write!(
+            backend,
+            ", {keys} protection key{} given to the program",
+            if keys == 1 { "" } else { "s" }
+        );
+    }
+    for (path, reason) in crate::exec_note::read_notes(dir) {
+        let _ = writeln!(
+            text,
+            "PUSh: not watched: '{path}' {reason}, so it ran unchecked"
+        );
+    }
+    if processes > 1 {
+        for g in &groups {
+            text.push_str(&crate::render::group_line(g));
+        }
+    }
+    if total > 0 || (processes > 1 && dropped > 0) {
+        match opts.report_format {
+            ReportFormat::Json => {
+                let mut v = serde_json::json!({"summary": {"reports": total, "data_races": races,
+                    "unordered_policy_changes": unordered, "annotation_errors": annotations,
+                    "backend": backends.join("+"),
+                    "keys_given_to_program": keys}});
+                if processes > 1 {
+                    v["summary"]["processes"] = processes.into();
+                    v["summary"]["processes_reported"] = (reporting.len() as u64).into();
+                    v["summary"]["distinct_reports"] = (groups.len() as u64).into();
+                    v["summary"]["objects_tracked"] = objects.into();
+                    v["summary"]["dropped"] = dropped.into();
+                }
+                let _ = writeln!(text, "{v}");
+            }
+            _ => {
+                let mut line =
+                    crate::report::summary_text(total, races, unordered, annotations, &backend);
+                if processes > 1 {
+                    let _ = write!(
+                        line,
+                        " in {processes} processes ({} reported, {} distinct report{}), {objects} object{} tracked, {dropped} dropped",
+                        reporting.len(),
+                        groups.len(),
+                        if groups.len() == 1 { "" } else { "s" },
+                        if objects == 1 { "" } else { "s" }
+                    );
+                }
+                let _ = writeln!(text, "{line}");
+            }
+        }
+    }
+    if opts.report_format == ReportFormat::Sarif {
+        let file = sarif_file(opts, program);
+        let cwd = std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_default();
+        let doc = crate::render::sarif(&reports, &cwd, env!("CARGO_PKG_VERSION"));
+        match std::fs::write(&file, format!("{doc:#}\n")) {
+            Ok(()) => {
+                let _ = writeln!(
+                    text,
+                    "PUSh: SARIF log written to {file} ({} result{})",
+                    groups.len(),
+                    if groups.len() == 1 { "" } else { "s" }
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(text, "PUSh: cannot write the SARIF log {file}: {e}");
+            }
+        }
+    }
+    if opts.print_suppressions || records.iter().any(|r| r.print_suppressions) {
+        text.push_str(&crate::report::suppressions_text(&read_suppressions(dir)));
+    }
+    let default_code = crate::options::Options::default().exitcode;
+    let exitcode = match records.iter().find(|r| r.pid == main_pid) {
+        Some(ProcessRecord {
+            exitcode: Some(c), ..
+        }) if opts.exitcode == default_code => *c,
+        _ => opts.exitcode,
+    };
+    EndOfRun {
+        text,
+        exit_code: if total > 0 { exitcode } else { status },
+    }
+}
+
+/// Where `push run` writes the run's SARIF log: `log_path` (with `%p` the
+/// launcher's pid and `%e` the program's name), else `push.sarif`.
+pub fn sarif_file(opts: &crate::options::Options, program: &str) -> String {
+    match &opts.log_path {
+        Some(p) if p.contains('%') => crate::report::expand_log_path(
+            p,
+            std::process::id(),
+            program.rsplit('/').next().unwrap_or(program),
+        ),
+        Some(p) => p.clone(),
+        None => "push.sarif".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,10 +430,99 @@ mod tests {
             objects: 3,
             faults: 7,
             reports: 1,
+            dropped: 2,
+            keys: 1,
+            exitcode: Some(9),
+            print_suppressions: true,
             exe: "/tmp/a b/prog".into(),
         };
         assert_eq!(ProcessRecord::parse(42, &r.line()), Some(r));
         assert_eq!(ProcessRecord::parse(1, "garbage"), None);
+    }
+
+    fn race_line(pid: u32, line: u32) -> String {
+        format!(
+            "{}\n",
+            serde_json::json!({"kind": "data race", "pid": pid, "command": format!("./t {pid}"),
+                "access": {"type": "write", "stack": [{"pc": "0x1", "function": "w", "file": "/s/t.c", "line": line}]},
+                "object": {"allocation_stack": [{"pc": "0x2", "function": "main", "file": "/s/t.c", "line": 30}]},
+                "message": "write by T1"})
+        )
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("push-run-dir-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn rec(pid: u32, reports: u64, keys: u64, exitcode: Option<i32>) -> String {
+        ProcessRecord {
+            pid,
+            state: "exited".into(),
+            backend: "mpk".into(),
+            objects: 1,
+            reports,
+            keys,
+            exitcode,
+            exe: "/t".into(),
+            ..ProcessRecord::default()
+        }
+        .line()
+    }
+
+    #[test]
+    fn one_process_sums_up_as_before() {
+        let d = scratch("one");
+        std::fs::write(d.join("10"), rec(10, 1, 2, Some(66))).unwrap();
+        std::fs::write(d.join("10.reports"), race_line(10, 14)).unwrap();
+        let opts = crate::options::Options::default();
+        let end = end_of_run(&d, &opts, "./t", false, 0, 10);
+        assert_eq!(
+            end.text,
+            "SUMMARY: PUSh: 1 report (1 data race, 0 unordered policy changes, 0 annotation errors) \
+             [backend mpk, 2 protection keys given to the program]\n"
+        );
+        assert_eq!(end.exit_code, 66);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_tree_sums_up_once_with_counts() {
+        let d = scratch("tree");
+        std::fs::write(d.join("10"), rec(10, 0, 0, Some(9))).unwrap();
+        std::fs::write(d.join("11"), rec(11, 1, 0, Some(66))).unwrap();
+        std::fs::write(d.join("12"), rec(12, 2, 0, Some(66))).unwrap();
+        std::fs::write(d.join("11.reports"), race_line(11, 14)).unwrap();
+        std::fs::write(d.join("12.reports"), race_line(12, 14) + &race_line(12, 15)).unwrap();
+        std::fs::write(d.join("options"), "").unwrap();
+        let opts = crate::options::Options::default();
+        // The program (pid 10) compiled in exitcode=9: it decides.
+        let end = end_of_run(&d, &opts, "./t", false, 1, 10);
+        assert_eq!(end.exit_code, 9);
+        let lines: Vec<&str> = end.text.lines().collect();
+        assert_eq!(lines.len(), 3, "{}", end.text);
+        assert!(lines[0].starts_with("PUSh: data race at /s/t.c:14 in w (object allocated at /s/t.c:30): 2 reports in 2 processes: pid 11 ./t 11, pid 12 ./t 12"), "{}", lines[0]);
+        assert!(
+            lines[1].starts_with("PUSh: data race at /s/t.c:15"),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(
+            lines[2],
+            "SUMMARY: PUSh: 3 reports (3 data races, 0 unordered policy changes, 0 annotation errors) \
+             [backend mpk] in 3 processes (2 reported, 2 distinct reports), 3 objects tracked, 0 dropped"
+        );
+        // A flag wins over the program's default; nothing reported: the status.
+        let opts = crate::options::Options::parse("exitcode=3").unwrap();
+        assert_eq!(end_of_run(&d, &opts, "./t", false, 1, 10).exit_code, 3);
+        std::fs::remove_file(d.join("11.reports")).unwrap();
+        std::fs::remove_file(d.join("12.reports")).unwrap();
+        let end = end_of_run(&d, &opts, "./t", false, 1, 10);
+        assert_eq!((end.exit_code, end.text.as_str()), (1, ""));
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

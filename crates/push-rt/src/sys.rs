@@ -387,3 +387,61 @@ pub fn leave_alt_stack(base: usize) {
     // the thread's ordinary context, not on that stack.
     unsafe { libc::sigaltstack(&st, core::ptr::null_mut()) };
 }
+
+/// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`, kept
+/// across `execve`): orphaned descendants are reparented to it instead of
+/// init, so `push run` can still see and end them. Returns false when the
+/// kernel refused.
+pub fn set_child_subreaper() -> bool {
+    // SAFETY: a prctl on the calling process with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 }
+}
+
+/// The signals `push run` forwards to its program (see push-wait).
+pub const FORWARDED_SIGNALS: [i32; 6] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// Blocks (`block`) or unblocks the forwarded signals in the calling
+/// thread. `push run` blocks them before it starts the program, so one
+/// sent before push-wait's handlers are in place stays pending (the mask
+/// survives `execve`) instead of killing the launcher; the program starts
+/// with an empty mask (the standard library resets it in the child).
+pub fn block_forwarded_signals(block: bool) {
+    // SAFETY: builds a signal set on the stack and changes this thread's
+    // mask; no handler is involved.
+    unsafe {
+        let mut set: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED_SIGNALS {
+            libc::sigaddset(&mut set, s);
+        }
+        let how = if block {
+            libc::SIG_BLOCK
+        } else {
+            libc::SIG_UNBLOCK
+        };
+        libc::pthread_sigmask(how, &set, core::ptr::null_mut());
+    }
+}
+
+/// Makes `cmd`'s child start with the forwarded signals unblocked (the
+/// launcher blocks them, see [`block_forwarded_signals`]; a blocked mask
+/// is inherited across fork and exec).
+pub fn unblock_forwarded_signals_in_child(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs between fork and exec and only changes the
+    // signal mask (sigemptyset/sigaddset/pthread_sigmask are
+    // async-signal-safe); it allocates nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(|| {
+            block_forwarded_signals(false);
+            Ok(())
+        });
+    }
+}
