@@ -295,3 +295,23 @@ fn protected_by_made_while_holding_the_lock_needs_no_validation_faults() {
     // handful of faults in all, not one per object (64) or 15 per object.
     assert!(r.stat("faults").unwrap_or(999) <= 8, "{r}");
 }
+
+/// docs/annotating.md's phase pattern: policy changes between two waits of
+/// a barrier (each owner its own block, then the serial thread handing
+/// read-only blocks back) are ordered for every thread: no report. Made
+/// after a single wait instead, they are not: reported.
+#[test]
+fn policy_changes_between_two_barrier_waits_are_ordered() {
+    let out = "started\nsum=8448 first=1000,1001,1002,1003\n";
+    check_clean("barrier_phases", out);
+    let bin = compile_c("barrier_phases");
+    require_pku!();
+    for _ in 0..10 {
+        for mode in MODES {
+            let r = run_mode_args(mode, &bin, &["late"]);
+            assert_exit_code(&r, RACE_EXIT);
+            let n = r.reports_of(UNORDERED_POLICY_CHANGE).len() + r.reports_of(DATA_RACE).len();
+            assert!(n > 0, "a change after a single wait must be reported\n{r}");
+        }
+    }
+}
