@@ -72,17 +72,13 @@ pub fn on_destroy(addr: usize) -> [usize; 3] {
 
 /// Before `fork`: hold every shard so the child gets them free.
 pub fn before_fork() {
-    for s in &BARRIERS {
-        s.lock_for_fork();
-    }
+    crate::sys::lock_all_for_fork(&BARRIERS);
 }
 
 /// After `fork`, in parent and child.
 pub fn after_fork() {
-    for s in &BARRIERS {
-        // SAFETY: `before_fork` locked every shard on this thread.
-        unsafe { s.unlock_after_fork() };
-    }
+    // SAFETY: `before_fork` locked every shard on this thread.
+    unsafe { crate::sys::unlock_all_after_fork(&BARRIERS) };
 }
 
 #[cfg(test)]

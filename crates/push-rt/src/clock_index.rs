@@ -145,17 +145,13 @@ pub fn count() -> usize {
 
 /// Before `fork`: hold every shard so the child gets them free.
 pub fn before_fork() {
-    for s in &PAGES {
-        s.lock_for_fork();
-    }
+    crate::sys::lock_all_for_fork(&PAGES);
 }
 
 /// After `fork`, in parent and child.
 pub fn after_fork() {
-    for s in &PAGES {
-        // SAFETY: `before_fork` locked every shard on this thread.
-        unsafe { s.unlock_after_fork() };
-    }
+    // SAFETY: `before_fork` locked every shard on this thread.
+    unsafe { crate::sys::unlock_all_after_fork(&PAGES) };
 }
 
 #[cfg(test)]

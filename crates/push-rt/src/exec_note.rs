@@ -214,19 +214,8 @@ fn note(dir: &CString, file: &[u8], reason: &[u8]) {
 /// The unwatched programs a run noted: (path, reason), each once.
 pub fn read_notes(dir: &std::path::Path) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    let mut texts: Vec<(String, String)> = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_str()?.to_string();
-            name.strip_prefix("unwatched.")?.parse::<u32>().ok()?;
-            Some((name, std::fs::read_to_string(e.path()).ok()?))
-        })
-        .collect();
-    texts.sort();
-    for (_, text) in texts {
+    let texts = crate::run_dir::per_process_texts(dir, |name| name.strip_prefix("unwatched."));
+    for text in texts {
         for line in text.lines() {
             if let Some((p, r)) = line.split_once('\t') {
                 if !out.iter().any(|(q, _)| q == p) {

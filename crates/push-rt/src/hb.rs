@@ -521,20 +521,15 @@ pub fn footprint() -> (usize, usize) {
 /// Before `fork`: hold every shard so the child does not inherit a lock
 /// taken by a thread that will not exist there.
 pub fn before_fork() {
-    for s in &SYNC {
-        s.lock_for_fork();
-    }
+    crate::sys::lock_all_for_fork(&SYNC);
     crate::clock_index::before_fork();
 }
 
 /// After `fork`, in parent and child: release what `before_fork` took.
 pub fn after_fork() {
     crate::clock_index::after_fork();
-    for s in &SYNC {
-        // SAFETY: `before_fork` locked every shard on this thread; this is
-        // the matching unlock.
-        unsafe { s.unlock_after_fork() };
-    }
+    // SAFETY: `before_fork` locked every shard on this thread.
+    unsafe { crate::sys::unlock_all_after_fork(&SYNC) };
 }
 
 #[cfg(test)]

@@ -224,19 +224,7 @@ pub fn read_reports(dir: &std::path::Path) -> Vec<serde_json::Value> {
 /// (`FILE:LINE`, `kind:pattern`, hits), in file order.
 pub fn read_suppressions(dir: &std::path::Path) -> Vec<(String, String, u64)> {
     let mut out: Vec<(String, String, u64)> = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    let mut texts: Vec<(String, String)> = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_str()?.to_string();
-            name.strip_suffix(".supp")?.parse::<u32>().ok()?;
-            Some((name, std::fs::read_to_string(e.path()).ok()?))
-        })
-        .collect();
-    texts.sort();
-    for (_, text) in texts {
+    for text in per_process_texts(dir, |name| name.strip_suffix(".supp")) {
         for line in text.lines() {
             let mut f = line.splitn(3, '\t');
             let (Some(hits), Some(src), Some(rule)) = (f.next(), f.next(), f.next()) else {
@@ -551,4 +539,25 @@ mod tests {
             .unwrap()
             .contains("could not start"));
     }
+}
+
+/// The contents of a run directory's per-process files, in name order:
+/// those whose name `pid_part` maps to a pid (`"1234.supp"` to `"1234"`).
+pub fn per_process_texts(
+    dir: &std::path::Path,
+    pid_part: impl Fn(&str) -> Option<&str>,
+) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut texts: Vec<(String, String)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            pid_part(&name)?.parse::<u32>().ok()?;
+            Some((name, std::fs::read_to_string(e.path()).ok()?))
+        })
+        .collect();
+    texts.sort();
+    texts.into_iter().map(|(_, text)| text).collect()
 }

@@ -242,6 +242,26 @@ impl<T> FutexMutex<T> {
     }
 }
 
+/// Before `fork`: takes every lock of `shards` (see
+/// [`FutexMutex::lock_for_fork`]).
+pub fn lock_all_for_fork<T>(shards: &[FutexMutex<T>]) {
+    for s in shards {
+        s.lock_for_fork();
+    }
+}
+
+/// After `fork`, in parent and child: releases what [`lock_all_for_fork`]
+/// took.
+///
+/// # Safety
+/// The calling thread took every lock of `shards` with `lock_all_for_fork`.
+pub unsafe fn unlock_all_after_fork<T>(shards: &[FutexMutex<T>]) {
+    for s in shards {
+        // SAFETY: per the caller, this thread holds every shard.
+        unsafe { s.unlock_after_fork() };
+    }
+}
+
 impl<T> core::ops::Deref for FutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
