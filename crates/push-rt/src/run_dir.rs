@@ -405,6 +405,27 @@ pub fn sarif_file(opts: &crate::options::Options, program: &str) -> String {
     }
 }
 
+/// The contents of a run directory's per-process files, in name order:
+/// those whose name `pid_part` maps to a pid (`"1234.supp"` to `"1234"`).
+pub fn per_process_texts(
+    dir: &std::path::Path,
+    pid_part: impl Fn(&str) -> Option<&str>,
+) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut texts: Vec<(String, String)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_str()?.to_string();
+            pid_part(&name)?.parse::<u32>().ok()?;
+            Some((name, std::fs::read_to_string(e.path()).ok()?))
+        })
+        .collect();
+    texts.sort();
+    texts.into_iter().map(|(_, text)| text).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,25 +560,4 @@ mod tests {
             .unwrap()
             .contains("could not start"));
     }
-}
-
-/// The contents of a run directory's per-process files, in name order:
-/// those whose name `pid_part` maps to a pid (`"1234.supp"` to `"1234"`).
-pub fn per_process_texts(
-    dir: &std::path::Path,
-    pid_part: impl Fn(&str) -> Option<&str>,
-) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut texts: Vec<(String, String)> = entries
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_str()?.to_string();
-            pid_part(&name)?.parse::<u32>().ok()?;
-            Some((name, std::fs::read_to_string(e.path()).ok()?))
-        })
-        .collect();
-    texts.sort();
-    texts.into_iter().map(|(_, text)| text).collect()
 }
