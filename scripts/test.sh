@@ -37,7 +37,8 @@ fi
 ci_pkgs=()
 command -v cmake >/dev/null || ci_pkgs+=(cmake)
 command -v make >/dev/null || ci_pkgs+=(make)
-python3 -c 'import jsonschema' >/dev/null 2>&1 || ci_pkgs+=(python3-jsonschema)
+{ python3 -c 'import jsonschema' || /usr/bin/python3 -c 'import jsonschema'; } >/dev/null 2>&1 ||
+    ci_pkgs+=(python3-jsonschema)
 if [ ${#ci_pkgs[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing ${ci_pkgs[*]} for the CI-job tests"
     export DEBIAN_FRONTEND=noninteractive

@@ -434,15 +434,20 @@ pub fn sarif_valid(doc: &Path) -> bool {
                  errs=list(jsonschema.Draft7Validator(schema).iter_errors(doc))\n\
                  [print(e.json_path, e.message) for e in errs]\n\
                  sys.exit(1 if errs else 0)\n";
-    let has = Command::new("python3")
-        .args(["-c", "import jsonschema"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has {
+    // The Python on PATH may not be the system's (pyenv), which is where
+    // Debian's package goes: use the first that has jsonschema.
+    let python = ["python3", "/usr/bin/python3"].into_iter().find(|p| {
+        Command::new(p)
+            .args(["-c", "import jsonschema"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    let Some(python) = python else {
         record_skip("python3-jsonschema is not installed: SARIF not validated");
         return false;
-    }
-    let out = Command::new("python3")
+    };
+    let out = Command::new(python)
         .args(["-c", check])
         .arg(&schema)
         .arg(doc)
