@@ -20,6 +20,14 @@ fn summary_line(r: &RunResult) -> &str {
         .unwrap_or_else(|| panic!("no SUMMARY line\n{r}"))
 }
 
+/// The end-of-run line that groups a distinct data race's reports.
+fn data_race_group_line(r: &RunResult) -> &str {
+    r.stderr
+        .lines()
+        .find(|l| l.starts_with("PUSh: data race at "))
+        .unwrap_or_else(|| panic!("no per-report line\n{r}"))
+}
+
 fn summary_lines(r: &RunResult) -> usize {
     r.stderr
         .lines()
@@ -80,11 +88,7 @@ fn a_shell_script_that_forks_and_execs_is_watched_whole() {
     assert!(s.contains(" tracked, 0 dropped"), "{r}");
     // The one distinct report, counted, with the reporting processes.
     let line = marker_line(RACY, "write");
-    let group = r
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("PUSh: data race at "))
-        .unwrap_or_else(|| panic!("no per-report line\n{r}"));
+    let group = data_race_group_line(&r);
     assert!(
         group.contains(&format!("private_race_write.c:{line} in intruder")),
         "{group}"
@@ -688,11 +692,7 @@ fn cmake_example_under_push_run_ctest() {
             .unwrap() as u64
             + 1
     };
-    let group = r
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("PUSh: data race at "))
-        .unwrap_or_else(|| panic!("no per-report line\n{r}"));
+    let group = data_race_group_line(&r);
     assert!(
         group.contains(&format!("counters.c:{racy_line} in counter_add_unlocked")),
         "{group}"
