@@ -11,9 +11,10 @@
 //! only objects every thread may read anyway.
 //! The rest are domains, shared among owners: each owner (a thread, or a lock
 //! once it protects an object) gets an ordinal in order of appearance, and a
-//! table maps ordinals to domains. A new owner k starts in domain
-//! (k + rotation) mod n, the rotation drawn from the seed, so up to n owners
-//! never share a key. Each rehash (see `rehash`) starts a new period in
+//! table maps ordinals to domains. A new owner goes to the domain with the
+//! fewest live owners (ties broken by a rotation drawn from the seed), so up
+//! to n live owners never share a key, also after the program took keys of
+//! its own. Each rehash (see `rehash`) starts a new period in
 //! which owners that share a domain are moved to domains drawn from the seed
 //! sequence: two owners that collide in one period most likely do not in the
 //! next, so a recurring race hidden by a collision is caught later. A private object
@@ -77,7 +78,6 @@ pub fn rehash(max_moves: u32, cursor: &mut u32) -> (u32, u32) {
         return (0, 0);
     };
     let owners = owners().min(OWNER_TABLE as u32);
-    let n = keys.ndomains as u32;
     let mut count = live_owners_per_slot(keys, owners);
     let collisions: u32 = count.iter().map(|&c| c.saturating_sub(1)).sum();
     let period = PERIOD.load(Ordering::Relaxed) + 1;
@@ -94,7 +94,8 @@ pub fn rehash(max_moves: u32, cursor: &mut u32) -> (u32, u32) {
         let r = mix(SEED.load(Ordering::Relaxed)
             ^ period.wrapping_mul(0xd6e8_feb8_6659_fd93)
             ^ k as u64);
-        let new = (r % n as u64) as u32;
+        let (own, m) = keys.own_slots();
+        let new = own[(r % m as u64) as usize] as u32;
         if new != old {
             count[old as usize] -= 1;
             count[new as usize] += 1;
@@ -106,6 +107,9 @@ pub fn rehash(max_moves: u32, cursor: &mut u32) -> (u32, u32) {
     }
     if owners > 0 {
         *cursor = (*cursor + moved) % owners;
+    }
+    for (live, c) in LIVE_PER_SLOT.iter().zip(count) {
+        live.store(c, Ordering::Relaxed);
     }
     PERIOD.store(period, Ordering::Release);
     (moved, collisions)
@@ -144,20 +148,42 @@ pub fn retire_ordinal(ordinal: u32) {
         return;
     };
     let slot = keys.slot_of_ordinal(ordinal);
-    e.store((slot as u8 + 1) | RETIRED, Ordering::Relaxed);
+    if e.swap((slot as u8 + 1) | RETIRED, Ordering::Relaxed) & RETIRED == 0 {
+        let _ =
+            LIVE_PER_SLOT[slot as usize]
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_sub(1));
+    }
 }
 
 /// A new thread took over this (retired) ordinal with a recycled record.
 pub fn revive_ordinal(ordinal: u32) {
-    if let Some(e) = OWNER_SLOT.get().and_then(|t| t.get(ordinal as usize)) {
-        e.fetch_and(SLOT_MASK, Ordering::Relaxed);
+    let Some(e) = OWNER_SLOT.get().and_then(|t| t.get(ordinal as usize)) else {
+        return;
+    };
+    let was = e.fetch_and(SLOT_MASK, Ordering::Relaxed);
+    if was & RETIRED != 0 && was & SLOT_MASK != 0 {
+        LIVE_PER_SLOT[((was & SLOT_MASK) - 1) as usize].fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// A new owner's ordinal.
+/// A new owner's ordinal, placed in the domain slot with the fewest live
+/// owners (see [`LIVE_PER_SLOT`]).
 pub fn next_ordinal() -> u32 {
-    NEXT_ORDINAL.fetch_add(1, Ordering::Relaxed)
+    let ordinal = NEXT_ORDINAL.fetch_add(1, Ordering::Relaxed);
+    if let Some(keys) = keys() {
+        keys.place(ordinal);
+    }
+    ordinal
 }
+
+/// Live owners in each domain slot: kept as owners appear, exit, come back
+/// and move, recounted exactly by every rehash. A new owner goes to the
+/// least loaded slot that still has its own key, so up to n owners never
+/// share a key, even after the program took some keys (see
+/// [`give_key_to_program`]). Concurrent placements see each other through
+/// the counter's compare-and-swap; a stale count only costs a collision,
+/// which the next rehash resolves.
+static LIVE_PER_SLOT: [AtomicU32; 16] = [const { AtomicU32::new(0) }; 16];
 
 /// Owners so far (threads and protecting locks).
 pub fn owners() -> u32 {
@@ -251,6 +277,56 @@ impl Keys {
             Some(s) if s & SLOT_MASK != 0 => ((s & SLOT_MASK) - 1) as u32,
             _ => ((ordinal as u64 + SEED.load(Ordering::Relaxed) % n) % n) as u32,
         }
+    }
+
+    /// The domain slots that still have their own key, and how many.
+    fn own_slots(&self) -> ([u8; 16], usize) {
+        let given = GIVEN_SLOTS.load(Ordering::Relaxed);
+        let mut own = [0u8; 16];
+        let mut m = 0;
+        for s in (0..self.ndomains).filter(|s| given & (1 << s) == 0) {
+            own[m] = s as u8;
+            m += 1;
+        }
+        (own, m)
+    }
+
+    /// The own slot with the fewest live owners, scanning from `start` so
+    /// ties go to the seed's rotation; `except` is never chosen.
+    fn least_loaded_slot(&self, start: usize, except: Option<usize>) -> usize {
+        let (own, m) = self.own_slots();
+        let mut best = None;
+        for i in 0..m {
+            let s = own[(start + i) % m] as usize;
+            let c = LIVE_PER_SLOT[s].load(Ordering::Relaxed);
+            if Some(s) != except && best.is_none_or(|(_, bc)| c < bc) {
+                best = Some((s, c));
+            }
+        }
+        best.map_or(own[0] as usize, |(s, _)| s)
+    }
+
+    /// Gives a new owner its domain slot (see [`LIVE_PER_SLOT`]). Owners
+    /// beyond the table keep the rotation.
+    fn place(&self, ordinal: u32) {
+        let Some(e) = OWNER_SLOT.get().and_then(|t| t.get(ordinal as usize)) else {
+            return;
+        };
+        let start = (ordinal as u64 + SEED.load(Ordering::Relaxed)) as usize;
+        for _ in 0..16 {
+            let s = self.least_loaded_slot(start, None);
+            let c = LIVE_PER_SLOT[s].load(Ordering::Relaxed);
+            if LIVE_PER_SLOT[s]
+                .compare_exchange(c, c + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                e.store(s as u8 + 1, Ordering::Relaxed);
+                return;
+            }
+        }
+        let s = self.least_loaded_slot(start, None);
+        LIVE_PER_SLOT[s].fetch_add(1, Ordering::Relaxed);
+        e.store(s as u8 + 1, Ordering::Relaxed);
     }
 
     fn pick(&self, ordinal: u32) -> u32 {
@@ -505,21 +581,34 @@ pub fn note_program_key(k: u32, held: bool) {
 /// caller.
 pub fn give_key_to_program() -> bool {
     let Some(keys) = keys() else { return false };
-    let given = GIVEN_SLOTS.load(Ordering::Relaxed);
-    let own: Vec<usize> = (0..keys.ndomains)
-        .filter(|s| given & (1 << s) == 0)
-        .collect();
-    if own.len() <= MIN_DOMAIN_KEYS {
+    let (own, m) = keys.own_slots();
+    if m <= MIN_DOMAIN_KEYS {
         return false;
     }
-    let (slot, alias_slot) = (own[own.len() - 1], own[0]);
+    // The given slot's owners join the least loaded other slot (often one
+    // nobody uses yet), and so do their objects: they take its key.
+    let slot = own[m - 1] as usize;
+    let alias_slot = keys.least_loaded_slot(0, Some(slot));
     let key = keys.domains[slot].load(Ordering::Relaxed);
     let alias = keys.domains[alias_slot].load(Ordering::Relaxed);
-    // Every slot pointing at `key` (only `slot` itself) now uses `alias`.
+    // Every slot pointing at `key` (only `slot` itself) now uses `alias`;
+    // owners beyond the table, hashed to `slot`, follow through it.
     for d in &keys.domains[..keys.ndomains] {
         let _ = d.compare_exchange(key, alias, Ordering::AcqRel, Ordering::Relaxed);
     }
     GIVEN_SLOTS.fetch_or(1 << slot, Ordering::AcqRel);
+    if let Some(table) = OWNER_SLOT.get() {
+        for k in 0..owners().min(OWNER_TABLE as u32) {
+            if let Some(e) = table.get(k as usize) {
+                let v = e.load(Ordering::Relaxed);
+                if v & SLOT_MASK == slot as u8 + 1 {
+                    e.store((v & RETIRED) | (alias_slot as u8 + 1), Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    let moved = LIVE_PER_SLOT[slot].swap(0, Ordering::Relaxed);
+    LIVE_PER_SLOT[alias_slot].fetch_add(moved, Ordering::Relaxed);
     // Threads recompute their cached keys and PKRU at their next
     // synchronization or fault; objects still on `key` move now.
     PERIOD.fetch_add(1, Ordering::AcqRel);
