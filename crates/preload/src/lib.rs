@@ -29,6 +29,7 @@ use libc::{c_int, c_void, pthread_t, size_t, timespec};
 use push_rt as rt;
 use push_rt::real::get as real;
 use push_rt::registry::Policy;
+use push_rt::report::Api;
 use push_rt::{LockKind, LockWord};
 
 type M = *mut libc::pthread_mutex_t;
@@ -172,7 +173,7 @@ pub extern "C" fn push_realloc(p: *mut c_void, size: size_t) -> *mut c_void {
 pub extern "C" fn push_free(p: *mut c_void) {
     let _g = rt::enter();
     // SAFETY: the C contract of push_free: p is null or from push_malloc/malloc.
-    unsafe { rt::api_free(p.cast(), 0) };
+    unsafe { rt::api_free(p.cast(), Api::Free) };
 }
 
 #[no_mangle]
@@ -184,7 +185,7 @@ pub extern "C" fn push_private(obj: *mut c_void) -> c_int {
 #[no_mangle]
 pub extern "C" fn push_readonly(obj: *mut c_void) -> c_int {
     let _g = rt::enter();
-    rt::api_set_policy(rt::API_READONLY, obj as usize, Policy::ReadOnly)
+    rt::api_set_policy(Api::ReadOnly, obj as usize, Policy::ReadOnly)
 }
 
 #[no_mangle]
@@ -202,7 +203,7 @@ pub extern "C" fn push_transfer(obj: *mut c_void, to: pthread_t) -> c_int {
 #[no_mangle]
 pub extern "C" fn push_release(obj: *mut c_void) -> c_int {
     let _g = rt::enter();
-    rt::api_set_policy(rt::API_RELEASE, obj as usize, Policy::Released)
+    rt::api_set_policy(Api::Release, obj as usize, Policy::Released)
 }
 
 #[no_mangle]
@@ -214,7 +215,7 @@ pub extern "C" fn push_acquire(obj: *mut c_void) -> c_int {
 #[no_mangle]
 pub extern "C" fn push_racy(obj: *mut c_void) -> c_int {
     let _g = rt::enter();
-    rt::api_set_policy(rt::API_RACY, obj as usize, Policy::Racy)
+    rt::api_set_policy(Api::Racy, obj as usize, Policy::Racy)
 }
 
 #[no_mangle]
@@ -1634,7 +1635,7 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
     if !p.is_null() && rt::registry::in_arena(p as usize) {
         let _g = rt::enter();
         // SAFETY: p lies in the tracked arena, so it is ours to free.
-        unsafe { rt::api_free(p.cast(), rt::API_PLAIN_FREE) };
+        unsafe { rt::api_free(p.cast(), Api::PlainFree) };
         return;
     }
     if !p.is_null() {

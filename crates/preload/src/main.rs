@@ -291,12 +291,12 @@ fn report(dir: &str, format: &str) -> ExitCode {
             let cwd = std::env::current_dir()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
-            let doc = push_rt::render::sarif(&reports, &cwd, env!("CARGO_PKG_VERSION"));
+            let doc = push_rt::report::render::sarif(&reports, &cwd, env!("CARGO_PKG_VERSION"));
             out = format!("{doc:#}\n");
         }
         _ => {
             for r in &reports {
-                out.push_str(&push_rt::render::text(r));
+                out.push_str(&push_rt::report::render::text(r));
             }
             let spec = std::fs::read_to_string(d.join("options")).unwrap_or_default();
             let mut opts = Options::parse(spec.trim()).unwrap_or_default();

@@ -33,7 +33,6 @@ pub mod real;
 pub mod recycle;
 pub mod registry;
 pub mod rehash;
-pub mod render;
 pub mod report;
 pub mod run_dir;
 pub mod stack;
@@ -45,7 +44,7 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use domains::Keys;
 use options::Options;
 use registry::{Object, Policy};
-use report::{RawReport, KIND_ANNOTATION};
+use report::{capture, Api, Refusal};
 use std::sync::OnceLock;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -844,54 +843,6 @@ pub fn take_over_from_exited(keys: &Keys, id: u32, obj: &Object, owner: u32) -> 
 
 // ---------------------------------------------------------------- the C API
 
-const API_REALLOC: u8 = 3;
-const API_FREE: u8 = 4;
-pub const API_PRIVATE: u8 = 5;
-pub const API_READONLY: u8 = 6;
-pub const API_PROTECTED_BY: u8 = 7;
-pub const API_TRANSFER: u8 = 8;
-pub const API_RELEASE: u8 = 9;
-pub const API_ACQUIRE: u8 = 10;
-pub const API_RACY: u8 = 11;
-const API_GLOBAL: u8 = 12;
-pub const API_PLAIN_FREE: u8 = 13;
-const API_LOCK_RELEASED: u8 = 14;
-
-const WHY_UNTRACKED: u8 = 1;
-const WHY_NOT_ALLOWED: u8 = 2;
-const WHY_NO_THREAD: u8 = 3;
-const WHY_NULL_LOCK: u8 = 5;
-const WHY_NOT_HELD: u8 = 7;
-
-/// Reports an annotation error at the caller and returns `errno`.
-fn annotation_error(api: u8, why: u8, errno: i32, addr: usize, obj: Option<(u32, &Object)>) -> i32 {
-    let stack = stack::capture_here();
-    let dedup_obj = obj.map(|(id, _)| id).unwrap_or(u32::MAX - api as u32);
-    if !report::first_time(dedup_obj, stack.pcs[0] ^ (api as usize) << 56) {
-        return errno;
-    }
-    let (id, tid) = current_thread()
-        .map(|(id, r)| (id, r.tid.load(Ordering::Relaxed)))
-        .unwrap_or((0, sys::gettid()));
-    let mut r = RawReport {
-        kind: KIND_ANNOTATION,
-        api,
-        reason: why,
-        errno,
-        thread: id,
-        tid,
-        addr,
-        stack,
-        ..RawReport::default()
-    };
-    if let Some((oid, o)) = obj {
-        fault::fill_object(&mut r, oid, o);
-    }
-    report::report_now(&r);
-    halt_if_reported();
-    errno
-}
-
 /// A new tracked object, private to its creator (which starts the
 /// background threads on first use).
 fn new_object_origin(id: u32, rec: &threads::ThreadRecord) -> registry::Origin {
@@ -908,36 +859,6 @@ fn new_object_origin(id: u32, rec: &threads::ThreadRecord) -> registry::Origin {
 fn current_epoch(id: u32, rec: &threads::ThreadRecord) -> u64 {
     let (c, ts) = hb::epoch(id, rec);
     registry::pack_epoch(c, ts)
-}
-
-/// Rule 1 breach: reports the change at the caller, with the previous one.
-fn unordered_change(
-    api: u8,
-    obj_ptr: usize,
-    obj_id: u32,
-    obj: &Object,
-    (id, rec): (u32, &threads::ThreadRecord),
-) {
-    let stack = stack::capture_here();
-    if !report::first_time(obj_id, stack.pcs[0] ^ (0x5a << 56)) {
-        return;
-    }
-    let mut r = RawReport {
-        kind: report::KIND_UNORDERED,
-        api,
-        thread: id,
-        tid: rec.tid.load(Ordering::Relaxed),
-        addr: obj_ptr,
-        stack,
-        has_other: 1,
-        other_thread: obj.change_thread(),
-        other_stack: obj.change_stack(),
-        other_api: obj.change_api(),
-        ..RawReport::default()
-    };
-    fault::fill_object(&mut r, obj_id, obj);
-    report::report_now(&r);
-    halt_if_reported();
 }
 
 /// With `halt_on_error`, ends the process once something was reported.
@@ -1025,7 +946,7 @@ pub fn api_calloc(n: usize, size: usize) -> *mut u8 {
 ///
 /// # Safety
 /// `ptr` is null, a tracked object, or a pointer libc's allocator may free.
-pub unsafe fn api_free(ptr: *mut u8, api: u8) {
+pub unsafe fn api_free(ptr: *mut u8, api: Api) {
     if ptr.is_null() {
         return;
     }
@@ -1041,17 +962,7 @@ pub unsafe fn api_free(ptr: *mut u8, api: u8) {
             registry::free(id);
         }
         other => {
-            annotation_error(
-                if api == API_PLAIN_FREE {
-                    API_PLAIN_FREE
-                } else {
-                    API_FREE
-                },
-                WHY_UNTRACKED,
-                libc::EINVAL,
-                addr,
-                other,
-            );
+            capture::annotation_error(api, Refusal::Untracked, libc::EINVAL, addr, other);
         }
     }
 }
@@ -1070,7 +981,7 @@ pub unsafe fn api_realloc(ptr: *mut u8, size: usize) -> *mut u8 {
         return unsafe { libc::realloc(ptr.cast(), size) }.cast();
     }
     let Some((id, o)) = registry::lookup(addr).filter(|(_, o)| o.base() == addr) else {
-        annotation_error(API_REALLOC, WHY_UNTRACKED, libc::EINVAL, addr, None);
+        capture::annotation_error(Api::Realloc, Refusal::Untracked, libc::EINVAL, addr, None);
         return core::ptr::null_mut();
     };
     if size == 0 {
@@ -1118,7 +1029,13 @@ pub fn api_register_global(addr: usize, size: usize) {
         return;
     };
     let Some(obj_id) = registry::register_global(addr, size, new_object_origin(id, rec)) else {
-        annotation_error(API_GLOBAL, WHY_UNTRACKED, libc::EINVAL, addr, None);
+        capture::annotation_error(
+            Api::RegisterGlobal,
+            Refusal::Untracked,
+            libc::EINVAL,
+            addr,
+            None,
+        );
         return;
     };
     let span = sys::page_round_up(size);
@@ -1139,7 +1056,7 @@ fn may_change(keys: &Keys, id: u32, rec: &threads::ThreadRecord, obj: &Object) -
 }
 
 /// The policy calls: checks who may change, then sets policy and key.
-pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
+pub fn api_set_policy(api: Api, obj_ptr: usize, new: Policy) -> i32 {
     if !enabled() {
         return 0;
     }
@@ -1153,9 +1070,9 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
             // Most likely an object allocated untracked past the budget.
             return 0;
         }
-        return annotation_error(api, WHY_UNTRACKED, libc::EINVAL, obj_ptr, None);
+        return capture::annotation_error(api, Refusal::Untracked, libc::EINVAL, obj_ptr, None);
     };
-    if api == API_ACQUIRE {
+    if api == Api::Acquire {
         if let Some(Policy::Private(owner)) = obj.policy() {
             if owner == id {
                 return 0;
@@ -1163,9 +1080,9 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
         }
     }
     if !may_change(keys, id, rec, obj) {
-        return annotation_error(
+        return capture::annotation_error(
             api,
-            WHY_NOT_ALLOWED,
+            Refusal::NotAllowed,
             libc::EPERM,
             obj_ptr,
             Some((obj_id, obj)),
@@ -1177,7 +1094,7 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
     if prev_thread != id {
         let (c, ts) = registry::unpack_epoch(obj.change_epoch.load(Ordering::Acquire));
         if !hb::ordered_before(c, ts, rec) {
-            unordered_change(api, obj_ptr, obj_id, obj, (id, rec));
+            capture::unordered_change(api, obj_ptr, (obj_id, obj), (id, rec));
         }
     }
     let key = match new {
@@ -1194,7 +1111,7 @@ pub fn api_set_policy(api: u8, obj_ptr: usize, new: Policy) -> i32 {
     obj.record_change(
         id,
         stack::intern(&stack::capture_here()),
-        api,
+        api.code(),
         current_epoch(id, rec),
     );
     // Rule 2 is checked at the first access by another thread that the new
@@ -1235,9 +1152,15 @@ pub fn api_protected_by(obj: usize, lock: usize) -> i32 {
         return 0;
     }
     if lock == 0 {
-        return annotation_error(API_PROTECTED_BY, WHY_NULL_LOCK, libc::EINVAL, obj, None);
+        return capture::annotation_error(
+            Api::ProtectedBy,
+            Refusal::NullLock,
+            libc::EINVAL,
+            obj,
+            None,
+        );
     }
-    api_set_policy(API_PROTECTED_BY, obj, Policy::ProtectedBy(lock))
+    api_set_policy(Api::ProtectedBy, obj, Policy::ProtectedBy(lock))
 }
 
 pub fn api_transfer(obj: usize, to: u64) -> i32 {
@@ -1248,10 +1171,10 @@ pub fn api_transfer(obj: usize, to: u64) -> i32 {
         threads::record(t).is_some_and(|r| r.state.load(Ordering::Acquire) == threads::STATE_LIVE)
     });
     match target {
-        Some(t) => api_set_policy(API_TRANSFER, obj, Policy::Private(t)),
-        None => annotation_error(
-            API_TRANSFER,
-            WHY_NO_THREAD,
+        Some(t) => api_set_policy(Api::Transfer, obj, Policy::Private(t)),
+        None => capture::annotation_error(
+            Api::Transfer,
+            Refusal::NoThread,
             libc::EINVAL,
             obj,
             registry::lookup(obj),
@@ -1263,14 +1186,14 @@ pub fn api_acquire(obj: usize) -> i32 {
     let Some((id, _)) = current_thread() else {
         return 0;
     };
-    api_set_policy(API_ACQUIRE, obj, Policy::Private(id))
+    api_set_policy(Api::Acquire, obj, Policy::Private(id))
 }
 
 pub fn api_private(obj: usize) -> i32 {
     let Some((id, _)) = current_thread() else {
         return 0;
     };
-    api_set_policy(API_PRIVATE, obj, Policy::Private(id))
+    api_set_policy(Api::Private, obj, Policy::Private(id))
 }
 
 /// `push_lock_acquired` for custom locks.
@@ -1292,7 +1215,13 @@ pub fn api_lock_released(lock: usize) {
     }
     let Some(t) = current_thread() else { return };
     if t.1.holds(lock).is_none() && !t.1.overflowed() {
-        annotation_error(API_LOCK_RELEASED, WHY_NOT_HELD, libc::EINVAL, lock, None);
+        capture::annotation_error(
+            Api::LockReleased,
+            Refusal::NotHeld,
+            libc::EINVAL,
+            lock,
+            None,
+        );
         return;
     }
     if on_lock_releasing(t, lock, LockKind::Write) {

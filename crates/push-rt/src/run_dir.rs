@@ -288,7 +288,7 @@ pub fn end_of_run(
     let mut reporting: Vec<u64> = reports.iter().filter_map(|r| r["pid"].as_u64()).collect();
     reporting.sort_unstable();
     reporting.dedup();
-    let groups = crate::render::group(&reports);
+    let groups = crate::report::render::group(&reports);
     let objects: u64 = records.iter().map(|r| r.objects).sum();
     let dropped: u64 = records.iter().map(|r| r.dropped).sum();
     let mut backends: Vec<&str> = records
@@ -319,7 +319,7 @@ pub fn end_of_run(
     }
     if processes > 1 {
         for g in &groups {
-            text.push_str(&crate::render::group_line(g));
+            text.push_str(&crate::report::render::group_line(g));
         }
     }
     if total > 0 || (processes > 1 && dropped > 0) {
@@ -360,7 +360,7 @@ pub fn end_of_run(
         let cwd = std::env::current_dir()
             .map(|d| d.display().to_string())
             .unwrap_or_default();
-        let doc = crate::render::sarif(&reports, &cwd, env!("CARGO_PKG_VERSION"));
+        let doc = crate::report::render::sarif(&reports, &cwd, env!("CARGO_PKG_VERSION"));
         match std::fs::write(&file, format!("{doc:#}\n")) {
             Ok(()) => {
                 let _ = writeln!(

@@ -73,6 +73,18 @@ pub fn gettid() -> i32 {
     unsafe { libc::syscall(libc::SYS_gettid) as i32 }
 }
 
+/// The calling thread's name (`comm`: 15 bytes at most, NUL-padded), by
+/// one `prctl`. Async-signal-safe; may change `errno`.
+pub fn thread_comm() -> Option<[u8; 16]> {
+    let mut name = [0u8; 16];
+    // SAFETY: PR_GET_NAME writes at most 16 bytes (NUL included) into `name`.
+    if unsafe { libc::prctl(libc::PR_GET_NAME, name.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    name[15] = 0;
+    Some(name)
+}
+
 pub fn getpid() -> i32 {
     // SAFETY: getpid cannot fail.
     unsafe { libc::getpid() }

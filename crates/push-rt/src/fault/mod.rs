@@ -20,9 +20,9 @@
 use crate::domains::{self, Keys};
 use crate::policy::{self, Verdict};
 use crate::registry::{self, Object};
-use crate::report::{self, RawReport, KIND_RACE};
+use crate::report::capture::{self, FaultSite};
 use crate::threads::{self, ThreadRecord};
-use crate::{backend, real, stack, sys};
+use crate::{backend, real, sys};
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use libc::{c_int, c_void, siginfo_t};
@@ -305,7 +305,7 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
     let key = obj.key();
 
     if access_allowed(keys, id, rec, obj, write) {
-        if obj.pending() && !check_pending(id, rec, obj_id, obj, write, addr, pc, g) {
+        if obj.pending() && !check_pending(id, rec, obj_id, obj, fault_site(addr, write, pc, g)) {
             // The changing thread itself.
             if !write && key == keys.validate_read {
                 // Reading what it just made read-only: let it read every
@@ -341,18 +341,7 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
         return true;
     }
 
-    report_race(
-        RefusedAccess {
-            id,
-            rec,
-            obj_id,
-            obj,
-            addr,
-            write,
-            pc,
-        },
-        g,
-    );
+    capture::data_race((id, rec), fault_site(addr, write, pc, g), (obj_id, obj));
     step_with_grant(area, g, rec, base, key, write);
     true
 }
@@ -367,33 +356,14 @@ fn tracked_fault(addr: usize) -> Option<(u32, &'static Object, u32, &'static Thr
     Some((obj_id, obj, id, rec))
 }
 
-/// A refused access, as both backends' handlers see it.
-struct RefusedAccess<'a> {
-    id: u32,
-    rec: &'a ThreadRecord,
-    obj_id: u32,
-    obj: &'a Object,
-    addr: usize,
-    write: bool,
-    pc: usize,
-}
-
-/// Queues a data race report for a refused access (once per object and pc).
-fn report_race(a: RefusedAccess<'_>, g: &[i64; 23]) {
-    if !report::first_time(a.obj_id, a.pc) {
-        return;
+/// Where a refused or checked access happened, for a report.
+fn fault_site(addr: usize, write: bool, pc: usize, g: &[i64; 23]) -> FaultSite {
+    FaultSite {
+        addr,
+        write,
+        pc,
+        frame_pointer: g[libc::REG_RBP as usize] as usize,
     }
-    let mut r = RawReport {
-        kind: KIND_RACE,
-        is_write: a.write as u8,
-        thread: a.id,
-        tid: a.rec.tid.load(Ordering::Relaxed),
-        addr: a.addr,
-        ..RawReport::default()
-    };
-    stack::walk(a.pc, g[libc::REG_RBP as usize] as usize, &mut r.stack);
-    fill_object(&mut r, a.obj_id, a.obj);
-    queue_and_maybe_halt(&r);
 }
 
 /// How many of its own accesses the changing thread may make to a pending
@@ -405,17 +375,7 @@ const CHANGER_FAULTS_BEFORE_SETTLING: u32 = 15;
 /// by another thread is checked against the change (rule 2), reported if not
 /// ordered after it, and settles the object on its policy's key. Returns
 /// false when the object stays pending (an access by the changer itself).
-#[allow(clippy::too_many_arguments)]
-fn check_pending(
-    id: u32,
-    rec: &ThreadRecord,
-    obj_id: u32,
-    obj: &Object,
-    write: bool,
-    addr: usize,
-    pc: usize,
-    g: &[i64; 23],
-) -> bool {
+fn check_pending(id: u32, rec: &ThreadRecord, obj_id: u32, obj: &Object, site: FaultSite) -> bool {
     if rec.unchecked.load(Ordering::Relaxed) {
         return true;
     }
@@ -428,22 +388,8 @@ fn check_pending(
     }
     if changer != id {
         let (c, ts) = registry::unpack_epoch(obj.change_epoch.load(Ordering::Acquire));
-        if !crate::hb::ordered_before(c, ts, rec) && report::first_time(obj_id, pc ^ (0xa5 << 56)) {
-            let mut r = RawReport {
-                kind: report::KIND_UNORDERED,
-                is_write: write as u8,
-                thread: id,
-                tid: rec.tid.load(Ordering::Relaxed),
-                addr,
-                has_other: 1,
-                other_thread: changer,
-                other_stack: obj.change_stack(),
-                other_api: obj.change_api(),
-                ..RawReport::default()
-            };
-            stack::walk(pc, g[libc::REG_RBP as usize] as usize, &mut r.stack);
-            fill_object(&mut r, obj_id, obj);
-            queue_and_maybe_halt(&r);
+        if !crate::hb::ordered_before(c, ts, rec) {
+            capture::unordered_access((id, rec), site, (obj_id, obj));
         }
     }
     let _ = registry::set_key(obj, obj.policy_key());
@@ -456,37 +402,6 @@ fn check_pending(
 /// thread made: rule 2 holds without waiting for that access.
 fn holds_protecting_lock_exclusively(rec: &ThreadRecord, obj: &Object) -> bool {
     matches!(obj.policy(), Some(registry::Policy::ProtectedBy(lock)) if rec.holds(lock) == Some(true))
-}
-
-fn queue_and_maybe_halt(r: &RawReport) {
-    let seq = report::enqueue(r);
-    if crate::options().halt_on_error {
-        if let Some(seq) = seq {
-            if !report::wait_printed(seq, 10_000) {
-                // No reporter printed it (a forked child before it starts
-                // one, or a reporter that is stuck). Printing here would
-                // allocate and take locks inside a signal handler: let the
-                // access through and stop at the next hook call of any
-                // thread, or at exit, whichever comes first.
-                report::HALT_PENDING.store(true, Ordering::Release);
-            }
-        }
-    }
-}
-
-/// Copies what a report needs to know about an object.
-pub fn fill_object(r: &mut RawReport, obj_id: u32, obj: &Object) {
-    r.period = domains::period();
-    r.has_obj = 1;
-    r.obj_id = obj_id;
-    r.obj_base = obj.base();
-    r.obj_size = obj.size();
-    r.policy = obj.policy.load(Ordering::Relaxed);
-    r.alloc_thread = obj.alloc_thread();
-    r.alloc_stack = obj.alloc_stack();
-    if let Some(registry::Policy::ProtectedBy(lock)) = obj.policy() {
-        r.nholders = threads::holders_of(lock, &mut r.holders) as u32;
-    }
 }
 
 fn step_with_grant(

@@ -4,10 +4,11 @@
 //! window (see `windows`). Same signal-context rules as the parent module.
 
 use super::{
-    access_allowed, check_pending, gregs, report_race, tracked_fault, RefusedAccess,
-    CHANGER_READ_GRANTS, SILENT_FIXES, TRAP_FLAG,
+    access_allowed, check_pending, fault_site, gregs, tracked_fault, CHANGER_READ_GRANTS,
+    SILENT_FIXES, TRAP_FLAG,
 };
 use crate::registry::Object;
+use crate::report::capture;
 use crate::threads::{self, ThreadRecord};
 use crate::{domains, windows};
 use core::sync::atomic::Ordering;
@@ -43,7 +44,7 @@ pub(super) fn handle_access_fault(addr: usize, ctx: *mut c_void) -> bool {
         windows::Access::Read
     };
     if access_allowed(keys, id, rec, obj, write) {
-        if obj.pending() && !check_pending(id, rec, obj_id, obj, write, addr, pc, g) {
+        if obj.pending() && !check_pending(id, rec, obj_id, obj, fault_site(addr, write, pc, g)) {
             // The changing thread itself (see `handle_pku_fault`).
             if !write && obj.key() == keys.validate_read {
                 CHANGER_READ_GRANTS.fetch_add(1, Ordering::Relaxed);
@@ -64,18 +65,7 @@ pub(super) fn handle_access_fault(addr: usize, ctx: *mut c_void) -> bool {
         }
         return true;
     }
-    report_race(
-        RefusedAccess {
-            id,
-            rec,
-            obj_id,
-            obj,
-            addr,
-            write,
-            pc,
-        },
-        g,
-    );
+    capture::data_race((id, rec), fault_site(addr, write, pc, g), (obj_id, obj));
     step_through_window(g, rec, obj_id, obj, access);
     true
 }
