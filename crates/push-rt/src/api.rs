@@ -1,0 +1,392 @@
+//! The C API (`include/push.h`): tracked allocation, policy changes and
+//! their happens-before checks (rule 1 at the change, rule 2 armed for the
+//! first access by another thread), globals, custom locks. Misuse is
+//! reported as an annotation error and returns an errno, never crashes.
+
+use crate::domains::Keys;
+use crate::lifecycle::{current_thread, take_over_from_exited};
+use crate::locks::{on_lock_acquired, on_lock_releasing, LockKind};
+use crate::registry::{self, Object, Policy};
+use crate::report::{self, capture, Api, Refusal};
+use crate::{
+    backend, domains, enabled, ensure_background, fault, hb, maps, options, policy,
+    refresh_pkru_of, stack, sys, threads, windows, GLOBAL_HI, GLOBAL_LO,
+};
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// A new tracked object, private to its creator (which starts the
+/// background threads on first use).
+fn new_object_origin(id: u32, rec: &threads::ThreadRecord) -> registry::Origin {
+    ensure_background();
+    registry::Origin {
+        policy: Policy::Private(id),
+        thread: id,
+        stack: stack::intern(&stack::capture_here()),
+        epoch: current_epoch(id, rec),
+    }
+}
+
+/// The calling thread's current epoch, packed for `Object::change_epoch`.
+fn current_epoch(id: u32, rec: &threads::ThreadRecord) -> u64 {
+    let (c, ts) = hb::epoch(id, rec);
+    registry::pack_epoch(c, ts)
+}
+
+/// A tracked object private to the caller; 0 when it must be plain memory
+/// (after noting why).
+fn alloc_tracked(size: usize, zero: bool) -> usize {
+    let (Some((id, rec)), Some(keys)) = (current_thread(), domains::keys()) else {
+        return 0;
+    };
+    maps::flush_warnings();
+    match registry::alloc(size, new_object_origin(id, rec), keys.of_thread(id), zero) {
+        Ok((obj_id, base)) => {
+            if backend::is_mprotect() {
+                // The creator is about to write it: open it now rather than
+                // at the first fault.
+                if let Some(o) = registry::object(obj_id) {
+                    windows::open_from_thread(rec, obj_id, o, windows::Access::ReadWrite);
+                }
+            }
+            base
+        }
+        Err(e) => {
+            UNTRACKED_FALLBACK.store(true, Ordering::Relaxed);
+            match e {
+                registry::AllocError::Budget => maps::note_untracked(),
+                registry::AllocError::NoRoom => warn_untracked(),
+            }
+            0
+        }
+    }
+}
+
+/// Some allocation fell back to plain memory: annotations of untracked
+/// pointers are then taken for annotations of such objects and ignored.
+static UNTRACKED_FALLBACK: AtomicBool = AtomicBool::new(false);
+static UNTRACKED_WARNED: AtomicBool = AtomicBool::new(false);
+
+fn warn_untracked() {
+    if !UNTRACKED_WARNED.swap(true, Ordering::Relaxed) {
+        report::warn(
+            "PUSh: warning: out of room for tracked objects (arena or system); further objects are allocated untracked\n",
+        );
+    }
+}
+
+/// `push_malloc`: a tracked object private to the caller, on a virtual page
+/// of its own.
+pub fn api_malloc(size: usize) -> *mut u8 {
+    if !enabled() {
+        // SAFETY: plain libc allocation.
+        return unsafe { libc::malloc(size) }.cast();
+    }
+    match alloc_tracked(size, false) {
+        // SAFETY: plain libc allocation.
+        0 => unsafe { libc::malloc(size) }.cast(),
+        p => p as *mut u8,
+    }
+}
+
+pub fn api_calloc(n: usize, size: usize) -> *mut u8 {
+    let Some(total) = n.checked_mul(size) else {
+        sys::set_errno(libc::ENOMEM);
+        return core::ptr::null_mut();
+    };
+    if !enabled() {
+        // SAFETY: plain libc allocation.
+        return unsafe { libc::calloc(n, size) }.cast();
+    }
+    match alloc_tracked(total, true) {
+        // SAFETY: plain libc allocation.
+        0 => unsafe { libc::calloc(n, size) }.cast(),
+        p => p as *mut u8,
+    }
+}
+
+/// `push_free` (and plain `free` of a tracked pointer).
+///
+/// # Safety
+/// `ptr` is null, a tracked object, or a pointer libc's allocator may free.
+pub unsafe fn api_free(ptr: *mut u8, api: Api) {
+    if ptr.is_null() {
+        return;
+    }
+    let addr = ptr as usize;
+    if !enabled() || !registry::in_arena(addr) {
+        // SAFETY: not ours: the pointer came from libc's allocator.
+        unsafe { libc::free(ptr.cast()) };
+        return;
+    }
+    match registry::lookup(addr) {
+        Some((id, o)) if o.base() == addr => {
+            hb::forget_range(addr, o.size());
+            registry::free(id);
+        }
+        other => {
+            capture::annotation_error(api, Refusal::Untracked, libc::EINVAL, addr, other);
+        }
+    }
+}
+
+/// `push_realloc`: keeps contents and policy.
+///
+/// # Safety
+/// `ptr` is null, a tracked object, or a pointer libc's allocator may resize.
+pub unsafe fn api_realloc(ptr: *mut u8, size: usize) -> *mut u8 {
+    if ptr.is_null() {
+        return api_malloc(size);
+    }
+    let addr = ptr as usize;
+    if !enabled() || !registry::in_arena(addr) {
+        // SAFETY: not ours: the pointer came from libc's allocator.
+        return unsafe { libc::realloc(ptr.cast(), size) }.cast();
+    }
+    let Some((id, o)) = registry::lookup(addr).filter(|(_, o)| o.base() == addr) else {
+        capture::annotation_error(Api::Realloc, Refusal::Untracked, libc::EINVAL, addr, None);
+        return core::ptr::null_mut();
+    };
+    if size == 0 {
+        registry::free(id);
+        return core::ptr::null_mut();
+    }
+    if size <= o.capacity() {
+        o.set_size(size);
+        return ptr;
+    }
+    let old_size = o.size();
+    let new = alloc_tracked(size, false);
+    if new == 0 {
+        // No room for a tracked object: the data moves to plain memory.
+        // SAFETY: plain libc allocation.
+        let plain: *mut u8 = unsafe { libc::malloc(size) }.cast();
+        if plain.is_null() {
+            return plain;
+        }
+        // SAFETY: the old object holds old_size bytes; the new block at least
+        // size. Reading the old one with the caller's rights is realloc's access.
+        unsafe { core::ptr::copy_nonoverlapping(ptr, plain, old_size.min(size)) };
+        registry::free(id);
+        return plain;
+    }
+    let Some((_, new_obj)) = registry::lookup(new) else {
+        return core::ptr::null_mut();
+    };
+    // SAFETY: both ranges are live tracked objects of at least old_size bytes;
+    // the new one is still private to the caller. Reading the old one with the
+    // caller's rights is the access realloc makes.
+    unsafe { core::ptr::copy_nonoverlapping(ptr, new as *mut u8, old_size.min(size)) };
+    new_obj.copy_change(o);
+    let _ = registry::set_policy_key(new_obj, o.policy_key(), None);
+    registry::free(id);
+    new as *mut u8
+}
+
+/// Registers a `PUSH_GLOBAL`, private to the calling (main) thread.
+pub fn api_register_global(addr: usize, size: usize) {
+    if !enabled() {
+        return;
+    }
+    let (Some((id, rec)), Some(keys)) = (current_thread(), domains::keys()) else {
+        return;
+    };
+    let Some(obj_id) = registry::register_global(addr, size, new_object_origin(id, rec)) else {
+        capture::annotation_error(
+            Api::RegisterGlobal,
+            Refusal::Untracked,
+            libc::EINVAL,
+            addr,
+            None,
+        );
+        return;
+    };
+    let span = sys::page_round_up(size);
+    GLOBAL_LO.fetch_min(addr, Ordering::Relaxed);
+    GLOBAL_HI.fetch_max(addr + span, Ordering::Relaxed);
+    if let Some(o) = registry::object(obj_id) {
+        let _ = registry::set_policy_key(o, keys.of_thread(id), None);
+    }
+}
+
+/// May thread `id` change the policy of `obj` now?
+fn may_change(keys: &Keys, id: u32, rec: &threads::ThreadRecord, obj: &Object) -> bool {
+    match policy::change(obj.policy(), &fault::asker(id, rec)) {
+        policy::Verdict::Allow => true,
+        policy::Verdict::Deny => false,
+        policy::Verdict::OwnerMayHaveExited(owner) => take_over_from_exited(keys, id, obj, owner),
+    }
+}
+
+/// The policy calls: checks who may change, then sets policy and key.
+pub fn api_set_policy(api: Api, obj_ptr: usize, new: Policy) -> i32 {
+    if !enabled() {
+        return 0;
+    }
+    let (Some((id, rec)), Some(keys)) = (current_thread(), domains::keys()) else {
+        return 0;
+    };
+    // A policy change is a synchronization of the changer's.
+    windows::sync_point(rec);
+    let Some((obj_id, obj)) = registry::lookup(obj_ptr) else {
+        if UNTRACKED_FALLBACK.load(Ordering::Relaxed) && !registry::in_arena(obj_ptr) {
+            // Most likely an object allocated untracked past the budget.
+            return 0;
+        }
+        return capture::annotation_error(api, Refusal::Untracked, libc::EINVAL, obj_ptr, None);
+    };
+    if api == Api::Acquire {
+        if let Some(Policy::Private(owner)) = obj.policy() {
+            if owner == id {
+                return 0;
+            }
+        }
+    }
+    if !may_change(keys, id, rec, obj) {
+        return capture::annotation_error(
+            api,
+            Refusal::NotAllowed,
+            libc::EPERM,
+            obj_ptr,
+            Some((obj_id, obj)),
+        );
+    }
+    // Rule 1: a change must happen after the previous one, unless the same
+    // thread made both.
+    let prev_thread = obj.change_thread();
+    if prev_thread != id {
+        let (c, ts) = registry::unpack_epoch(obj.change_epoch.load(Ordering::Acquire));
+        if !hb::ordered_before(c, ts, rec) {
+            capture::unordered_change(api, obj_ptr, (obj_id, obj), (id, rec));
+        }
+    }
+    let key = match new {
+        Policy::Private(t) => keys.of_thread(t),
+        Policy::ReadOnly => keys.readonly,
+        Policy::ProtectedBy(lock) => {
+            domains::add_protecting(lock);
+            keys.of_lock(lock)
+        }
+        Policy::Released => keys.noaccess,
+        Policy::Racy => 0,
+    };
+    obj.policy.store(new.encode(), Ordering::Release);
+    obj.record_change(
+        id,
+        stack::intern(&stack::capture_here()),
+        api.code(),
+        current_epoch(id, rec),
+    );
+    // Rule 2 is checked at the first access by another thread that the new
+    // policy lets in: until then the object sits on the `validate` key
+    // (not with `hb=0`: nothing would be checked).
+    // Not needed when the changer holds the new protecting lock exclusively:
+    // anyone else must take it after this thread's release.
+    let others_may_access = options().hb
+        && match new {
+            Policy::Private(t) => t != id,
+            Policy::ReadOnly => true,
+            Policy::ProtectedBy(lock) => rec.holds(lock) != Some(true),
+            Policy::Released | Policy::Racy => false,
+        };
+    let pending_key = if new == Policy::ReadOnly {
+        keys.validate_read
+    } else {
+        keys.validate
+    };
+    match registry::set_policy_key(obj, key, others_may_access.then_some(pending_key)) {
+        // Out of mappings: the object keeps its key and the fault handler
+        // enforces the new policy at every access.
+        Err(libc::ENOMEM) => maps::flush_warnings(),
+        Err(e) => return e,
+        Ok(()) => {}
+    }
+    if let Policy::ProtectedBy(lock) = new {
+        if rec.holds(lock).is_some() {
+            // The lock's key is new: refresh the cached keys of held locks.
+            domains::apply_pkru(keys.pkru_fresh(id, rec));
+        }
+    }
+    0
+}
+
+pub fn api_protected_by(obj: usize, lock: usize) -> i32 {
+    if !enabled() {
+        return 0;
+    }
+    if lock == 0 {
+        return capture::annotation_error(
+            Api::ProtectedBy,
+            Refusal::NullLock,
+            libc::EINVAL,
+            obj,
+            None,
+        );
+    }
+    api_set_policy(Api::ProtectedBy, obj, Policy::ProtectedBy(lock))
+}
+
+pub fn api_transfer(obj: usize, to: u64) -> i32 {
+    if !enabled() {
+        return 0;
+    }
+    let target = threads::find_by_pthread(to).filter(|&t| {
+        threads::record(t).is_some_and(|r| r.state.load(Ordering::Acquire) == threads::STATE_LIVE)
+    });
+    match target {
+        Some(t) => api_set_policy(Api::Transfer, obj, Policy::Private(t)),
+        None => capture::annotation_error(
+            Api::Transfer,
+            Refusal::NoThread,
+            libc::EINVAL,
+            obj,
+            registry::lookup(obj),
+        ),
+    }
+}
+
+pub fn api_acquire(obj: usize) -> i32 {
+    let Some((id, _)) = current_thread() else {
+        return 0;
+    };
+    api_set_policy(Api::Acquire, obj, Policy::Private(id))
+}
+
+pub fn api_private(obj: usize) -> i32 {
+    let Some((id, _)) = current_thread() else {
+        return 0;
+    };
+    api_set_policy(Api::Private, obj, Policy::Private(id))
+}
+
+/// `push_lock_acquired` for custom locks.
+pub fn api_lock_acquired(lock: usize, exclusive: bool) {
+    if let (true, Some(t)) = (enabled(), current_thread()) {
+        let kind = if exclusive {
+            LockKind::Write
+        } else {
+            LockKind::Read
+        };
+        on_lock_acquired(t, lock, kind, false);
+    }
+}
+
+/// `push_lock_released` for custom locks.
+pub fn api_lock_released(lock: usize) {
+    if !enabled() {
+        return;
+    }
+    let Some(t) = current_thread() else { return };
+    if t.1.holds(lock).is_none() && !t.1.overflowed() {
+        capture::annotation_error(
+            Api::LockReleased,
+            Refusal::NotHeld,
+            libc::EINVAL,
+            lock,
+            None,
+        );
+        return;
+    }
+    if on_lock_releasing(t, lock, LockKind::Write) {
+        refresh_pkru_of(t.0, t.1);
+    }
+}
