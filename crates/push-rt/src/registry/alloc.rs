@@ -1,0 +1,461 @@
+//! Allocation and free of tracked heap objects, and registration of globals.
+//!
+//! Small objects (up to 2 KiB, in size classes) are packed: a *chunk* of a
+//! class is M physical pages of a memfd mapped K times (K = slots per page),
+//! as K *regions* of M virtual pages; slot s of physical page p is used
+//! through page p of region s only. Objects share physical pages, never
+//! virtual ones. A region maps consecutive file pages, so neighbouring
+//! pages with the same key merge into one kernel mapping: fresh slots are
+//! handed out in runs of 32 consecutive pages of a region (block by block,
+//! so few physical pages are half used), each run keyed at once, to the
+//! free list of the allocating thread's key, and freed slots keep their key
+//! for the next object of that key (no system call on reuse). Objects of more
+//! than 2 KiB get whole anonymous pages.
+//!
+//! Everything here takes the allocator's mutex (never from a signal
+//! handler); `fork` holds it across the fork (see `fork`).
+
+use super::keys::{base_prot, rekey_pages, run_delta};
+use super::object::{bits, class_of_state, site, Object, Policy};
+use super::table::{object, Tables, ARENA_PAGES, GLOBAL_BASE, MAX_GLOBALS, NEXT_PAGE, TABLES};
+use crate::maps;
+use crate::sys::{self, FutexMutex, PAGE};
+use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+
+/// Slot sizes of packed objects: multiples of 16, at most 128 per page.
+pub(super) const CLASSES: [usize; 20] = [
+    32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 1024, 1360,
+    2048,
+];
+/// Pages per region of a class's chunks: 1, 2, 4, ... up to this.
+const MAX_REGION_PAGES: usize = 128;
+/// Fresh slots keyed together (one `pkey_mprotect`).
+const BATCH: usize = 32;
+/// Freed large objects from this size on give their pages back to the
+/// kernel; smaller ones keep them for the next object of their page count.
+const DISCARD_MIN: usize = 128 << 10;
+
+/// A chunk of a size class: `region_pages` file pages from `file_page`,
+/// mapped as `slots` regions from arena page `start`.
+#[derive(Clone, Copy)]
+pub(super) struct Chunk {
+    pub(super) start: usize,
+    pub(super) region_pages: usize,
+    pub(super) slots: usize,
+    pub(super) file_page: usize,
+    /// Slots handed out so far (region-major: region s, page p).
+    used: usize,
+}
+
+#[derive(Default)]
+struct ClassState {
+    current: Option<usize>,
+    chunks_made: u32,
+    /// Free slots by the key their page carries.
+    free: [Vec<u32>; 16],
+}
+
+pub(super) struct AllocState {
+    /// Next arena page never handed out (page 0 is never used).
+    next_page: usize,
+    classes: Vec<ClassState>,
+    pub(super) chunks: Vec<Chunk>,
+    /// Free runs of large objects' pages, by length in pages.
+    large_runs: std::collections::BTreeMap<usize, Vec<usize>>,
+    /// Pages of the memfd handed to chunks so far.
+    pub(super) file_pages: usize,
+    /// The snapshot of the memfd a fork child takes over.
+    pub(super) fork_copy: i32,
+}
+
+pub(super) static ALLOC: FutexMutex<AllocState> = FutexMutex::new(AllocState {
+    next_page: 1,
+    classes: Vec::new(),
+    chunks: Vec::new(),
+    large_runs: std::collections::BTreeMap::new(),
+    file_pages: 0,
+    fork_copy: -1,
+});
+
+/// The memfd backing packed objects (-1 until the first chunk).
+pub(super) static MEMFD: AtomicI32 = AtomicI32::new(-1);
+
+pub static LIVE_OBJECTS: AtomicUsize = AtomicUsize::new(0);
+/// Objects ever tracked in this process (allocations and globals).
+pub static TRACKED_OBJECTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Where a new object comes from: its first owner and allocation stack.
+#[derive(Clone, Copy)]
+pub struct Origin {
+    pub policy: Policy,
+    pub thread: u32,
+    pub stack: u32,
+    /// The allocating thread's epoch (the object's first "policy change").
+    pub epoch: u64,
+}
+
+/// Makes `o` a live object whose pages carry `key`.
+fn fill(o: &Object, size: usize, origin: Origin, key: u32, keep: u32) {
+    o.policy.store(origin.policy.encode(), Ordering::Relaxed);
+    o.change_epoch.store(origin.epoch, Ordering::Relaxed);
+    o.size.store(size as u32, Ordering::Relaxed);
+    let s = site(origin.thread, origin.stack);
+    o.alloc_site.store(s, Ordering::Relaxed);
+    o.change_site.store(s, Ordering::Relaxed);
+    let kept = o.state() & keep;
+    o.state.store(
+        kept | bits::LIVE | key | (key << bits::POLICY_KEY_SHIFT),
+        Ordering::Release,
+    );
+}
+
+/// Why an allocation gave no tracked object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AllocError {
+    /// The mapping budget is spent.
+    Budget,
+    /// Arena, tables or the system are out of room.
+    NoRoom,
+}
+
+/// Allocates a tracked heap object of `size` bytes whose pages carry `key`
+/// (the allocating thread's), zeroed if `zero`.
+pub fn alloc(
+    size: usize,
+    origin: Origin,
+    key: u32,
+    zero: bool,
+) -> Result<(u32, usize), AllocError> {
+    let t = TABLES.get().ok_or(AllocError::NoRoom)?;
+    if size > u32::MAX as usize {
+        return Err(AllocError::NoRoom);
+    }
+    let mut st = ALLOC.lock();
+    let (id, base, dirty) = match CLASSES.iter().position(|&c| c >= size.max(1)) {
+        Some(class) => {
+            let (id, base) = alloc_packed(t, &mut st, class, key, size, origin)?;
+            (id, base, true)
+        }
+        None => alloc_large(t, &mut st, key, size, origin)?,
+    };
+    drop(st);
+    if zero && dirty {
+        zero_with_all_keys(base, size);
+    }
+    LIVE_OBJECTS.fetch_add(1, Ordering::Relaxed);
+    TRACKED_OBJECTS.fetch_add(1, Ordering::Relaxed);
+    Ok((id, base))
+}
+
+/// Zeroes memory whatever its key (a reused slot of a packed object).
+fn zero_with_all_keys(base: usize, len: usize) {
+    if !crate::backend::is_mpk() {
+        // `mprotect`: open the pages (the allocating thread's window opens
+        // them again right after), then zero.
+        let start = base & !(PAGE - 1);
+        let end = sys::page_round_up(base + len);
+        // SAFETY: the pages of a slot just handed to the caller.
+        if unsafe {
+            crate::backend::protect(start, end - start, 0, libc::PROT_READ | libc::PROT_WRITE)
+        }
+        .is_ok()
+        {
+            // SAFETY: the bytes are the caller's fresh object, now writable.
+            unsafe { core::ptr::write_bytes(base as *mut u8, 0, len) };
+        }
+        return;
+    }
+    // SAFETY: the bytes are a slot just handed to the caller; PKRU is
+    // restored right after (this thread runs no other code in between).
+    unsafe {
+        let saved = x86_check::pkru::read();
+        x86_check::pkru::write(x86_check::pkru::Pkru(0));
+        core::ptr::write_bytes(base as *mut u8, 0, len);
+        x86_check::pkru::write(saved);
+    }
+}
+
+fn alloc_packed(
+    t: &Tables,
+    st: &mut AllocState,
+    class: usize,
+    key: u32,
+    size: usize,
+    origin: Origin,
+) -> Result<(u32, usize), AllocError> {
+    if st.classes.is_empty() {
+        st.classes = (0..CLASSES.len()).map(|_| ClassState::default()).collect();
+    }
+    let key = key & 0xf;
+    let id = match st.classes[class].free[key as usize].pop() {
+        Some(id) => id,
+        None => match steal_free_slot(t, st, class, key) {
+            Some(id) => id,
+            None => {
+                fresh_run(t, st, class, key)?;
+                st.classes[class].free[key as usize]
+                    .pop()
+                    .ok_or(AllocError::NoRoom)?
+            }
+        },
+    };
+    let o = t.objects.get(id as usize).ok_or(AllocError::NoRoom)?;
+    let keep = bits::REGION_FIRST
+        | bits::REGION_LAST
+        | (31 << bits::CLASS_SHIFT)
+        | (0x7f << bits::SLOT_SHIFT);
+    fill(o, size, origin, key, keep);
+    Ok((id, o.base()))
+}
+
+/// A free slot of the class under another key, moved to `key`.
+fn steal_free_slot(t: &Tables, st: &mut AllocState, class: usize, key: u32) -> Option<u32> {
+    let lists = &mut st.classes[class].free;
+    let from = (0..16).max_by_key(|&k| lists[k].len())?;
+    let id = lists[from].pop()?;
+    let o = t.objects.get(id as usize)?;
+    if rekey_pages(t, id as usize, 1, o, key).is_err() {
+        lists[from].push(id);
+        return None;
+    }
+    Some(id)
+}
+
+/// Hands a run of fresh slots of `class` to the free list of `key`.
+fn fresh_run(t: &Tables, st: &mut AllocState, class: usize, key: u32) -> Result<(), AllocError> {
+    let slots = PAGE / CLASSES[class];
+    let needs_chunk = match st.classes[class].current {
+        Some(c) => st.chunks[c].used >= st.chunks[c].slots * st.chunks[c].region_pages,
+        None => true,
+    };
+    if needs_chunk {
+        if !maps::room_for(slots as i64 + 3) {
+            return Err(AllocError::Budget);
+        }
+        let region_pages = (1usize << st.classes[class].chunks_made.min(7)).min(MAX_REGION_PAGES);
+        let c = new_chunk(t, st, slots, region_pages)?;
+        st.classes[class].current = Some(c);
+        st.classes[class].chunks_made += 1;
+    } else if !maps::room_for(2) {
+        return Err(AllocError::Budget);
+    }
+    let ci = st.classes[class].current.ok_or(AllocError::NoRoom)?;
+    let ch = st.chunks[ci];
+    // Runs go block by block: the same pages of every region, so only the
+    // block's physical pages are in use until its slots run out.
+    let n = BATCH.min(ch.region_pages);
+    let per_block = ch.slots * n;
+    let (block, within) = (ch.used / per_block, ch.used % per_block);
+    let (region, p) = (within / n, block * n);
+    let first = ch.start + region * ch.region_pages + p;
+    if key != 0 {
+        let addr = (t.arena + first * PAGE) as *mut u8;
+        // SAFETY: fresh pages of a region of ours, holding no object.
+        if unsafe { crate::backend::protect(addr as usize, n * PAGE, key, base_prot(key)) }.is_err()
+        {
+            return Err(AllocError::NoRoom);
+        }
+        // Fresh neighbours carry key 0; the run's left neighbour was keyed earlier.
+        let left = (p > 0).then(|| t.objects.get(first - 1).map_or(0, |o| o.key()));
+        let right = (p + n < ch.region_pages).then_some(0);
+        maps::add(run_delta(left, right, 0, key));
+    }
+    let class_bits =
+        ((class as u32 + 1) << bits::CLASS_SHIFT) | ((region as u32) << bits::SLOT_SHIFT);
+    for i in 0..n {
+        let page = first + i;
+        let mut bits = class_bits | key | (key << bits::POLICY_KEY_SHIFT);
+        if p + i == 0 {
+            bits |= bits::REGION_FIRST;
+        }
+        if p + i == ch.region_pages - 1 {
+            bits |= bits::REGION_LAST;
+        }
+        if let Some(o) = t.objects.get(page) {
+            o.state.store(bits, Ordering::Release);
+        }
+    }
+    st.chunks[ci].used += n;
+    let list = &mut st.classes[class].free[key as usize];
+    list.extend((first..first + n).rev().map(|p| p as u32));
+    Ok(())
+}
+
+/// Maps a new chunk: `region_pages` fresh file pages, `slots` times.
+fn new_chunk(
+    t: &Tables,
+    st: &mut AllocState,
+    slots: usize,
+    region_pages: usize,
+) -> Result<usize, AllocError> {
+    let vpages = slots * region_pages;
+    if st.next_page + vpages > ARENA_PAGES {
+        return Err(AllocError::NoRoom);
+    }
+    let mut fd = MEMFD.load(Ordering::Relaxed);
+    if fd < 0 {
+        // SAFETY: memfd_create with a static name.
+        fd = unsafe { libc::memfd_create(c"push-objects".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(AllocError::NoRoom);
+        }
+        MEMFD.store(fd, Ordering::Relaxed);
+    }
+    let file_page = st.file_pages;
+    // SAFETY: growing our own memfd.
+    if unsafe { libc::ftruncate(fd, ((file_page + region_pages) * PAGE) as libc::off_t) } != 0 {
+        return Err(AllocError::NoRoom);
+    }
+    st.file_pages += region_pages;
+    let start = st.next_page;
+    for s in 0..slots {
+        let addr = t.arena + (start + s * region_pages) * PAGE;
+        if !map_region(fd, addr, region_pages, file_page) {
+            return Err(AllocError::NoRoom);
+        }
+    }
+    maps::add(slots as i64 + 1);
+    st.next_page += vpages;
+    NEXT_PAGE.store(st.next_page as u32, Ordering::Relaxed);
+    st.chunks.push(Chunk {
+        start,
+        region_pages,
+        slots,
+        file_page,
+        used: 0,
+    });
+    Ok(st.chunks.len() - 1)
+}
+
+/// Maps `pages` pages of `fd` from `file_page` shared and read-write at
+/// `addr` (a region of a chunk); false if the kernel refused.
+pub(super) fn map_region(fd: i32, addr: usize, pages: usize, file_page: usize) -> bool {
+    // SAFETY: the range is arena pages of ours that hold no object.
+    let p = unsafe {
+        libc::mmap(
+            addr as *mut libc::c_void,
+            pages * PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_FIXED,
+            fd,
+            (file_page * PAGE) as libc::off_t,
+        )
+    };
+    p as usize == addr
+}
+
+fn alloc_large(
+    t: &Tables,
+    st: &mut AllocState,
+    key: u32,
+    size: usize,
+    origin: Origin,
+) -> Result<(u32, usize, bool), AllocError> {
+    let npages = size.div_ceil(PAGE);
+    if !maps::room_for(2) {
+        return Err(AllocError::Budget);
+    }
+    let mut dirty = false;
+    let page = match st.large_runs.get_mut(&npages).and_then(|v| v.pop()) {
+        Some(p) => {
+            dirty = npages * PAGE < DISCARD_MIN;
+            p
+        }
+        None => {
+            if st.next_page + npages > ARENA_PAGES {
+                return Err(AllocError::NoRoom);
+            }
+            st.next_page += npages;
+            NEXT_PAGE.store(st.next_page as u32, Ordering::Relaxed);
+            st.next_page - npages
+        }
+    };
+    let o = t.objects.get(page).ok_or(AllocError::NoRoom)?;
+    let old_key = o.key();
+    for p in page + 1..page + npages {
+        if let Some(h) = t.heads.get(p) {
+            h.store(page as u32, Ordering::Release);
+        }
+    }
+    o.size.store(size as u32, Ordering::Relaxed);
+    o.state.store(old_key, Ordering::Release);
+    if old_key != key && rekey_pages(t, page, npages, o, key).is_err() {
+        st.large_runs.entry(npages).or_default().push(page);
+        return Err(AllocError::NoRoom);
+    }
+    fill(o, size, origin, key, 0);
+    Ok((page as u32, t.arena + page * PAGE, dirty))
+}
+
+/// Frees a heap object. A packed slot keeps its key for the next object of
+/// that key; a large object's pages are given back to the kernel (zero) from
+/// 128 KiB on, kept for reuse below.
+pub fn free(id: u32) {
+    let Some(t) = TABLES.get() else { return };
+    let Some(o) = object(id) else { return };
+    if o.is_global() {
+        return;
+    }
+    let mut st = ALLOC.lock();
+    if !o.is_live() {
+        return;
+    }
+    let class = class_of_state(o.state());
+    let span = o.span();
+    if crate::backend::is_mprotect() {
+        crate::windows::forget(id, o);
+    }
+    o.update(|s| s & !bits::LIVE & !(0xff << bits::API_SHIFT));
+    o.policy.store(0, Ordering::Release);
+    LIVE_OBJECTS.fetch_sub(1, Ordering::Relaxed);
+    if class > 0 {
+        st.classes[class as usize - 1].free[o.key() as usize].push(id);
+    } else {
+        if span >= DISCARD_MIN {
+            // SAFETY: the pages belong to this freed object only.
+            unsafe { sys::discard((t.arena + id as usize * PAGE) as *mut u8, span) };
+        }
+        st.large_runs
+            .entry(span / PAGE)
+            .or_default()
+            .push(id as usize);
+    }
+}
+
+/// Registers a `PUSH_GLOBAL`: page-aligned storage of `size` bytes padded to
+/// whole pages by the macro.
+pub fn register_global(addr: usize, size: usize, origin: Origin) -> Option<u32> {
+    let t = TABLES.get()?;
+    if !addr.is_multiple_of(PAGE) || size == 0 || size > u32::MAX as usize {
+        return None;
+    }
+    let span = sys::page_round_up(size);
+    let _st = ALLOC.lock();
+    let i = t.nglobals.load(Ordering::Relaxed);
+    if i >= MAX_GLOBALS {
+        return None;
+    }
+    let o = t.objects.get(GLOBAL_BASE + i)?;
+    let g = t.globals.get(i)?;
+    g[0].store(addr, Ordering::Relaxed);
+    g[1].store(addr + span, Ordering::Relaxed);
+    fill(o, size, origin, 0, 0);
+    o.update(|s| s | bits::GLOBAL);
+    t.nglobals.store(i + 1, Ordering::Release);
+    LIVE_OBJECTS.fetch_add(1, Ordering::Relaxed);
+    TRACKED_OBJECTS.fetch_add(1, Ordering::Relaxed);
+    Some((GLOBAL_BASE + i) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_fit_pages() {
+        for &c in &CLASSES {
+            assert!(c % 16 == 0 && PAGE / c >= 2 && PAGE / c <= 128, "{c}");
+        }
+        assert_eq!(*CLASSES.last().unwrap(), 2048);
+    }
+}
