@@ -329,8 +329,15 @@ fn new_chunk(
 
 /// Maps `pages` pages of `fd` from `file_page` shared and read-write at
 /// `addr` (a region of a chunk); false if the kernel refused.
+///
+/// Callers: a new chunk (arena pages that hold no object yet), or a fork
+/// child replacing a region with the same pages of its private copy of the
+/// file (same contents, only the forking thread runs, allocator locked).
 pub(super) fn map_region(fd: i32, addr: usize, pages: usize, file_page: usize) -> bool {
-    // SAFETY: the range is arena pages of ours that hold no object.
+    // SAFETY: the range is arena pages of the reserved arena, which only
+    // the registry maps; either no object lives there yet, or (fork child)
+    // the new mapping has byte for byte the contents of the old one, so no
+    // reference into it sees a change.
     let p = unsafe {
         libc::mmap(
             addr as *mut libc::c_void,

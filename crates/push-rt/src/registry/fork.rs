@@ -87,7 +87,9 @@ fn remap_from_copy(st: &mut AllocState) -> bool {
         }
     }
     MEMFD.store(copy, Ordering::Relaxed);
-    // SAFETY: the parent's memfd is no longer mapped through this descriptor's use.
+    // SAFETY: `old` is the memfd shared with the parent; every region now
+    // maps the copy, so nothing of ours uses `old` any more (the parent
+    // keeps its own descriptor).
     unsafe { libc::close(old) };
     ok
 }
