@@ -20,7 +20,7 @@
 //! * [`pku`]: PKU detection, the suite's backend, skips and the
 //!   `require_pku!` / `mpk_only!` macros;
 //! * [`parse`]: markers, the text-report parser, the summary line;
-//! * [`assert`]: `assert_*` on a run;
+//! * [`assert`](mod@assert): `assert_*` on a run;
 //! * [`scenarios`]: [`check_clean`], [`check_racy`] and their kin;
 //! * [`unordered`]: happens-before validation ([`check_unordered`]);
 //! * [`rust_examples`]: the Rust programs of `examples/rust`.

@@ -344,7 +344,7 @@ pub fn run_cli_args(bin: &Path, flags: &[&str], env: &[(&str, &str)], args: &[&s
     run_with_timeout(cmd, DEFAULT_TIMEOUT).expect_finished()
 }
 
-/// [`run_mode`] with command-line arguments for the program.
+/// [`run_mode`](crate::run_mode) with command-line arguments for the program.
 pub fn run_mode_args(mode: Mode, bin: &Path, args: &[&str]) -> RunResult {
     match mode {
         Mode::Preload => run_preload_args(bin, "", &[], args),

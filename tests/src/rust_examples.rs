@@ -96,7 +96,7 @@ pub fn check_rust_native(name: &str, expected_stdout: &str) -> PathBuf {
     bin
 }
 
-/// [`check_clean`] for a Rust example.
+/// [`check_clean`](crate::check_clean) for a Rust example.
 pub fn check_rust_clean(name: &str, expected_stdout: &str) {
     let bin = check_rust_native(name, expected_stdout);
     crate::require_pku!();
@@ -111,7 +111,7 @@ pub fn check_rust_clean(name: &str, expected_stdout: &str) {
     }
 }
 
-/// [`check_racy`] for a Rust example: natively exit 0 and
+/// [`check_racy`](crate::check_racy) for a Rust example: natively exit 0 and
 /// `expected_stdout`; under `LD_PRELOAD` and under `push run` the same
 /// stdout, exactly one data race of `access` with frame `#0` at the line
 /// of `<name>.rs` marked `// RACE:tag`, a summary, exit 66. Returns the

@@ -161,7 +161,7 @@ pub fn assert_unordered(
     report
 }
 
-/// [`check_racy`] for happens-before validation: a program with exactly one
+/// [`check_racy`](crate::check_racy) for happens-before validation: a program with exactly one
 /// policy change or first access not ordered by anything the runtime sees.
 /// Its unordered line is marked `/* RACE:tag */` and the policy change the
 /// report must show as the other side is marked `/* CHANGE:tag */`.
