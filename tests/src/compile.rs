@@ -1,0 +1,97 @@
+//! Compiling the C test programs of `tests/c` with gcc.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+use std::time::SystemTime;
+
+use crate::paths::{c_dir, c_source, include_dir, target_dir, unique_suffix};
+
+/// Flags every C test program is compiled with (plus `-I<include_dir>`).
+pub const CFLAGS: &[&str] = &[
+    "-g",
+    "-O1",
+    "-fno-omit-frame-pointer",
+    "-pthread",
+    "-Wall",
+    "-Wextra",
+];
+
+fn mtime(path: &Path) -> Option<SystemTime> {
+    fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+fn is_up_to_date(out: &Path, inputs: &[PathBuf]) -> bool {
+    let Some(built) = mtime(out) else {
+        return false;
+    };
+    inputs.iter().all(|input| match mtime(input) {
+        Some(t) => t <= built,
+        None => true,
+    })
+}
+
+/// Compiles `tests/c/<name>.c` into `target/c-tests/<name>/<name>` and
+/// returns the binary. Safe when tests run in parallel, in one process or in
+/// several: each compilation writes a private file and renames it into place.
+/// A binary newer than its inputs (the source, `common.h`, `push.h`) is
+/// reused.
+pub fn compile_c(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let src = c_source(name);
+    let stem = src
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_else(|| panic!("bad C program name {name:?}"))
+        .to_string();
+
+    let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
+    // One compilation at a time per process: the machine has few cores.
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(bin) = built.get(&stem) {
+        return bin.clone();
+    }
+
+    assert!(src.is_file(), "C test program {} not found", src.display());
+    let include = include_dir();
+    let header = include.join("push.h");
+    assert!(
+        header.is_file(),
+        "{} not found (the C API header)",
+        header.display()
+    );
+    let out_dir = target_dir().join("c-tests").join(&stem);
+    fs::create_dir_all(&out_dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", out_dir.display()));
+    let bin = out_dir.join(&stem);
+    let inputs = [src.clone(), c_dir().join("common.h"), header];
+
+    if !is_up_to_date(&bin, &inputs) {
+        let tmp = out_dir.join(format!(".{stem}.tmp-{}", unique_suffix()));
+        let mut cmd = Command::new("gcc");
+        cmd.args(CFLAGS)
+            .arg(format!("-I{}", include.display()))
+            .arg("-o")
+            .arg(&tmp)
+            .arg(&src);
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run gcc (is it installed?): {e}"));
+        if !out.status.success() {
+            let _ = fs::remove_file(&tmp);
+            panic!(
+                "compiling {} failed ({}):\n{}{}",
+                src.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        fs::rename(&tmp, &bin)
+            .unwrap_or_else(|e| panic!("cannot move {} to {}: {e}", tmp.display(), bin.display()));
+    }
+    built.insert(stem, bin.clone());
+    bin
+}
