@@ -85,7 +85,16 @@ fn a_shell_script_that_forks_and_execs_is_watched_whole() {
         .unwrap_or_else(|| panic!("no process count in {s}"));
     // sh, racy_clean x2, racy x2, cat x2 and the subshell (a fork).
     assert!(procs >= 7, "{procs} processes\n{r}");
-    assert!(s.contains(" tracked, 0 dropped"), "{r}");
+    assert!(s.contains(", 0 dropped; "), "{r}");
+    // What the tree checked: the two racy runs' objects (and the clean
+    // runs'), and at least the two racy accesses.
+    let checked = s.rsplit("; ").next().unwrap_or("");
+    let objects: u32 = checked
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no object count in {s}"));
+    assert!(objects >= 2 && checked.contains(" tracked, "), "{r}");
     // The one distinct report, counted, with the reporting processes.
     let line = marker_line(RACY, "write");
     let group = data_race_group_line(&r);
@@ -103,6 +112,7 @@ fn a_clean_tree_keeps_the_runners_status() {
     let clean = compile_c("racy_clean");
     let r = run_sh(&[], &format!("{} && exit 7", clean.display()));
     assert_exit_code(&r, 7);
+    // A clean run is silent (it tracked objects: no notice either).
     assert_eq!(summary_lines(&r), 0, "{r}");
     assert!(parse_reports(&r.stderr).is_empty(), "{r}");
 }
@@ -524,6 +534,11 @@ fn sarif_log_of_a_process_tree() {
     );
     let fp = res["partialFingerprints"]["pushReport/v1"].clone();
     assert!(fp.is_string());
+    // What the run checked: both racy processes' objects, at least their
+    // two refused accesses.
+    let checked = &doc["runs"][0]["properties"];
+    assert!(checked["objectsTracked"].as_u64() >= Some(2), "{checked}");
+    assert!(checked["accessesChecked"].as_u64() >= Some(2), "{checked}");
 
     // `push report` re-renders the kept run: SARIF (same fingerprint),
     // JSON lines tagged with pid and command, text.

@@ -94,8 +94,29 @@ fn normalize_str(s: &str) -> String {
     let s = mask_hex(&s);
     let s = mask_number_after(&s, "(pid=", "<pid>");
     let s = mask_number_after(&s, "(tid ", "<tid>");
-    s.replace("[backend mprotect]", "[backend <backend>]")
-        .replace("[backend mpk]", "[backend <backend>]")
+    let s = s
+        .replace("[backend mprotect]", "[backend <backend>]")
+        .replace("[backend mpk]", "[backend <backend>]");
+    mask_accesses_checked(&s)
+}
+
+/// How many accesses faulted and were checked depends on the backend
+/// (under `mprotect` every first access in a window faults): the SUMMARY's
+/// count becomes `<n> accesses checked`.
+fn mask_accesses_checked(s: &str) -> String {
+    for suffix in [" accesses checked", " access checked"] {
+        if let Some(end) = s.find(suffix) {
+            let start = s[..end]
+                .rfind(|c: char| !c.is_ascii_digit())
+                .map_or(0, |i| i + 1);
+            return format!(
+                "{}<n> accesses checked{}",
+                &s[..start],
+                &s[end + suffix.len()..]
+            );
+        }
+    }
+    s.to_string()
 }
 
 /// Whether a normalized text line is a stack frame (`#N 0x<addr> in ...`).
@@ -136,6 +157,7 @@ fn normalize_json(v: &mut Value) {
                     ("pid", Value::Number(_)) => *value = "<pid>".into(),
                     ("tid", Value::Number(_)) => *value = "<tid>".into(),
                     ("backend", Value::String(_)) => *value = "<backend>".into(),
+                    ("accesses_checked", Value::Number(_)) => *value = "<n>".into(),
                     ("stack" | "allocation_stack", Value::Array(frames)) => {
                         let own = frames
                             .iter()

@@ -291,7 +291,10 @@ fn report(dir: &str, format: &str) -> ExitCode {
             let cwd = std::env::current_dir()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
-            let doc = push_rt::report::render::sarif(&reports, &cwd, env!("CARGO_PKG_VERSION"));
+            let records = push_rt::run_dir::read_all(d);
+            let checked = (!records.is_empty()).then(|| push_rt::run_dir::checked(&records));
+            let doc =
+                push_rt::report::render::sarif(&reports, &cwd, env!("CARGO_PKG_VERSION"), checked);
             out = format!("{doc:#}\n");
         }
         _ => {

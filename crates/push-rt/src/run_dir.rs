@@ -194,6 +194,14 @@ pub fn nothing_checked_notice(records: &[ProcessRecord], program: &str) -> Optio
     })
 }
 
+/// What the processes of a run checked, summed.
+pub fn checked(records: &[ProcessRecord]) -> crate::report::Checked {
+    crate::report::Checked {
+        objects: records.iter().map(|r| r.objects).sum(),
+        accesses: records.iter().map(|r| r.faults).sum(),
+    }
+}
+
 /// Every report the processes of a run collected, in pid order, each
 /// process's in the order it printed them.
 pub fn read_reports(dir: &std::path::Path) -> Vec<serde_json::Value> {
@@ -289,7 +297,7 @@ pub fn end_of_run(
     reporting.sort_unstable();
     reporting.dedup();
     let groups = crate::report::render::group(&reports);
-    let objects: u64 = records.iter().map(|r| r.objects).sum();
+    let checked = checked(&records);
     let dropped: u64 = records.iter().map(|r| r.dropped).sum();
     let mut backends: Vec<&str> = records
         .iter()
@@ -322,35 +330,42 @@ pub fn end_of_run(
             text.push_str(&crate::report::render::group_line(g));
         }
     }
+    // A clean run stays silent, as a correct program's output must stay
+    // its own (a run that checked nothing got the notice above); every
+    // SUMMARY says what was checked.
     if total > 0 || (processes > 1 && dropped > 0) {
+        let counts = crate::report::printer::SummaryCounts {
+            reports: total,
+            data_races: races,
+            unordered,
+            annotations,
+            backend: &backend,
+            checked,
+        };
         match opts.report_format {
             ReportFormat::Json => {
-                let mut v = serde_json::json!({"summary": {"reports": total, "data_races": races,
-                    "unordered_policy_changes": unordered, "annotation_errors": annotations,
-                    "backend": backends.join("+"),
-                    "keys_given_to_program": keys}});
+                let mut v = crate::report::printer::summary_json(&counts, keys);
+                v["summary"]["backend"] = backends.join("+").into();
                 if processes > 1 {
                     v["summary"]["processes"] = processes.into();
                     v["summary"]["processes_reported"] = (reporting.len() as u64).into();
                     v["summary"]["distinct_reports"] = (groups.len() as u64).into();
-                    v["summary"]["objects_tracked"] = objects.into();
                     v["summary"]["dropped"] = dropped.into();
                 }
                 let _ = writeln!(text, "{v}");
             }
             _ => {
-                let mut line =
-                    crate::report::summary_text(total, races, unordered, annotations, &backend);
-                if processes > 1 {
-                    let _ = write!(
-                        line,
-                        " in {processes} processes ({} reported, {} distinct report{}), {objects} object{} tracked, {dropped} dropped",
+                let tree = if processes > 1 {
+                    format!(
+                        " in {processes} processes ({} reported, {} distinct report{}), {dropped} dropped",
                         reporting.len(),
                         groups.len(),
                         if groups.len() == 1 { "" } else { "s" },
-                        if objects == 1 { "" } else { "s" }
-                    );
-                }
+                    )
+                } else {
+                    String::new()
+                };
+                let line = crate::report::summary_line(&counts, &tree);
                 let _ = writeln!(text, "{line}");
             }
         }
@@ -360,7 +375,12 @@ pub fn end_of_run(
         let cwd = std::env::current_dir()
             .map(|d| d.display().to_string())
             .unwrap_or_default();
-        let doc = crate::report::render::sarif(&reports, &cwd, env!("CARGO_PKG_VERSION"));
+        let doc = crate::report::render::sarif(
+            &reports,
+            &cwd,
+            env!("CARGO_PKG_VERSION"),
+            (!records.is_empty()).then_some(checked),
+        );
         match std::fs::write(&file, format!("{doc:#}\n")) {
             Ok(()) => {
                 let _ = writeln!(
@@ -473,6 +493,7 @@ mod tests {
             state: "exited".into(),
             backend: "mpk".into(),
             objects: 1,
+            faults: 2,
             reports,
             keys,
             exitcode,
@@ -492,7 +513,7 @@ mod tests {
         assert_eq!(
             end.text,
             "SUMMARY: PUSh: 1 report (1 data race, 0 unordered policy changes, 0 annotation errors) \
-             [backend mpk, 2 protection keys given to the program]\n"
+             [backend mpk, 2 protection keys given to the program]; 1 object tracked, 2 accesses checked\n"
         );
         assert_eq!(end.exit_code, 66);
         let _ = std::fs::remove_dir_all(&d);
@@ -522,7 +543,8 @@ mod tests {
         assert_eq!(
             lines[2],
             "SUMMARY: PUSh: 3 reports (3 data races, 0 unordered policy changes, 0 annotation errors) \
-             [backend mpk] in 3 processes (2 reported, 2 distinct reports), 3 objects tracked, 0 dropped"
+             [backend mpk] in 3 processes (2 reported, 2 distinct reports), 0 dropped; \
+             3 objects tracked, 6 accesses checked"
         );
         // A flag wins over the program's default; nothing reported: the status.
         let opts = crate::options::Options::parse("exitcode=3").unwrap();

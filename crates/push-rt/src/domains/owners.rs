@@ -15,7 +15,8 @@ pub(super) static OWNER_SLOT: OnceLock<FixedArray<AtomicU8>> = OnceLock::new();
 
 /// One rehash: moves every owner that shares its domain with another owner
 /// (at most `max_moves`, round-robin from where the last rehash stopped) to
-/// a domain drawn from the seed sequence, then starts a new period. Returns
+/// a domain drawn from the seed sequence among the least loaded ones, then
+/// starts a new period. Returns
 /// (owners moved, collisions before the move). Deterministic for a fixed
 /// non-zero seed.
 pub fn rehash(max_moves: u32, cursor: &mut u32) -> (u32, u32) {
@@ -44,8 +45,21 @@ pub fn rehash(max_moves: u32, cursor: &mut u32) -> (u32, u32) {
         let r = mix(SEED.load(Ordering::Relaxed)
             ^ period.wrapping_mul(0xd6e8_feb8_6659_fd93)
             ^ k as u64);
+        // A slot drawn among the least loaded: a collision is undone when
+        // there is room, and otherwise traded for one with other owners.
         let (own, m) = keys.own_slots();
-        let new = own[(r % m as u64) as usize] as u32;
+        let least = own[..m]
+            .iter()
+            .map(|&s| count[s as usize])
+            .min()
+            .unwrap_or(0);
+        let mut candidates = [0u8; 16];
+        let mut n = 0;
+        for &s in own[..m].iter().filter(|&&s| count[s as usize] == least) {
+            candidates[n] = s;
+            n += 1;
+        }
+        let new = u32::from(candidates[(r % n.max(1) as u64) as usize]);
         if new != old {
             count[old as usize] -= 1;
             count[new as usize] += 1;
@@ -141,10 +155,14 @@ pub fn owners() -> u32 {
 }
 
 pub fn init_owner_table() -> bool {
-    // SAFETY: AtomicU8 is valid when zero (slot not assigned).
+    if OWNER_SLOT.get().is_none() {
+        // SAFETY: AtomicU8 is valid when zero (slot not assigned).
+        if let Some(t) = unsafe { FixedArray::<AtomicU8>::new(OWNER_TABLE) } {
+            // A racing initializer may have won: either table will do.
+            let _ = OWNER_SLOT.set(t);
+        }
+    }
     OWNER_SLOT.get().is_some()
-        || unsafe { FixedArray::<core::sync::atomic::AtomicU8>::new(OWNER_TABLE) }
-            .is_some_and(|t| OWNER_SLOT.set(t).is_ok())
 }
 
 impl Keys {

@@ -8,7 +8,7 @@ use super::queue::drain;
 use super::suppress::{parse_suppressions, Suppression};
 use super::symbolize::{module_name, symbolize_stack, Frame};
 use super::text::text;
-use super::{total, Kind, RawReport, ANNOTATIONS, RACES, SUPPRESSED, UNORDERED};
+use super::{total, Checked, Kind, RawReport, ANNOTATIONS, RACES, SUPPRESSED, UNORDERED};
 use crate::options::{Options, ReportFormat};
 use crate::stack;
 use crate::sys;
@@ -84,18 +84,42 @@ pub fn backend_label() -> String {
     }
 }
 
-/// The summary line of a run that reported `total` reports (`r` data
-/// races, `u` unordered policy changes, `a` annotation errors) under
-/// `backend` (as [`backend_label`] writes it).
-pub fn summary_text(total: u64, r: u64, u: u64, a: u64, backend: &str) -> String {
+/// What a SUMMARY says: the reports by kind, the backend (as
+/// [`backend_label`] writes it), and what was checked.
+pub struct SummaryCounts<'a> {
+    pub reports: u64,
+    pub data_races: u64,
+    pub unordered: u64,
+    pub annotations: u64,
+    pub backend: &'a str,
+    pub checked: Checked,
+}
+
+/// The SUMMARY line; `processes` (a run of several processes) goes between
+/// the backend and what was checked.
+pub fn summary_line(c: &SummaryCounts<'_>, processes: &str) -> String {
     let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     format!(
-        "SUMMARY: PUSh: {} ({}, {}, {}) [backend {backend}]",
-        plural(total, "report", "reports"),
-        plural(r, "data race", "data races"),
-        plural(u, "unordered policy change", "unordered policy changes"),
-        plural(a, "annotation error", "annotation errors"),
+        "SUMMARY: PUSh: {} ({}, {}, {}) [backend {}]{processes}; {}",
+        plural(c.reports, "report", "reports"),
+        plural(c.data_races, "data race", "data races"),
+        plural(
+            c.unordered,
+            "unordered policy change",
+            "unordered policy changes"
+        ),
+        plural(c.annotations, "annotation error", "annotation errors"),
+        c.backend,
+        c.checked.text(),
     )
+}
+
+/// The SUMMARY in JSON: one object, `{"summary": {...}}`.
+pub fn summary_json(c: &SummaryCounts<'_>, keys_given: u64) -> serde_json::Value {
+    serde_json::json!({"summary": {"reports": c.reports, "data_races": c.data_races,
+        "unordered_policy_changes": c.unordered, "annotation_errors": c.annotations,
+        "backend": c.backend, "keys_given_to_program": keys_given,
+        "objects_tracked": c.checked.objects, "accesses_checked": c.checked.accesses}})
 }
 
 /// The lines `print_suppressions=1` prints: each suppression with its
@@ -131,18 +155,23 @@ pub fn finish(verbose_stats: Option<String>) {
     // on stderr; a process's own log file still gets its own.
     let launcher = p.launcher_sums_up && !p.logs_to_file();
     if total > 0 && !launcher {
+        let keys = crate::domains::keys_given_to_program();
+        let label = backend_label();
+        let counts = SummaryCounts {
+            reports: total.into(),
+            data_races: r.into(),
+            unordered: u.into(),
+            annotations: a.into(),
+            backend: &label,
+            checked: Checked::of_this_process(),
+        };
         let line = match p.opts.report_format {
-            ReportFormat::Json => format!(
-                "{}\n",
-                serde_json::json!({"summary": {"reports": total, "data_races": r,
-                    "unordered_policy_changes": u, "annotation_errors": a,
-                    "backend": backend_name(),
-                    "keys_given_to_program": crate::domains::keys_given_to_program()}})
-            ),
-            _ => format!(
-                "{}\n",
-                summary_text(total.into(), r.into(), u.into(), a.into(), &backend_label())
-            ),
+            ReportFormat::Json => {
+                let mut v = summary_json(&counts, keys.into());
+                v["summary"]["backend"] = backend_name().into();
+                format!("{v}\n")
+            }
+            _ => format!("{}\n", summary_line(&counts, "")),
         };
         p.write(line.as_bytes());
     }
@@ -155,7 +184,12 @@ pub fn finish(verbose_stats: Option<String>) {
         let cwd = std::env::current_dir()
             .map(|d| d.display().to_string())
             .unwrap_or_default();
-        let doc = super::render::sarif(&p.kept, &cwd, env!("CARGO_PKG_VERSION"));
+        let doc = super::render::sarif(
+            &p.kept,
+            &cwd,
+            env!("CARGO_PKG_VERSION"),
+            Some(Checked::of_this_process()),
+        );
         let msg = match std::fs::write(&file, format!("{doc:#}\n")) {
             Ok(()) => format!("PUSh: SARIF log written to {file}\n"),
             Err(e) => format!("PUSh: cannot write the SARIF log {file}: {e}\n"),

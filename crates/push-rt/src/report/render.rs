@@ -416,8 +416,15 @@ fn file_uri(path: &str) -> String {
 /// [`group`]), the access as its location, the other thread's site and the
 /// allocation as related locations, `ruleId` the report kind, and a
 /// `partialFingerprints` entry stable across runs. `srcroot` is the
-/// directory paths are made relative to (`%SRCROOT%`).
-pub fn sarif(reports: &[Value], srcroot: &str, version: &str) -> Value {
+/// directory paths are made relative to (`%SRCROOT%`); `checked`, when
+/// known, becomes the run's `properties` (objects tracked, accesses
+/// checked).
+pub fn sarif(
+    reports: &[Value],
+    srcroot: &str,
+    version: &str,
+    checked: Option<super::Checked>,
+) -> Value {
     let base = srcroot.trim_end_matches('/');
     let groups = group(reports);
     let rules: Vec<Value> = RULES
@@ -512,6 +519,11 @@ pub fn sarif(reports: &[Value], srcroot: &str, version: &str) -> Value {
         }},
         "results": results,
     });
+    if let Some(c) = checked {
+        // What the run checked: a log without results is not "no races"
+        // when these are zero.
+        run["properties"] = json!({"objectsTracked": c.objects, "accessesChecked": c.accesses});
+    }
     if !base.is_empty() {
         run["originalUriBaseIds"] =
             json!({ "%SRCROOT%": { "uri": format!("{}/", file_uri(base)) } });
@@ -561,7 +573,7 @@ mod tests {
     #[test]
     fn sarif_has_one_result_per_distinct_report() {
         let rs = [race(1, 14, 30), race(2, 14, 30)];
-        let s = sarif(&rs, "/src", "0.1.0");
+        let s = sarif(&rs, "/src", "0.1.0", None);
         let res = &s["runs"][0]["results"];
         assert_eq!(res.as_array().unwrap().len(), 1);
         assert_eq!(res[0]["ruleId"], "data-race");
