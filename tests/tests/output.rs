@@ -427,3 +427,126 @@ fn log_path_with_json() {
     assert_json_summary(&lines[1], 1, 1, 0, 0);
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// The line after the one of `rep` that starts with `prefix` (trimmed),
+/// which must be a frame at `file:line`.
+fn assert_followed_by_frame(rep: &Report, prefix: &str, file: &str, line: u32) {
+    let at = rep
+        .lines
+        .iter()
+        .position(|l| l.trim().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting '{prefix}': {:#?}", rep.lines));
+    let next = rep.lines.get(at + 1).map(String::as_str).unwrap_or("");
+    assert!(
+        frame_is_at(next, file, line),
+        "'{prefix}' followed by {file}:{line}, got '{next}': {:#?}",
+        rep.lines
+    );
+}
+
+#[test]
+fn a_lock_violation_names_the_holder_and_where_it_took_the_lock() {
+    let bin = check_native_args("other_side", &["held"], "started\nresult=ok\n");
+    require_pku!();
+    for mode in MODES {
+        let r = run_mode_args(mode, &bin, &["held"]);
+        assert_exit_code(&r, RACE_EXIT);
+        let rep = assert_race(
+            &r,
+            DATA_RACE,
+            true,
+            "other_side.c",
+            marker_line("other_side", "held"),
+        );
+        assert_report_count(&r, 1);
+        let obj = rep.object_line().expect("object line");
+        assert!(obj.contains("held by T1)"), "{obj}");
+        assert_followed_by_frame(
+            &rep,
+            "lock 0x",
+            "other_side.c",
+            line_containing("other_side", "/* ACQUIRE:held"),
+        );
+        let holder = rep
+            .lines
+            .iter()
+            .find(|l| l.trim().starts_with("lock 0x"))
+            .expect("holder line");
+        assert!(holder.contains("acquired by thread T1 (tid "), "{holder}");
+    }
+    // JSON: the same site beside the holder's number.
+    let r = run_preload_args(&bin, "report_format=json", &[], &["held"]);
+    assert_exit_code(&r, RACE_EXIT);
+    let v = json_lines(&r.stderr)
+        .into_iter()
+        .find(|v| v["kind"] == "data race")
+        .unwrap_or_else(|| panic!("no JSON report\n{r}"));
+    let obj = &v["object"];
+    assert_eq!(obj["lock_holders"], serde_json::json!([1]), "{obj:#}");
+    let site = &obj["lock_holders_acquired_at"][0];
+    assert_eq!(
+        site["line"],
+        line_containing("other_side", "/* ACQUIRE:held"),
+        "{obj:#}"
+    );
+    assert!(file_ends_with(&site["file"], "other_side.c"), "{obj:#}");
+    assert_eq!(
+        obj["policy_set_by"]["function"], "push_protected_by",
+        "{obj:#}"
+    );
+}
+
+#[test]
+fn a_report_names_the_change_that_gave_the_object_its_owner() {
+    let bin = check_native_args("other_side", &["transfer"], "started\nresult=ok\n");
+    require_pku!();
+    for mode in MODES {
+        let r = run_mode_args(mode, &bin, &["transfer"]);
+        assert_exit_code(&r, RACE_EXIT);
+        let rep = assert_race(
+            &r,
+            DATA_RACE,
+            true,
+            "other_side.c",
+            marker_line("other_side", "transfer"),
+        );
+        let obj = rep.object_line().expect("object line");
+        assert!(obj.ends_with("policy private(T1)"), "{obj}");
+        assert_followed_by_frame(
+            &rep,
+            "policy set by push_transfer in thread T0 (tid ",
+            "other_side.c",
+            line_containing("other_side", "/* CHANGE:transfer"),
+        );
+    }
+}
+
+#[test]
+fn a_tracked_global_is_named_in_its_report() {
+    let bin = compile_c("global_race");
+    require_pku!();
+    let r = run_preload(&bin, "");
+    assert_exit_code(&r, RACE_EXIT);
+    let reps = parse_reports(&r.stderr);
+    let rep = reps.first().unwrap_or_else(|| panic!("no report\n{r}"));
+    let obj = rep.object_line().expect("object line");
+    assert!(
+        obj.contains(" (global 'counter'), policy protected_by("),
+        "{obj}"
+    );
+    assert!(
+        rep.lines
+            .iter()
+            .any(|l| l.trim().starts_with("registered by thread T0 (tid ")),
+        "{:#?}",
+        rep.lines
+    );
+    // The lock's last holder, where it took the lock.
+    assert!(
+        rep.lines
+            .iter()
+            .any(|l| l.trim().starts_with("lock 0x") && l.contains("last held by thread T")),
+        "{:#?}",
+        rep.lines
+    );
+}

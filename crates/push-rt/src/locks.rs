@@ -188,7 +188,7 @@ pub fn lock_window_end(
         refresh_pkru_of(t.0, t.1);
         return;
     }
-    t.1.push_lock(lock, kind != LockKind::Read, key);
+    t.1.push_lock(lock, kind != LockKind::Read, key, acquire_site(key));
     match kind {
         LockKind::Exclusive => hb::exclusive_acquire(t.1, lock),
         _ => hb::acquire(t.1, lock, kind != LockKind::Read),
@@ -253,7 +253,7 @@ pub fn on_lock_acquired(
     windows::sync_point(t.1);
     let key = domains::keys().map_or(0, |k| k.lock_key(lock));
     let exclusive = kind != LockKind::Read;
-    t.1.push_lock(lock, exclusive, key);
+    t.1.push_lock(lock, exclusive, key, acquire_site(key));
     match kind {
         LockKind::Exclusive => hb::exclusive_acquire(t.1, lock),
         _ => hb::acquire(t.1, lock, exclusive),
@@ -275,7 +275,22 @@ pub fn on_lock_releasing(t: (u32, &threads::ThreadRecord), lock: usize, kind: Lo
             hb::release(t.0, t.1, lock, reader);
         }
     }
+    if let Some(site) = t.1.held_site(lock).filter(|&s| s != 0) {
+        domains::note_last_holder(lock, t.0, site);
+    }
     t.1.pop_lock(lock) != 0
+}
+
+/// Where the program acquires a protecting lock (`key` != 0), kept so a
+/// report on an object it protects can say where its holder took it; not
+/// looked up for other locks.
+#[inline]
+fn acquire_site(key: u32) -> usize {
+    if key == 0 {
+        0
+    } else {
+        crate::stack::caller_pc()
+    }
 }
 
 /// How a lock is held, for happens-before: `Exclusive` locks (mutexes,

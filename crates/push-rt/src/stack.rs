@@ -103,6 +103,39 @@ pub fn capture_here() -> Stack {
     s
 }
 
+/// Where the program called into the runtime: the first return address
+/// outside libpush.so on the calling thread's stack (0 when the walk finds
+/// none). A few loads; for the lock hooks, which keep it as the site where
+/// a protecting lock was acquired.
+#[inline(never)]
+pub fn caller_pc() -> usize {
+    let mut fp: usize;
+    // SAFETY: reads the frame-pointer register; no memory access.
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
+    };
+    let (lo, hi) = bounds();
+    for _ in 0..MAX_FRAMES {
+        if lo == 0 || fp < lo || fp + 16 > hi || !fp.is_multiple_of(8) {
+            return 0;
+        }
+        // SAFETY: fp and fp+8 lie inside this thread's stack (checked above),
+        // which is mapped and readable for the thread's lifetime.
+        let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+        if ret < 4096 {
+            return 0;
+        }
+        if !is_self(ret) {
+            return ret;
+        }
+        if next <= fp {
+            return 0;
+        }
+        fp = next;
+    }
+    0
+}
+
 /// Distinct stacks, stored once, named by a small id (0 = none).
 const DEPOT_SIZE: usize = 1 << 16;
 

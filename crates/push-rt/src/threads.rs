@@ -42,6 +42,9 @@ pub struct HeldLock {
     /// The protection key of the objects this lock protects (0: none),
     /// cached at acquisition so PKRU updates need no lookup.
     pub key: AtomicU32,
+    /// Where the program acquired it (a return address; kept for
+    /// protecting locks only, 0 otherwise): reports name it.
+    pub site: AtomicUsize,
 }
 
 /// Aligned to two cache lines so that neighbouring records (each written by
@@ -478,7 +481,7 @@ pub fn find_by_pthread(p: u64) -> Option<u32> {
 impl ThreadRecord {
     /// Records an acquisition of `addr`. Owner thread only.
     #[inline]
-    pub fn push_lock(&self, addr: usize, exclusive: bool, key: u32) {
+    pub fn push_lock(&self, addr: usize, exclusive: bool, key: u32, site: usize) {
         let len = self.held_len.load(Ordering::Relaxed) as usize;
         for h in self.held[..len].iter().rev() {
             if h.addr.load(Ordering::Relaxed) == addr {
@@ -500,6 +503,7 @@ impl ThreadRecord {
         h.exclusive.store(exclusive, Ordering::Relaxed);
         h.count.store(1, Ordering::Relaxed);
         h.key.store(key, Ordering::Relaxed);
+        h.site.store(site, Ordering::Relaxed);
         self.held_len.store(len as u32 + 1, Ordering::Release);
     }
 
@@ -529,6 +533,8 @@ impl ThreadRecord {
                     .store(src.count.load(Ordering::Relaxed), Ordering::Relaxed);
                 dst.key
                     .store(src.key.load(Ordering::Relaxed), Ordering::Relaxed);
+                dst.site
+                    .store(src.site.load(Ordering::Relaxed), Ordering::Relaxed);
             }
             self.held_len.store(len as u32 - 1, Ordering::Release);
             return key;
@@ -549,22 +555,35 @@ impl ThreadRecord {
             .map(|h| h.exclusive.load(Ordering::Relaxed))
     }
 
+    /// Where the thread acquired `addr` (0 when not kept), if it holds it.
+    pub fn held_site(&self, addr: usize) -> Option<usize> {
+        let len = self.held_len.load(Ordering::Acquire) as usize;
+        self.held[..len.min(MAX_HELD)]
+            .iter()
+            .find(|h| h.addr.load(Ordering::Relaxed) == addr)
+            .map(|h| h.site.load(Ordering::Relaxed))
+    }
+
     pub fn overflowed(&self) -> bool {
         self.held_overflow.load(Ordering::Relaxed) > 0
     }
 }
 
-/// Threads currently holding `lock` (at most `out.len()`), for reports.
-pub fn holders_of(lock: usize, out: &mut [u32]) -> usize {
+/// Threads currently holding `lock` (at most `out.len()`), with where
+/// each acquired it, for reports.
+pub fn holders_of(lock: usize, out: &mut [u32], sites: &mut [usize]) -> usize {
     let mut n = 0;
     for id in 0..count() {
-        if n == out.len() {
+        if n == out.len().min(sites.len()) {
             break;
         }
         if let Some(r) = record(id) {
-            if r.state.load(Ordering::Relaxed) == STATE_LIVE && r.holds(lock).is_some() {
-                out[n] = id;
-                n += 1;
+            if r.state.load(Ordering::Relaxed) == STATE_LIVE {
+                if let Some(site) = r.held_site(lock) {
+                    out[n] = id;
+                    sites[n] = site;
+                    n += 1;
+                }
             }
         }
     }

@@ -17,6 +17,10 @@ struct LockEntry {
     addr: AtomicUsize,
     /// Ordinal + 1; 0 while the entry is being filled.
     ordinal: AtomicU32,
+    /// The last thread that released it (id + 1; 0: none yet) and where
+    /// that thread had acquired it, for reports on the objects it protects.
+    last_holder: AtomicU32,
+    last_site: AtomicUsize,
 }
 
 static LOCKSET: OnceLock<FixedArray<LockEntry>> = OnceLock::new();
@@ -63,24 +67,9 @@ pub fn prefetch_lock(lock: usize) {
 /// The owner ordinal of a protecting lock.
 #[inline]
 pub fn lock_ordinal(lock: usize) -> Option<u32> {
-    let (word, bit) = filter_bit(lock);
-    if FILTER[word].load(Ordering::Acquire) & bit == 0 {
-        return None;
-    }
-    let set = LOCKSET.get()?;
-    let mut i = slot_of(lock);
-    loop {
-        let e = set.get(i)?;
-        match e.addr.load(Ordering::Acquire) {
-            0 => return None,
-            v if v == lock => {
-                // A concurrent insert may not have published the ordinal yet.
-                let o = e.ordinal.load(Ordering::Acquire);
-                return (o != 0).then(|| o - 1);
-            }
-            _ => i = (i + 1) & (LOCKSET_SIZE - 1),
-        }
-    }
+    // A concurrent insert may not have published the ordinal yet.
+    let o = entry(lock)?.ordinal.load(Ordering::Acquire);
+    (o != 0).then(|| o - 1)
 }
 
 /// Marks `lock` as protecting objects.
@@ -112,4 +101,40 @@ pub fn add_protecting(lock: usize) {
             Err(_) => i = (i + 1) & (LOCKSET_SIZE - 1),
         }
     }
+}
+
+/// The entry of a protecting lock, if it is one.
+#[inline]
+fn entry(lock: usize) -> Option<&'static LockEntry> {
+    let (word, bit) = filter_bit(lock);
+    if FILTER[word].load(Ordering::Acquire) & bit == 0 {
+        return None;
+    }
+    let set = LOCKSET.get()?;
+    let mut i = slot_of(lock);
+    loop {
+        let e = set.get(i)?;
+        match e.addr.load(Ordering::Acquire) {
+            0 => return None,
+            v if v == lock => return Some(e),
+            _ => i = (i + 1) & (LOCKSET_SIZE - 1),
+        }
+    }
+}
+
+/// Thread `id`, which acquired the protecting lock `lock` at `site`, is
+/// releasing it.
+pub fn note_last_holder(lock: usize, id: u32, site: usize) {
+    if let Some(e) = entry(lock) {
+        e.last_site.store(site, Ordering::Relaxed);
+        e.last_holder.store(id + 1, Ordering::Release);
+    }
+}
+
+/// The last thread that released `lock` and where it had acquired it.
+/// Async-signal-safe (the fault handler fills reports with it).
+pub fn last_holder(lock: usize) -> Option<(u32, usize)> {
+    let e = entry(lock)?;
+    let id = e.last_holder.load(Ordering::Acquire).checked_sub(1)?;
+    Some((id, e.last_site.load(Ordering::Relaxed)))
 }

@@ -42,7 +42,9 @@ mod owners;
 mod program_keys;
 
 use lockset::LOCKSET_FULL;
-pub use lockset::{add_protecting, init_lockset, lock_ordinal, prefetch_lock};
+pub use lockset::{
+    add_protecting, init_lockset, last_holder, lock_ordinal, note_last_holder, prefetch_lock,
+};
 pub use owners::{init_owner_table, next_ordinal, owners, rehash, retire_ordinal, revive_ordinal};
 use owners::{LIVE_PER_SLOT, OWNER_SLOT, OWNER_TABLE, RETIRED, SLOT_MASK};
 use program_keys::GIVEN_SLOTS;
@@ -315,11 +317,11 @@ mod tests {
             .map(|s| k.domains[s].load(Ordering::Relaxed))
             .find(|&d| d != own)
             .expect("more than one domain");
-        t.push_lock(0x1000, true, other);
+        t.push_lock(0x1000, true, other, 0);
         assert!(k.pkru_for(id, t).allows(other, true));
         t.pop_lock(0x1000);
         assert!(!k.pkru_for(id, t).allows(other, false));
-        t.push_lock(0x2000, false, other);
+        t.push_lock(0x2000, false, other, 0);
         let p = k.pkru_for(id, t);
         assert!(p.allows(other, false) && !p.allows(other, true));
         t.pop_lock(0x2000);

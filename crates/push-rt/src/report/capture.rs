@@ -106,8 +106,17 @@ fn fill_object(r: &mut RawReport, obj_id: u32, obj: &Object) {
     r.policy = obj.policy.load(Ordering::Relaxed);
     r.alloc_thread = obj.alloc_thread();
     r.alloc_stack = obj.alloc_stack();
+    r.change_thread = obj.change_thread();
+    r.change_stack = obj.change_stack();
+    r.change_api = Api::from_code(obj.change_api());
     if let Some(Policy::ProtectedBy(lock)) = obj.policy() {
-        r.nholders = threads::holders_of(lock, &mut r.holders) as u32;
+        r.nholders = threads::holders_of(lock, &mut r.holders, &mut r.holder_sites) as u32;
+        if r.nholders == 0 {
+            if let Some((id, site)) = crate::domains::last_holder(lock) {
+                r.last_holder = id + 1;
+                r.last_holder_site = site;
+            }
+        }
     }
 }
 

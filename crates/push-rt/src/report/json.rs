@@ -1,27 +1,24 @@
 //! The JSON form of a report (docs/reports.md): also what the run
 //! directory collects and what SARIF and GitHub annotations are made from.
 
-use super::symbolize::Frame;
+use super::symbolize::{Frame, Symbolized};
 use super::text::{errno_name, policy_text, tid_of, tname};
 use super::{Kind, RawReport};
 use crate::registry::Policy;
 use crate::sys;
 
+fn frame_json(f: &Frame) -> serde_json::Value {
+    serde_json::json!({
+        "pc": format!("{:#x}", f.pc),
+        "function": f.function,
+        "file": f.file,
+        "line": f.line,
+        "module": f.module,
+    })
+}
+
 fn frames_json(frames: &[Frame]) -> serde_json::Value {
-    serde_json::Value::Array(
-        frames
-            .iter()
-            .map(|f| {
-                serde_json::json!({
-                    "pc": format!("{:#x}", f.pc),
-                    "function": f.function,
-                    "file": f.file,
-                    "line": f.line,
-                    "module": f.module,
-                })
-            })
-            .collect(),
-    )
+    serde_json::Value::Array(frames.iter().map(frame_json).collect())
 }
 
 /// A thread in JSON: its number (the n of `T<n>`, null when the record was
@@ -31,12 +28,8 @@ fn thread_json(id: u32, tid: i32) -> serde_json::Value {
 }
 
 /// A report as one JSON object (docs/reports.md).
-pub(super) fn json_value(
-    r: &RawReport,
-    frames: &[Frame],
-    alloc: Option<&[Frame]>,
-    other: Option<&[Frame]>,
-) -> serde_json::Value {
+pub(super) fn json_value(r: &RawReport, sy: &Symbolized) -> serde_json::Value {
+    let (frames, alloc, other) = (&sy.frames[..], sy.alloc.as_deref(), sy.other.as_deref());
     use serde_json::{json, Value};
     let mut v = json!({"kind": r.kind.name(), "pid": sys::getpid(), "period": r.period});
     let mut thread = thread_json(r.thread, r.tid);
@@ -97,6 +90,21 @@ pub(super) fn json_value(
                 .iter()
                 .map(|&h| crate::threads::display_number(h))
                 .collect::<Vec<_>>(),
+            "lock_holders_acquired_at": sy.holder_sites.iter()
+                .map(|f| f.as_ref().map_or(Value::Null, frame_json))
+                .collect::<Vec<_>>(),
+            "last_lock_holder": match (r.last_holder, &sy.last_holder_site) {
+                (0, _) | (_, None) => Value::Null,
+                (h, Some(f)) => json!({"thread": thread_json(h - 1, tid_of(h - 1)),
+                    "acquired_at": frame_json(f)}),
+            },
+            "policy_set_by": match &sy.change {
+                Some(c) => json!({"function": r.change_api.name(),
+                    "thread": thread_json(r.change_thread, tid_of(r.change_thread)),
+                    "stack": frames_json(c)}),
+                None => Value::Null,
+            },
+            "global": sy.global,
             "allocated_by": thread_json(r.alloc_thread, tid_of(r.alloc_thread)),
             "allocation_stack": frames_json(alloc.unwrap_or(&[])),
         });

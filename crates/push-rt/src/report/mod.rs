@@ -215,6 +215,17 @@ pub struct RawReport {
     pub alloc_stack: u32,
     pub nholders: u32,
     pub holders: [u32; 4],
+    /// Where each holder acquired the lock (a return address, 0 unknown).
+    pub holder_sites: [usize; 4],
+    /// The protecting lock's last holder (thread + 1; 0 none known) and
+    /// where it had acquired the lock, when nobody holds it now.
+    pub last_holder: u32,
+    pub last_holder_site: usize,
+    /// The object's last policy change (its creation when `change_api` is
+    /// `Allocation`): who made it, where, with which call.
+    pub change_thread: u32,
+    pub change_stack: u32,
+    pub change_api: Api,
     /// Unordered policy changes: the earlier change (thread, stack id).
     pub has_other: u8,
     pub other_thread: u32,

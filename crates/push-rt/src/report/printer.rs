@@ -6,11 +6,10 @@
 use super::json::json_value;
 use super::queue::drain;
 use super::suppress::{parse_suppressions, Suppression};
-use super::symbolize::{module_name, symbolize_stack, Frame};
+use super::symbolize::{module_name, symbolize_stack, Frame, Symbolized};
 use super::text::text;
 use super::{total, Checked, Kind, RawReport, ANNOTATIONS, RACES, SUPPRESSED, UNORDERED};
 use crate::options::{Options, ReportFormat};
-use crate::stack;
 use crate::sys;
 use core::sync::atomic::{AtomicI32, Ordering};
 use std::fmt::Write as _;
@@ -324,17 +323,16 @@ impl Printer {
             return;
         }
         r.kind.counter().fetch_add(1, Ordering::Relaxed);
-        let alloc = (r.has_obj != 0).then(|| symbolize_stack(&stack::get(r.alloc_stack), false));
-        let other = (r.has_other != 0).then(|| symbolize_stack(&stack::get(r.other_stack), false));
+        let sy = Symbolized::of(r, frames);
         let format = self.opts.report_format;
-        let value = (self.run_dir.is_some() || format != ReportFormat::Text)
-            .then(|| json_value(r, &frames, alloc.as_deref(), other.as_deref()));
+        let value =
+            (self.run_dir.is_some() || format != ReportFormat::Text).then(|| json_value(r, &sy));
         if let Some(v) = &value {
             self.collect(v);
         }
         let mut out = match format {
             ReportFormat::Json => format!("{}\n", value.as_ref().expect("built for json")),
-            _ => text(r, &frames, alloc.as_deref(), other.as_deref()),
+            _ => text(r, &sy),
         };
         if format == ReportFormat::Github {
             if let Some(line) = value.as_ref().and_then(super::render::github_line) {

@@ -2,7 +2,8 @@
 //! (`backtrace`), module and offset from the loader (`dladdr`). Ordinary
 //! context only (allocates, takes the loader's locks).
 
-use crate::stack::Stack;
+use super::{Api, RawReport};
+use crate::stack::{self, Stack};
 
 /// A symbolized frame.
 pub(super) struct Frame {
@@ -73,4 +74,86 @@ pub(super) fn module_name() -> String {
         .ok()
         .map(|p| p.display().to_string())
         .unwrap_or_default()
+}
+
+/// Everything of a report that needs symbols, resolved once for the text
+/// and JSON forms.
+pub(super) struct Symbolized {
+    /// The access or the call.
+    pub frames: Vec<Frame>,
+    /// Where the object was allocated (when there is an object).
+    pub alloc: Option<Vec<Frame>>,
+    /// The earlier policy change of an unordered policy change.
+    pub other: Option<Vec<Frame>>,
+    /// The object's last policy change, when it is not its creation and
+    /// not already `other`.
+    pub change: Option<Vec<Frame>>,
+    /// Where each current holder of the protecting lock acquired it.
+    pub holder_sites: Vec<Option<Frame>>,
+    /// Where the lock's last holder had acquired it.
+    pub last_holder_site: Option<Frame>,
+    /// A tracked global's name (its symbol), when it has one.
+    pub global: Option<String>,
+}
+
+impl Symbolized {
+    /// `frames`: the report's own stack, already symbolized (for
+    /// suppressions).
+    pub(super) fn of(r: &RawReport, frames: Vec<Frame>) -> Symbolized {
+        let has_obj = r.has_obj != 0;
+        let site = |pc: usize| (pc != 0).then(|| symbolize(pc, false));
+        Symbolized {
+            frames,
+            alloc: has_obj.then(|| symbolize_stack(&stack::get(r.alloc_stack), false)),
+            other: (r.has_other != 0).then(|| symbolize_stack(&stack::get(r.other_stack), false)),
+            change: (has_obj && r.has_other == 0 && r.change_api != Api::Allocation)
+                .then(|| symbolize_stack(&stack::get(r.change_stack), false)),
+            holder_sites: r.holder_sites[..(r.nholders as usize).min(4)]
+                .iter()
+                .map(|&pc| site(pc))
+                .collect(),
+            last_holder_site: (r.last_holder != 0)
+                .then(|| site(r.last_holder_site))
+                .flatten(),
+            global: None,
+        }
+        .with_global_name(r)
+    }
+
+    /// A tracked global is named by `PUSH_GLOBAL`'s constructor that
+    /// registered it (`push_global_init_<name>`), else by an exported
+    /// symbol at its address.
+    fn with_global_name(mut self, r: &RawReport) -> Symbolized {
+        if r.has_obj == 0 || crate::registry::in_arena(r.obj_base) {
+            return self;
+        }
+        let from_constructor = self
+            .alloc
+            .as_ref()
+            .and_then(|a| a.first())
+            .and_then(|f| f.function.as_deref())
+            .and_then(|f| f.strip_prefix("push_global_init_"))
+            .map(str::to_string);
+        self.global = from_constructor.or_else(|| data_symbol(r.obj_base));
+        self
+    }
+}
+
+/// The name of the exported data symbol that starts at `addr`.
+fn data_symbol(addr: usize) -> Option<String> {
+    // SAFETY: dladdr only reads loader tables; info is a valid out-pointer.
+    unsafe {
+        let mut info: libc::Dl_info = core::mem::zeroed();
+        if libc::dladdr(addr as *const libc::c_void, &mut info) == 0
+            || info.dli_sname.is_null()
+            || info.dli_saddr as usize != addr
+        {
+            return None;
+        }
+        Some(
+            std::ffi::CStr::from_ptr(info.dli_sname)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
 }

@@ -2,7 +2,7 @@
 //! or call with its stack, the previous change, the object and where it
 //! was allocated.
 
-use super::symbolize::{module_name, Frame};
+use super::symbolize::{module_name, Frame, Symbolized};
 use super::{Kind, RawReport};
 use crate::registry::Policy;
 use crate::sys;
@@ -72,12 +72,8 @@ fn stack_text(out: &mut String, frames: &[Frame]) {
 }
 
 /// A report in the text format (docs/reports.md).
-pub(super) fn text(
-    r: &RawReport,
-    frames: &[Frame],
-    alloc: Option<&[Frame]>,
-    other: Option<&[Frame]>,
-) -> String {
+pub(super) fn text(r: &RawReport, sy: &Symbolized) -> String {
+    let (frames, alloc, other) = (&sy.frames[..], sy.alloc.as_deref(), sy.other.as_deref());
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -141,16 +137,37 @@ pub(super) fn text(
         }
     }
     if r.has_obj != 0 {
+        let global = sy
+            .global
+            .as_ref()
+            .map(|name| format!(" (global '{name}')"))
+            .unwrap_or_default();
         let _ = writeln!(
             s,
-            "\n  Object {:#x} of {} bytes, policy {}",
+            "\n  Object {:#x} of {} bytes{global}, policy {}",
             r.obj_base,
             r.obj_size,
             policy_text(r)
         );
+        lock_sites_text(&mut s, r, sy);
+        if let Some(change) = &sy.change {
+            let _ = writeln!(
+                s,
+                "  policy set by {} in thread {} (tid {}) at:",
+                r.change_api.name(),
+                tname(r.change_thread),
+                tid_of(r.change_thread)
+            );
+            stack_text(&mut s, change);
+        }
         let _ = writeln!(
             s,
-            "  allocated by thread {} (tid {}) at:",
+            "  {} by thread {} (tid {}) at:",
+            if sy.global.is_some() {
+                "registered"
+            } else {
+                "allocated"
+            },
             tname(r.alloc_thread),
             tid_of(r.alloc_thread)
         );
@@ -158,6 +175,35 @@ pub(super) fn text(
     }
     s.push_str("==================\n");
     s
+}
+
+/// For an object protected by a lock: where each holder acquired it, or
+/// where its last holder had (the other side of a lock violation).
+fn lock_sites_text(s: &mut String, r: &RawReport, sy: &Symbolized) {
+    let Some(Policy::ProtectedBy(lock)) = Policy::decode(r.policy) else {
+        return;
+    };
+    for (&h, site) in r.holders.iter().zip(&sy.holder_sites) {
+        if let Some(f) = site {
+            let _ = writeln!(
+                s,
+                "  lock {lock:#x} acquired by thread {} (tid {}) at:",
+                tname(h),
+                tid_of(h)
+            );
+            frame_text(s, 0, f);
+        }
+    }
+    if let Some(f) = &sy.last_holder_site {
+        let h = r.last_holder - 1;
+        let _ = writeln!(
+            s,
+            "  lock {lock:#x} last held by thread {} (tid {}), acquired at:",
+            tname(h),
+            tid_of(h)
+        );
+        frame_text(s, 0, f);
+    }
 }
 
 pub(super) fn errno_name(e: i32) -> &'static str {
