@@ -58,6 +58,23 @@ int push_release(void *obj) PUSH_WEAK;
 int push_acquire(void *obj) PUSH_WEAK;
 int push_racy(void *obj) PUSH_WEAK;
 
+/* Policy changes at barrier phases: the change is registered now (the
+ * caller must be allowed to make it now, else the usual annotation error)
+ * and made when `barrier` next opens, by the last thread to arrive, after
+ * every thread's arrival and before any thread leaves: ordered after
+ * every access of the phase that ends and before every access of the next.
+ * `barrier` is a pthread_barrier_t, or a barrier of the program's own whose
+ * last arriving thread calls push_barrier_opens(barrier) before it wakes
+ * the others (the others announce their arrival with
+ * push_happens_before(barrier) and their departure with
+ * push_happens_after(barrier)). A later registration for the same object
+ * and barrier replaces an earlier one. */
+int push_private_at(const void *barrier, void *obj, pthread_t to) PUSH_WEAK;
+int push_readonly_at(const void *barrier, void *obj) PUSH_WEAK;
+int push_protected_by_at(const void *barrier, void *obj, const void *lock) PUSH_WEAK;
+int push_racy_at(const void *barrier, void *obj) PUSH_WEAK;
+void push_barrier_opens(const void *barrier) PUSH_WEAK;
+
 /* Synchronization the runtime cannot see (atomics, lock-free queues):
  * push_happens_before(addr) is a release on addr, push_happens_after(addr)
  * an acquire on addr; every release on addr happens before every later
@@ -108,6 +125,16 @@ void push_register_global(void *addr, size_t size) PUSH_WEAK;
 #define push_release(obj) (push_release ? (push_release)(obj) : 0)
 #define push_acquire(obj) (push_acquire ? (push_acquire)(obj) : 0)
 #define push_racy(obj) (push_racy ? (push_racy)(obj) : 0)
+#define push_private_at(barrier, obj, to) \
+  (push_private_at ? (push_private_at)((barrier), (obj), (to)) : 0)
+#define push_readonly_at(barrier, obj) \
+  (push_readonly_at ? (push_readonly_at)((barrier), (obj)) : 0)
+#define push_protected_by_at(barrier, obj, lock) \
+  (push_protected_by_at ? (push_protected_by_at)((barrier), (obj), (lock)) : 0)
+#define push_racy_at(barrier, obj) \
+  (push_racy_at ? (push_racy_at)((barrier), (obj)) : 0)
+#define push_barrier_opens(barrier) \
+  (push_barrier_opens ? (push_barrier_opens)(barrier) : (void)0)
 #define push_happens_before(addr) \
   (push_happens_before ? (push_happens_before)(addr) : (void)0)
 #define push_happens_after(addr) \

@@ -315,3 +315,75 @@ fn policy_changes_between_two_barrier_waits_are_ordered() {
         }
     }
 }
+
+#[test]
+fn policy_changes_registered_for_a_barrier_are_made_when_it_opens() {
+    let out = "started\nsum=8704 first=1001,1002,1003,1004\n";
+    check_clean("phase_at", out);
+    check_clean_args("phase_at", &["custom"], out);
+    let bin = compile_c("phase_at");
+    require_pku!();
+    for _ in 0..5 {
+        for mode in MODES {
+            for args in [&[][..], &["custom"][..]] {
+                let r = run_mode_args(mode, &bin, args);
+                assert_clean(&r);
+                assert_stdout(&r, out);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_block_not_registered_for_the_barrier_stays_private() {
+    let bin = compile_c("phase_at");
+    require_pku!();
+    for mode in MODES {
+        let r = run_mode_args(mode, &bin, &["forget"]);
+        assert_exit_code(&r, RACE_EXIT);
+        assert_race_access(
+            &r,
+            DATA_RACE,
+            Access::Read,
+            "phase_at.c",
+            marker_line("phase_at", "forget"),
+        );
+        assert!(r.reports_of(UNORDERED_POLICY_CHANGE).is_empty(), "{r}");
+    }
+}
+
+#[test]
+fn registering_a_change_the_caller_may_not_make_is_refused_at_the_call() {
+    let bin = compile_c("phase_at");
+    require_pku!();
+    for mode in MODES {
+        let r = run_mode_args(mode, &bin, &["steal"]);
+        assert_exit_code(&r, RACE_EXIT);
+        assert!(r.stdout.contains("steal=EPERM"), "{r}");
+        assert_annotation_error(
+            &r,
+            "push_readonly_at",
+            "phase_at.c",
+            line_containing("phase_at", "/* ERROR:steal"),
+        );
+        assert_report_count(&r, 1);
+    }
+}
+
+#[test]
+fn the_phases_example_runs_clean_and_its_forgotten_block_is_reported() {
+    let src = repo_root().join("examples/phases.c");
+    let bin = compile_c(src.to_str().unwrap());
+    let native = run_native(&bin);
+    assert_exit_code(&native, 0);
+    require_pku!();
+    for mode in MODES {
+        let r = run_mode(mode, &bin);
+        assert_clean(&r);
+        assert_stdout(&r, &native.stdout);
+        let r = run_mode_args(mode, &bin, &["forget"]);
+        assert_exit_code(&r, RACE_EXIT);
+        let line = line_containing(src.to_str().unwrap(), "/* read every block */");
+        assert_race_access(&r, DATA_RACE, Access::Read, "phases.c", line);
+    }
+}

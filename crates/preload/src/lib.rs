@@ -219,6 +219,54 @@ pub extern "C" fn push_racy(obj: *mut c_void) -> c_int {
 }
 
 #[no_mangle]
+pub extern "C" fn push_private_at(
+    barrier: *const c_void,
+    obj: *mut c_void,
+    to: pthread_t,
+) -> c_int {
+    let _g = rt::enter();
+    rt::api_private_at(barrier as usize, obj as usize, to)
+}
+
+#[no_mangle]
+pub extern "C" fn push_readonly_at(barrier: *const c_void, obj: *mut c_void) -> c_int {
+    let _g = rt::enter();
+    rt::api_policy_at(
+        Api::ReadOnlyAt,
+        barrier as usize,
+        obj as usize,
+        Policy::ReadOnly,
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn push_protected_by_at(
+    barrier: *const c_void,
+    obj: *mut c_void,
+    lock: *const c_void,
+) -> c_int {
+    let _g = rt::enter();
+    rt::api_policy_at(
+        Api::ProtectedByAt,
+        barrier as usize,
+        obj as usize,
+        Policy::ProtectedBy(lock as usize),
+    )
+}
+
+#[no_mangle]
+pub extern "C" fn push_racy_at(barrier: *const c_void, obj: *mut c_void) -> c_int {
+    let _g = rt::enter();
+    rt::api_policy_at(Api::RacyAt, barrier as usize, obj as usize, Policy::Racy)
+}
+
+#[no_mangle]
+pub extern "C" fn push_barrier_opens(barrier: *const c_void) {
+    let _g = rt::enter();
+    rt::api_barrier_opens(barrier as usize);
+}
+
+#[no_mangle]
 pub extern "C" fn push_happens_before(addr: *const c_void) {
     if let Some(t) = rt::hook_thread() {
         rt::on_release(t, addr as usize);

@@ -5,11 +5,11 @@
 
 use crate::domains::Keys;
 use crate::lifecycle::{current_thread, take_over_from_exited};
-use crate::locks::{on_lock_acquired, on_lock_releasing, LockKind};
+use crate::locks::{on_acquire, on_lock_acquired, on_lock_releasing, on_release, LockKind};
 use crate::registry::{self, Object, Policy};
 use crate::report::{self, capture, Api, Refusal};
 use crate::{
-    backend, domains, enabled, ensure_background, fault, hb, maps, options, policy,
+    backend, domains, enabled, ensure_background, fault, hb, maps, options, phases, policy,
     refresh_pkru_of, stack, sys, threads, windows, GLOBAL_HI, GLOBAL_LO,
 };
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -250,6 +250,19 @@ pub fn api_set_policy(api: Api, obj_ptr: usize, new: Policy) -> i32 {
             Some((obj_id, obj)),
         );
     }
+    change_policy(api, obj_ptr, (obj_id, obj), new, (id, rec), keys)
+}
+
+/// A policy change the caller may make: checks rule 1, sets policy and
+/// key, and arms rule 2 for the first access of another thread.
+fn change_policy(
+    api: Api,
+    obj_ptr: usize,
+    (obj_id, obj): (u32, &Object),
+    new: Policy,
+    (id, rec): (u32, &threads::ThreadRecord),
+    keys: &Keys,
+) -> i32 {
     // Rule 1: a change must happen after the previous one, unless the same
     // thread made both.
     let prev_thread = obj.change_thread();
@@ -307,6 +320,113 @@ pub fn api_set_policy(api: Api, obj_ptr: usize, new: Policy) -> i32 {
         }
     }
     0
+}
+
+/// `push_*_at(barrier, obj, ...)`: registers a policy change for the next
+/// opening of `barrier` (see `phases`). The caller must be allowed to make
+/// the change now; the change itself is made when the barrier opens.
+pub fn api_policy_at(api: Api, barrier: usize, obj_ptr: usize, new: Policy) -> i32 {
+    if !enabled() {
+        return 0;
+    }
+    let (Some((id, rec)), Some(keys)) = (current_thread(), domains::keys()) else {
+        return 0;
+    };
+    if barrier == 0 {
+        return capture::annotation_error(api, Refusal::NullBarrier, libc::EINVAL, obj_ptr, None);
+    }
+    if let Policy::ProtectedBy(0) = new {
+        return capture::annotation_error(api, Refusal::NullLock, libc::EINVAL, obj_ptr, None);
+    }
+    let Some((obj_id, obj)) = registry::lookup(obj_ptr) else {
+        if UNTRACKED_FALLBACK.load(Ordering::Relaxed) && !registry::in_arena(obj_ptr) {
+            return 0;
+        }
+        return capture::annotation_error(api, Refusal::Untracked, libc::EINVAL, obj_ptr, None);
+    };
+    if !may_change(keys, id, rec, obj) {
+        return capture::annotation_error(
+            api,
+            Refusal::NotAllowed,
+            libc::EPERM,
+            obj_ptr,
+            Some((obj_id, obj)),
+        );
+    }
+    phases::register(
+        barrier,
+        phases::Pending {
+            obj: obj_ptr,
+            policy: new,
+            api,
+        },
+    );
+    0
+}
+
+/// `push_private_at`: private to thread `to` (a live thread) once
+/// `barrier` opens.
+pub fn api_private_at(barrier: usize, obj: usize, to: u64) -> i32 {
+    if !enabled() {
+        return 0;
+    }
+    let target = threads::find_by_pthread(to).filter(|&t| {
+        threads::record(t).is_some_and(|r| r.state.load(Ordering::Acquire) == threads::STATE_LIVE)
+    });
+    match target {
+        Some(t) => api_policy_at(Api::PrivateAt, barrier, obj, Policy::Private(t)),
+        None => capture::annotation_error(
+            Api::PrivateAt,
+            Refusal::NoThread,
+            libc::EINVAL,
+            obj,
+            registry::lookup(obj),
+        ),
+    }
+}
+
+/// The barrier `barrier` opens, with thread `t` as its last arrival (it
+/// has joined every arrival's clock): makes the changes registered for it.
+/// An object freed since its change was registered is skipped; a change
+/// to a thread that has exited since is dropped with an annotation error.
+pub fn apply_registered(t: (u32, &threads::ThreadRecord), barrier: usize) {
+    let Some(keys) = domains::keys() else { return };
+    windows::sync_point(t.1);
+    for p in phases::take(barrier) {
+        let Some((obj_id, obj)) = registry::lookup(p.obj) else {
+            continue;
+        };
+        if let Policy::Private(owner) = p.policy {
+            let live = threads::record(owner)
+                .is_some_and(|r| r.state.load(Ordering::Acquire) == threads::STATE_LIVE);
+            if !live {
+                capture::annotation_error(
+                    p.api,
+                    Refusal::NoThread,
+                    libc::EINVAL,
+                    p.obj,
+                    Some((obj_id, obj)),
+                );
+                continue;
+            }
+        }
+        let _ = change_policy(p.api, p.obj, (obj_id, obj), p.policy, t, keys);
+    }
+}
+
+/// `push_barrier_opens(barrier)`: the calling thread, the last to arrive at
+/// a barrier PUSh does not see (the others announced their arrival with
+/// `push_happens_before(barrier)`), opens it: the registered changes are
+/// made now, ordered after those arrivals and, through this thread's own
+/// release on `barrier`, before every `push_happens_after(barrier)`.
+pub fn api_barrier_opens(barrier: usize) {
+    if !enabled() || barrier == 0 {
+        return;
+    }
+    let Some(t) = current_thread() else { return };
+    on_acquire(t, barrier);
+    apply_registered(t, barrier);
+    on_release(t, barrier);
 }
 
 pub fn api_protected_by(obj: usize, lock: usize) -> i32 {

@@ -49,16 +49,21 @@ pub fn on_init(addr: usize, count: u32) {
 }
 
 /// A thread arrives at the barrier: the address of the clock its round
-/// releases into and departs from.
-pub fn arrive(addr: usize) -> usize {
+/// releases into and departs from, and whether it is the round's last
+/// arrival (the barrier opens with it; never known for a barrier whose
+/// `init` PUSh did not see).
+pub fn arrive(addr: usize) -> (usize, bool) {
     let mut g = shard(addr).lock();
     match g.as_mut().and_then(|m| m.get_mut(&addr)) {
         Some(b) => {
             let round = b.arrivals / b.count as u64;
             b.arrivals += 1;
-            round_clock(addr, round)
+            (
+                round_clock(addr, round),
+                b.arrivals.is_multiple_of(b.count as u64),
+            )
         }
-        None => addr,
+        None => (addr, false),
     }
 }
 
@@ -89,24 +94,24 @@ mod tests {
     fn rounds_alternate_between_two_clocks_and_unknown_barriers_use_one() {
         let b = 0x5000_0000usize;
         on_init(b, 3);
-        let clocks: Vec<usize> = (0..9).map(|_| arrive(b)).collect();
+        let clocks: Vec<(usize, bool)> = (0..9).map(|_| arrive(b)).collect();
         assert_eq!(
             clocks,
             [
-                b + 1,
-                b + 1,
-                b + 1,
-                b + 2,
-                b + 2,
-                b + 2,
-                b + 1,
-                b + 1,
-                b + 1
+                (b + 1, false),
+                (b + 1, false),
+                (b + 1, true),
+                (b + 2, false),
+                (b + 2, false),
+                (b + 2, true),
+                (b + 1, false),
+                (b + 1, false),
+                (b + 1, true)
             ]
         );
-        assert_eq!(arrive(0x6000_0000), 0x6000_0000);
+        assert_eq!(arrive(0x6000_0000), (0x6000_0000, false));
         assert_eq!(on_destroy(b), [b, b + 1, b + 2]);
-        assert_eq!(arrive(b), b);
+        assert_eq!(arrive(b), (b, false));
     }
 
     #[test]
@@ -115,8 +120,8 @@ mod tests {
         on_init(b, 2);
         arrive(b);
         on_init(b, 2);
-        assert_eq!(arrive(b), b + 1);
-        assert_eq!(arrive(b), b + 1);
-        assert_eq!(arrive(b), b + 2);
+        assert_eq!(arrive(b), (b + 1, false));
+        assert_eq!(arrive(b), (b + 1, true));
+        assert_eq!(arrive(b), (b + 2, false));
     }
 }

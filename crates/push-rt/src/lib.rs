@@ -30,6 +30,7 @@ mod hb_oracle;
 pub mod maps;
 pub mod options;
 pub mod own_alloc;
+pub mod phases;
 pub mod policy;
 pub mod real;
 pub mod recycle;

@@ -194,6 +194,7 @@ pub fn take_over_from_exited(keys: &Keys, id: u32, obj: &Object, owner: u32) -> 
 pub fn on_fork_prepare() {
     report::before_fork();
     barriers::before_fork();
+    crate::phases::before_fork();
     hb::before_fork();
     if enabled() {
         registry::before_fork();
@@ -208,6 +209,7 @@ pub fn on_fork_parent() {
     }
     hb::after_fork();
     barriers::after_fork();
+    crate::phases::after_fork();
 }
 
 /// A forked child: only the forking thread survives.
@@ -218,6 +220,7 @@ pub fn on_fork_child() {
     }
     hb::after_fork();
     barriers::after_fork();
+    crate::phases::after_fork();
     report::after_fork_child();
     EXITING.store(false, Ordering::Release);
     if !private {

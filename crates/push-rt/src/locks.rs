@@ -12,8 +12,8 @@
 //! [`lock_window_begin`] / [`lock_word`].
 
 use crate::{
-    backend, barriers, domains, enabled, fault, hb, maybe_tracked, refresh_pkru_of, registry, sys,
-    threads, windows,
+    backend, barriers, domains, enabled, fault, hb, maybe_tracked, phases, refresh_pkru_of,
+    registry, sys, threads, windows,
 };
 use core::sync::atomic::Ordering;
 
@@ -314,9 +314,19 @@ pub fn on_release(t: (u32, &threads::ThreadRecord), addr: usize) {
 /// every departure of its round (and of no other round, see `barriers`).
 /// Returns the address of the round's clock, for [`on_barrier_departure`].
 /// `t` is None for a thread PUSh does not check: its arrival still counts.
+///
+/// The last arrival of a round opens the barrier: the policy changes
+/// registered for it (see `phases`) are made then, by this thread, after
+/// it joined every arrival of the round and before its own arrival is
+/// released, so before any thread leaves.
 pub fn on_barrier_arrival(t: Option<(u32, &threads::ThreadRecord)>, addr: usize) -> usize {
-    let clock = barriers::arrive(addr);
+    let (clock, opens) = barriers::arrive(addr);
     if let Some(t) = t {
+        if opens && phases::any_for(addr) {
+            let _inside = threads::enter();
+            on_acquire(t, clock);
+            crate::api::apply_registered(t, addr);
+        }
         on_release(t, clock);
     }
     clock

@@ -112,10 +112,19 @@ pub enum Api {
     /// `free` of a tracked object by the program's allocator calls.
     PlainFree = 13,
     LockReleased = 14,
+    /// A change registered for a barrier and applied when it opened (how
+    /// objects record it: their change code has 4 bits).
+    AtBarrier = 15,
+    PrivateAt = 16,
+    ReadOnlyAt = 17,
+    ProtectedByAt = 18,
+    RacyAt = 19,
+    BarrierOpens = 20,
 }
 
 impl Api {
-    const ALL: [Api; 15] = [
+    /// The calls an object's 4-bit change code can name.
+    const STORED: [Api; 16] = [
         Api::Allocation,
         Api::Malloc,
         Api::Calloc,
@@ -131,18 +140,21 @@ impl Api {
         Api::RegisterGlobal,
         Api::PlainFree,
         Api::LockReleased,
+        Api::AtBarrier,
     ];
 
     /// The call an object's stored change code names (4 bits).
     pub fn from_code(code: u8) -> Api {
-        Api::ALL
+        Api::STORED
             .get(code as usize)
             .copied()
             .unwrap_or(Api::Allocation)
     }
 
+    /// The code an object stores for a change made by this call (4 bits:
+    /// the barrier calls all store [`Api::AtBarrier`]).
     pub fn code(self) -> u8 {
-        self as u8
+        (self as u8).min(Api::AtBarrier as u8)
     }
 
     pub fn name(self) -> &'static str {
@@ -162,6 +174,12 @@ impl Api {
             Api::RegisterGlobal => "push_register_global",
             Api::PlainFree => "free",
             Api::LockReleased => "push_lock_released",
+            Api::AtBarrier => "a barrier opening (push_*_at)",
+            Api::PrivateAt => "push_private_at",
+            Api::ReadOnlyAt => "push_readonly_at",
+            Api::ProtectedByAt => "push_protected_by_at",
+            Api::RacyAt => "push_racy_at",
+            Api::BarrierOpens => "push_barrier_opens",
         }
     }
 }
@@ -176,6 +194,7 @@ pub enum Refusal {
     NoThread = 2,
     NullLock = 3,
     NotHeld = 4,
+    NullBarrier = 5,
 }
 
 impl Refusal {
@@ -186,6 +205,7 @@ impl Refusal {
             Refusal::NoThread => "not a live thread",
             Refusal::NullLock => "a null lock",
             Refusal::NotHeld => "not a lock held by the caller",
+            Refusal::NullBarrier => "a null barrier",
         }
     }
 }
@@ -324,11 +344,19 @@ mod tests {
 
     #[test]
     fn api_codes_round_trip_and_fit_four_bits() {
-        for api in Api::ALL {
+        for api in Api::STORED {
             assert!(api.code() < 16);
             assert_eq!(Api::from_code(api.code()), api);
         }
-        assert_eq!(Api::from_code(15), Api::Allocation);
+        assert_eq!(Api::from_code(16), Api::Allocation);
+        for api in [
+            Api::PrivateAt,
+            Api::ReadOnlyAt,
+            Api::ProtectedByAt,
+            Api::RacyAt,
+        ] {
+            assert_eq!(Api::from_code(api.code()), Api::AtBarrier);
+        }
     }
 
     #[test]
