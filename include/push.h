@@ -58,6 +58,17 @@ int push_release(void *obj) PUSH_WEAK;
 int push_acquire(void *obj) PUSH_WEAK;
 int push_racy(void *obj) PUSH_WEAK;
 
+/* Parts of one object: cuts the object that starts at `obj` into parts of
+ * `part_size` bytes (the last part takes the rest), each an object of its
+ * own, with the whole's policy to begin with: give each thread's slice of
+ * an array its own policy (push_transfer(rows + t * part_size, thread[t]),
+ * say). Protection works on whole pages: `part_size` must be a multiple of
+ * 4096 (EINVAL otherwise: pad each part's data to it), and the object more
+ * than 2 KiB. Free the allocation through its first part (push_free(obj)
+ * frees every part); a partitioned allocation cannot be resized. Works on a
+ * PUSH_GLOBAL too (an array of per-thread structs padded to pages). */
+int push_partition(void *obj, size_t part_size) PUSH_WEAK;
+
 /* Policy changes at barrier phases: the change is registered now (the
  * caller must be allowed to make it now, else the usual annotation error)
  * and made when `barrier` next opens, by the last thread to arrive, after
@@ -125,6 +136,8 @@ void push_register_global(void *addr, size_t size) PUSH_WEAK;
 #define push_release(obj) (push_release ? (push_release)(obj) : 0)
 #define push_acquire(obj) (push_acquire ? (push_acquire)(obj) : 0)
 #define push_racy(obj) (push_racy ? (push_racy)(obj) : 0)
+#define push_partition(obj, part_size) \
+  (push_partition ? (push_partition)((obj), (part_size)) : 0)
 #define push_private_at(barrier, obj, to) \
   (push_private_at ? (push_private_at)((barrier), (obj), (to)) : 0)
 #define push_readonly_at(barrier, obj) \

@@ -135,3 +135,95 @@ fn annotation_misuse_is_reported_and_changes_nothing() {
         );
     }
 }
+
+const PARTITION_OUT: &str = "started\nresult=409204\n";
+
+#[test]
+fn each_part_of_a_partitioned_allocation_is_an_object_of_its_own() {
+    check_clean("partition", PARTITION_OUT);
+    let bin = compile_c("partition");
+    require_pku!();
+    for mode in MODES {
+        let r = run_mode_args(mode, &bin, &["cross"]);
+        assert_exit_code(&r, RACE_EXIT);
+        let rep = assert_race(
+            &r,
+            DATA_RACE,
+            true,
+            "partition.c",
+            marker_line("partition", "cross"),
+        );
+        assert_report_count(&r, 1);
+        let obj = rep.object_line().expect("object line");
+        assert!(obj.contains(" of 8192 bytes, policy private(T1)"), "{obj}");
+    }
+}
+
+#[test]
+fn the_parts_of_a_global_array_of_per_thread_structs() {
+    let bin = check_native_args("partition", &["global"], PARTITION_OUT);
+    require_pku!();
+    for mode in MODES {
+        let r = run_mode_args(mode, &bin, &["global"]);
+        assert_exit_code(&r, RACE_EXIT);
+        let rep = assert_race(
+            &r,
+            DATA_RACE,
+            true,
+            "partition.c",
+            marker_line("partition", "global"),
+        );
+        let obj = rep.object_line().expect("object line");
+        assert!(
+            obj.contains(" of 4096 bytes (global 'Local'), policy private(T4)"),
+            "{obj}"
+        );
+    }
+}
+
+#[test]
+fn a_part_size_that_is_not_whole_pages_is_refused_with_the_fix() {
+    let bin = compile_c("partition");
+    require_pku!();
+    for mode in MODES {
+        let r = run_mode_args(mode, &bin, &["misaligned"]);
+        assert_exit_code(&r, RACE_EXIT);
+        assert!(r.stdout.contains("misaligned=EINVAL"), "{r}");
+        let rep = assert_annotation_error(
+            &r,
+            "push_partition",
+            "partition.c",
+            line_containing("partition", "/* ERROR:misaligned"),
+        );
+        assert!(
+            rep.text()
+                .contains("not a whole number of pages (4096 bytes)"),
+            "{}",
+            rep.text()
+        );
+        assert_report_count(&r, 1);
+    }
+}
+
+#[test]
+fn a_later_part_cannot_be_freed_alone() {
+    let bin = compile_c("partition");
+    require_pku!();
+    for mode in MODES {
+        let r = run_mode_args(mode, &bin, &["freepart"]);
+        assert_exit_code(&r, RACE_EXIT);
+        assert_stdout(&r, PARTITION_OUT);
+        let rep = assert_annotation_error(
+            &r,
+            "push_free",
+            "partition.c",
+            line_containing("partition", "/* ERROR:freepart"),
+        );
+        assert!(
+            rep.text().contains("a part of a partitioned allocation"),
+            "{}",
+            rep.text()
+        );
+        assert_report_count(&r, 1);
+    }
+}

@@ -219,6 +219,12 @@ pub extern "C" fn push_racy(obj: *mut c_void) -> c_int {
 }
 
 #[no_mangle]
+pub extern "C" fn push_partition(obj: *mut c_void, part_size: size_t) -> c_int {
+    let _g = rt::enter();
+    rt::api_partition(obj as usize, part_size)
+}
+
+#[no_mangle]
 pub extern "C" fn push_private_at(
     barrier: *const c_void,
     obj: *mut c_void,

@@ -120,7 +120,17 @@ pub unsafe fn api_free(ptr: *mut u8, api: Api) {
     }
     match registry::lookup(addr) {
         Some((id, o)) if o.base() == addr => {
-            hb::forget_range(addr, o.size());
+            if registry::is_later_part(id) {
+                capture::annotation_error(
+                    api,
+                    Refusal::LaterPart,
+                    libc::EINVAL,
+                    addr,
+                    Some((id, o)),
+                );
+                return;
+            }
+            hb::forget_range(addr, registry::allocation_size(id));
             registry::free(id);
         }
         other => {
@@ -146,7 +156,17 @@ pub unsafe fn api_realloc(ptr: *mut u8, size: usize) -> *mut u8 {
         capture::annotation_error(Api::Realloc, Refusal::Untracked, libc::EINVAL, addr, None);
         return core::ptr::null_mut();
     };
+    if registry::is_later_part(id) || registry::is_partitioned(id) {
+        let why = if registry::is_later_part(id) {
+            Refusal::LaterPart
+        } else {
+            Refusal::Partitioned
+        };
+        capture::annotation_error(Api::Realloc, why, libc::EINVAL, addr, Some((id, o)));
+        return core::ptr::null_mut();
+    }
     if size == 0 {
+        hb::forget_range(addr, o.size());
         registry::free(id);
         return core::ptr::null_mut();
     }
@@ -362,6 +382,46 @@ pub fn api_policy_at(api: Api, barrier: usize, obj_ptr: usize, new: Policy) -> i
         },
     );
     0
+}
+
+/// `push_partition(obj, part_size)`: cuts the object starting at `obj_ptr`
+/// into parts of `part_size` bytes, each an object of its own with the
+/// whole's policy (see `registry::partition`). The caller must be allowed
+/// to change the object's policy.
+pub fn api_partition(obj_ptr: usize, part_size: usize) -> i32 {
+    if !enabled() {
+        return 0;
+    }
+    let (Some((id, rec)), Some(keys)) = (current_thread(), domains::keys()) else {
+        return 0;
+    };
+    let refuse = |why: Refusal, errno: i32, obj: Option<(u32, &Object)>| {
+        capture::annotation_error(Api::Partition, why, errno, obj_ptr, obj)
+    };
+    let Some((obj_id, obj)) = registry::lookup(obj_ptr) else {
+        if UNTRACKED_FALLBACK.load(Ordering::Relaxed) && !registry::in_arena(obj_ptr) {
+            return 0;
+        }
+        return refuse(Refusal::Untracked, libc::EINVAL, None);
+    };
+    if obj.base() != obj_ptr {
+        return refuse(Refusal::NotStart, libc::EINVAL, Some((obj_id, obj)));
+    }
+    if !may_change(keys, id, rec, obj) {
+        return refuse(Refusal::NotAllowed, libc::EPERM, Some((obj_id, obj)));
+    }
+    match registry::partition(obj_id, part_size) {
+        Ok(_) => 0,
+        Err(e) => {
+            let why = match e {
+                registry::PartitionError::PartSize => Refusal::PartSize,
+                registry::PartitionError::Packed => Refusal::Packed,
+                registry::PartitionError::AlreadyParts => Refusal::AlreadyParts,
+                registry::PartitionError::NoRoom => Refusal::NoRoom,
+            };
+            refuse(why, libc::EINVAL, Some((obj_id, obj)))
+        }
+    }
 }
 
 /// `push_private_at`: private to thread `to` (a live thread) once

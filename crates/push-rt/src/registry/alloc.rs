@@ -66,6 +66,10 @@ pub(super) struct AllocState {
     pub(super) file_pages: usize,
     /// The snapshot of the memfd a fork child takes over.
     pub(super) fork_copy: i32,
+    /// Partitioned allocations by their first part's id, and each later
+    /// part's allocation (see `partition`).
+    pub(super) partitions: std::collections::BTreeMap<u32, super::partition::Parts>,
+    pub(super) part_of: std::collections::BTreeMap<u32, u32>,
 }
 
 pub(super) static ALLOC: FutexMutex<AllocState> = FutexMutex::new(AllocState {
@@ -75,6 +79,8 @@ pub(super) static ALLOC: FutexMutex<AllocState> = FutexMutex::new(AllocState {
     large_runs: std::collections::BTreeMap::new(),
     file_pages: 0,
     fork_copy: -1,
+    partitions: std::collections::BTreeMap::new(),
+    part_of: std::collections::BTreeMap::new(),
 });
 
 /// The memfd backing packed objects (-1 until the first chunk).
@@ -394,19 +400,25 @@ fn alloc_large(
     Ok((page as u32, t.arena + page * PAGE, dirty))
 }
 
-/// Frees a heap object. A packed slot keeps its key for the next object of
-/// that key; a large object's pages are given back to the kernel (zero) from
-/// 128 KiB on, kept for reuse below.
-pub fn free(id: u32) {
-    let Some(t) = TABLES.get() else { return };
-    let Some(o) = object(id) else { return };
+/// Frees a heap object (a partitioned allocation with all its parts). A
+/// packed slot keeps its key for the next object of that key; a large
+/// object's pages are given back to the kernel (zero) from 128 KiB on, kept
+/// for reuse below. False, freeing nothing, for a part of a partitioned
+/// allocation other than its first.
+pub fn free(id: u32) -> bool {
+    let Some(t) = TABLES.get() else { return true };
+    let Some(o) = object(id) else { return true };
     if o.is_global() {
-        return;
+        return true;
     }
     let mut st = ALLOC.lock();
     if !o.is_live() {
-        return;
+        return true;
     }
+    if st.part_of.contains_key(&id) {
+        return false;
+    }
+    super::partition::join_for_free(t, &mut st, id, o);
     let class = class_of_state(o.state());
     let span = o.span();
     if crate::backend::is_mprotect() {
@@ -427,6 +439,7 @@ pub fn free(id: u32) {
             .or_default()
             .push(id as usize);
     }
+    true
 }
 
 /// Registers a `PUSH_GLOBAL`: page-aligned storage of `size` bytes padded to

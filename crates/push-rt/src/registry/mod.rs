@@ -27,12 +27,15 @@
 //!   registration of globals;
 //! * `keys`: putting an object's pages under a key, and counting the kernel
 //!   mappings each change makes or joins;
-//! * `fork`: giving a fork child its own copy of the packed objects.
+//! * `fork`: giving a fork child its own copy of the packed objects;
+//! * `partition`: one allocation cut into page-aligned parts, each an
+//!   object with its own policy.
 
 mod alloc;
 mod fork;
 mod keys;
 mod object;
+mod partition;
 mod table;
 
 pub use self::alloc::{
@@ -41,6 +44,9 @@ pub use self::alloc::{
 pub use self::fork::{after_fork_child, after_fork_parent, before_fork};
 pub use self::keys::{move_key, set_key, set_policy_key};
 pub use self::object::{pack_epoch, unpack_epoch, Object, Policy};
+pub use self::partition::{
+    allocation_size, is_later_part, is_partitioned, partition, PartitionError,
+};
 pub use self::table::{
     arena_page, in_arena, init, lookup, object, prefetch_lookup, scan_id, scan_len, used_ids,
     ARENA_PAGES, ARENA_SIZE, MAX_IDS,

@@ -120,6 +120,7 @@ pub enum Api {
     ProtectedByAt = 18,
     RacyAt = 19,
     BarrierOpens = 20,
+    Partition = 21,
 }
 
 impl Api {
@@ -180,6 +181,7 @@ impl Api {
             Api::ProtectedByAt => "push_protected_by_at",
             Api::RacyAt => "push_racy_at",
             Api::BarrierOpens => "push_barrier_opens",
+            Api::Partition => "push_partition",
         }
     }
 }
@@ -195,6 +197,13 @@ pub enum Refusal {
     NullLock = 3,
     NotHeld = 4,
     NullBarrier = 5,
+    NotStart = 6,
+    PartSize = 7,
+    Packed = 8,
+    AlreadyParts = 9,
+    LaterPart = 10,
+    Partitioned = 11,
+    NoRoom = 12,
 }
 
 impl Refusal {
@@ -206,6 +215,22 @@ impl Refusal {
             Refusal::NullLock => "a null lock",
             Refusal::NotHeld => "not a lock held by the caller",
             Refusal::NullBarrier => "a null barrier",
+            Refusal::NotStart => "not the start of a tracked object",
+            Refusal::PartSize => {
+                "the part size is not a whole number of pages (4096 bytes): \
+                 round it up to pages, and pad each part's data to it"
+            }
+            Refusal::Packed => {
+                "the object is too small to have pages of its own (2 KiB or less): \
+                 allocate at least two pages"
+            }
+            Refusal::AlreadyParts => "the object is partitioned already, or a part",
+            Refusal::LaterPart => {
+                "a part of a partitioned allocation: free (or resize) the allocation, \
+                 from its first part"
+            }
+            Refusal::Partitioned => "a partitioned allocation cannot be resized",
+            Refusal::NoRoom => "no room for more tracked globals",
         }
     }
 }
