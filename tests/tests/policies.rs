@@ -227,3 +227,23 @@ fn a_later_part_cannot_be_freed_alone() {
         assert_report_count(&r, 1);
     }
 }
+
+#[test]
+fn the_slices_example_runs_clean_and_reports_its_stray_write() {
+    let src = repo_root().join("examples/slices.c");
+    let bin = compile_c(src.to_str().unwrap());
+    let native = run_native(&bin);
+    assert_exit_code(&native, 0);
+    require_pku!();
+    for mode in MODES {
+        let r = run_mode(mode, &bin);
+        assert_clean(&r);
+        assert_stdout(&r, &native.stdout);
+        let r = run_mode_args(mode, &bin, &["stray"]);
+        assert_exit_code(&r, RACE_EXIT);
+        let line = line_containing(src.to_str().unwrap(), "/* thread 0's slice */");
+        let rep = assert_race(&r, DATA_RACE, true, "slices.c", line);
+        let obj = rep.object_line().expect("object line");
+        assert!(obj.contains(" of 16384 bytes, policy private(T1)"), "{obj}");
+    }
+}
