@@ -44,7 +44,7 @@ const EX_INLINE: usize = 5;
 const ARENA_CLOCK_SLOTS: usize = 1 << 20;
 
 #[derive(Default)]
-struct ExSlot {
+pub(crate) struct ExSlot {
     addr: AtomicUsize,
     /// Index + 1 into the clock array.
     index: AtomicU32,
@@ -55,7 +55,7 @@ struct ExSlot {
 /// program with thousands of locks pays 64 bytes for each.
 #[derive(Default)]
 #[repr(align(64))]
-struct ExClock {
+pub(crate) struct ExClock {
     /// The lock that owns this clock (used by the arena table, where the
     /// slot is found from the address alone).
     addr: AtomicUsize,
@@ -89,12 +89,9 @@ fn on() -> bool {
 }
 
 pub fn init() -> bool {
-    // SAFETY: both element types are atomics, valid when zero (empty).
-    let index = unsafe { FixedArray::<ExSlot>::new(EX_SLOTS) };
-    // SAFETY: as above.
-    let table = unsafe { FixedArray::<ExClock>::new(EX_CLOCKS) };
-    // SAFETY: as above.
-    let arena = unsafe { FixedArray::<ExClock>::new(ARENA_CLOCK_SLOTS) };
+    let index = FixedArray::<ExSlot>::new(EX_SLOTS);
+    let table = FixedArray::<ExClock>::new(EX_CLOCKS);
+    let arena = FixedArray::<ExClock>::new(ARENA_CLOCK_SLOTS);
     match (index, table, arena) {
         (Some(i), Some(t), Some(a)) => {
             let _ = EX_INDEX.set(i);
@@ -528,8 +525,7 @@ pub fn before_fork() {
 /// After `fork`, in parent and child: release what `before_fork` took.
 pub fn after_fork() {
     crate::clock_index::after_fork();
-    // SAFETY: `before_fork` locked every shard on this thread.
-    unsafe { crate::sys::unlock_all_after_fork(&SYNC) };
+    crate::sys::unlock_all_after_fork(&SYNC);
 }
 
 #[cfg(test)]

@@ -107,7 +107,7 @@ pub fn capture_here() -> Stack {
 const DEPOT_SIZE: usize = 1 << 16;
 
 #[derive(Default)]
-struct DepotEntry {
+pub(crate) struct DepotEntry {
     /// 0 empty, 1 being written, else the stack's hash | 2.
     hash: AtomicU64,
     len: AtomicU32,
@@ -117,10 +117,8 @@ struct DepotEntry {
 static DEPOT: OnceLock<FixedArray<DepotEntry>> = OnceLock::new();
 
 pub fn init_depot() -> bool {
-    // SAFETY: DepotEntry is all atomics; zero is an empty entry.
     DEPOT.get().is_some()
-        || unsafe { FixedArray::<DepotEntry>::new(DEPOT_SIZE) }
-            .is_some_and(|d| DEPOT.set(d).is_ok())
+        || FixedArray::<DepotEntry>::new(DEPOT_SIZE).is_some_and(|d| DEPOT.set(d).is_ok())
 }
 
 fn hash_of(s: &Stack) -> u64 {

@@ -141,9 +141,8 @@ pub fn owners() -> u32 {
 }
 
 pub fn init_owner_table() -> bool {
-    // SAFETY: AtomicU8 is valid when zero (slot not assigned).
     OWNER_SLOT.get().is_some()
-        || unsafe { FixedArray::<core::sync::atomic::AtomicU8>::new(OWNER_TABLE) }
+        || FixedArray::<core::sync::atomic::AtomicU8>::new(OWNER_TABLE)
             .is_some_and(|t| OWNER_SLOT.set(t).is_ok())
 }
 

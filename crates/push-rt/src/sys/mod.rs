@@ -1,0 +1,39 @@
+//! The runtime's one unsafe fence: every raw system call, raw pointer and
+//! `unsafe impl` of `push-rt` lives below this module; the crate root
+//! denies `unsafe_code` everywhere else.
+//!
+//! Each submodule states in its `//!` doc the invariants it keeps so that
+//! the safe functions it exports are sound for any safe caller; every
+//! `unsafe` block carries a `// SAFETY:` comment saying why it holds.
+//!
+//! - [`mem`]: anonymous mappings, [`FixedArray`] and [`Zeroable`] (the
+//!   types valid when all-zero), page protection of program memory.
+//! - [`zeroable`]: the `unsafe impl Zeroable` of the runtime's own table
+//!   types, kept here (not next to each type) so that the files declaring
+//!   them stay free of unsafe code; each impl says why zero is valid.
+//! - [`futex`]: futex wait/wake and [`FutexMutex`], a lock a fork handler
+//!   can hold across `fork`.
+//! - [`pkru`]: the one PKRU reader and writer, `pkey_mprotect`.
+//! - [`proc`]: errno, ids, exit, robust lists, prctl.
+//! - [`fd`]: file descriptors.
+//! - [`signal`]: signal masks, alternate signal stacks.
+//! - [`slot`]: [`Slot`], a lock-free producer-to-consumer cell.
+//!
+//! Unless a function says otherwise it is async-signal-safe: a system call
+//! or plain memory access, no allocation, no lock.
+
+pub mod fd;
+pub mod futex;
+pub mod mem;
+pub mod pkru;
+pub mod proc;
+pub mod signal;
+pub mod slot;
+pub mod zeroable;
+
+pub use fd::*;
+pub use futex::*;
+pub use mem::*;
+pub use proc::*;
+pub use signal::*;
+pub use slot::Slot;

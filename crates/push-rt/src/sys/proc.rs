@@ -1,0 +1,147 @@
+//! The process and its threads: errno, ids, exit, robust futex lists,
+//! prctl.
+//!
+//! # Invariants
+//! The wrappers pass the kernel only locals borrowed for the call; the
+//! robust list is read only from the calling thread's glibc descriptor,
+//! which is never tracked and stays readable while the thread lives.
+
+pub fn errno() -> i32 {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+pub fn set_errno(v: i32) {
+    // SAFETY: as above.
+    unsafe { *libc::__errno_location() = v }
+}
+
+pub fn gettid() -> i32 {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+/// The calling thread's name (`comm`: 15 bytes at most, NUL-padded), by
+/// one `prctl`. Async-signal-safe; may change `errno`.
+pub fn thread_comm() -> Option<[u8; 16]> {
+    let mut name = [0u8; 16];
+    // SAFETY: PR_GET_NAME writes at most 16 bytes (NUL included) into `name`.
+    if unsafe { libc::prctl(libc::PR_GET_NAME, name.as_mut_ptr()) } != 0 {
+        return None;
+    }
+    name[15] = 0;
+    Some(name)
+}
+
+pub fn getpid() -> i32 {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// Ends the process at once with `code` (no atexit handlers).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: exit_group never returns.
+    unsafe {
+        libc::syscall(libc::SYS_exit_group, code);
+    }
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+/// Whether kernel thread `tid` of this process still exists (a signal-0
+/// probe). A recycled tid reads as alive, which only delays reuse.
+pub fn thread_alive(tid: i32) -> bool {
+    if tid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks that the thread exists.
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, getpid(), tid, 0) };
+    r == 0 || errno() != libc::ESRCH
+}
+
+/// The calling thread's robust futex list head (`get_robust_list(2)`):
+/// the first entry, the offset from an entry to its futex word, and the
+/// entry of an operation in progress. None when the thread has none.
+pub fn robust_list() -> Option<(usize, isize, usize, usize)> {
+    let mut head: usize = 0;
+    let mut len: usize = 0;
+    // SAFETY: get_robust_list writes the two out-parameters only.
+    let r = unsafe { libc::syscall(libc::SYS_get_robust_list, 0, &mut head, &mut len) };
+    if r != 0 || head == 0 || len < 3 * core::mem::size_of::<usize>() {
+        return None;
+    }
+    // SAFETY: the head is glibc's `robust_head` in this thread's descriptor
+    // (never tracked, always readable): next, futex_offset, list_op_pending.
+    let (next, offset, pending) = unsafe {
+        let h = head as *const usize;
+        (
+            h.read_volatile(),
+            h.add(1).read_volatile() as isize,
+            h.add(2).read_volatile(),
+        )
+    };
+    Some((head, offset, next, pending))
+}
+
+/// Reads the `next` pointer of a robust list entry.
+///
+/// # Safety
+/// `entry` is an entry of the calling thread's robust list whose memory is
+/// readable by this thread now.
+pub unsafe fn robust_next(entry: usize) -> usize {
+    // SAFETY: per the caller.
+    unsafe { (entry as *const usize).read_volatile() }
+}
+
+/// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`, kept
+/// across `execve`): orphaned descendants are reparented to it instead of
+/// init, so `push run` can still see and end them. Returns false when the
+/// kernel refused.
+pub fn set_child_subreaper() -> bool {
+    // SAFETY: a prctl on the calling process with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 }
+}
+
+/// Eight bytes from the kernel's random pool (`getrandom`, non-blocking);
+/// whatever it could not fill stays zero.
+pub fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // SAFETY: getrandom writes at most 8 bytes into b.
+    unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, libc::GRND_NONBLOCK) };
+    u64::from_ne_bytes(b)
+}
+
+/// CPU time the calling thread has used, in nanoseconds.
+pub fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// `pthread_self()` of the calling thread, as an integer.
+pub fn pthread_self() -> u64 {
+    // SAFETY: pthread_self only reads the thread pointer.
+    unsafe { libc::pthread_self() as u64 }
+}
+
+/// The calling thread's stack, `[lo, hi)`, from `pthread_getattr_np`.
+/// Ordinary context only (it may allocate).
+pub fn stack_bounds() -> Option<(usize, usize)> {
+    // SAFETY: pthread_getattr_np fills a zeroed attr for the calling thread;
+    // we destroy it afterwards; the out-parameters are locals.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return None;
+        }
+        let mut addr: *mut libc::c_void = core::ptr::null_mut();
+        let mut size: libc::size_t = 0;
+        let r = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        (r == 0).then(|| (addr as usize, addr as usize + size))
+    }
+}
