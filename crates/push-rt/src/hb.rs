@@ -27,7 +27,7 @@
 
 use crate::sys::FixedArray;
 use crate::threads::{self, ThreadRecord};
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use push_hb::{ThreadIdx, VClock};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -62,7 +62,7 @@ pub(crate) struct ExClock {
     len: AtomicU32,
     inline: [AtomicU64; EX_INLINE],
     /// Components from EX_INLINE on, allocated when a clock grows that long.
-    spill: AtomicPtr<[AtomicU64; VC_LEN]>,
+    spill: crate::sys::OncePtr<[AtomicU64; VC_LEN]>,
 }
 
 const _: () = assert!(core::mem::size_of::<ExClock>() == 64);
@@ -167,33 +167,18 @@ impl ExClock {
         if i < EX_INLINE {
             return self.inline.get(i);
         }
-        let spill = self.spill.load(Ordering::Acquire);
-        // SAFETY: a non-null spill is a leaked Box that lives forever.
-        (!spill.is_null()).then(|| unsafe { &(*spill)[i] })
+        self.spill.get().and_then(|s| s.get(i))
     }
 
     fn component_or_grow(&self, i: usize) -> &AtomicU64 {
         if let Some(c) = self.component(i) {
             return c;
         }
-        let fresh: Box<[AtomicU64; VC_LEN]> = Box::new([const { AtomicU64::new(0) }; VC_LEN]);
-        let raw = Box::into_raw(fresh);
-        // Only the lock holder writes; a failed exchange cannot happen, but
-        // stay correct if it does.
-        if self
+        // Only the lock holder sets it; a lost race keeps the winner's.
+        let spill = self
             .spill
-            .compare_exchange(
-                core::ptr::null_mut(),
-                raw,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_err()
-        {
-            // SAFETY: `raw` was never published.
-            drop(unsafe { Box::from_raw(raw) });
-        }
-        self.component(i).expect("spill present")
+            .get_or_init(|| Box::new([const { AtomicU64::new(0) }; VC_LEN]));
+        &spill[i]
     }
 }
 
@@ -232,9 +217,16 @@ pub fn prefetch_ex(t: &ThreadRecord, addr: usize) {
 fn ex_clock_cached(t: &ThreadRecord, addr: usize, insert: bool) -> Option<&'static ExClock> {
     let e = &t.clock_cache[(addr >> 4) % threads::CLOCK_CACHE];
     if e[0].load(Ordering::Relaxed) == addr {
-        let p = e[1].load(Ordering::Relaxed) as *const ExClock;
-        // SAFETY: cached from `ex_clock`: a pointer into the never-freed table.
-        return Some(unsafe { &*p });
+        let p = e[1].load(Ordering::Relaxed);
+        // Cached from `ex_clock`: the address of an item of one of the two
+        // never-freed tables.
+        let hit = ARENA_CLOCKS
+            .get()
+            .and_then(|a| a.at_addr(p))
+            .or_else(|| EX_TABLE.get().and_then(|t| t.at_addr(p)));
+        if let Some(c) = hit {
+            return Some(c);
+        }
     }
     let c = ex_clock(addr, insert)?;
     e[0].store(addr, Ordering::Relaxed);

@@ -28,17 +28,14 @@ pub mod domains;
 pub mod exec_note;
 #[allow(unsafe_code)] // TODO(issue 12): move into sys
 pub mod fault;
-#[allow(unsafe_code)] // TODO(issue 12): move into sys
 pub mod hb;
 #[cfg(test)]
 mod hb_oracle;
 pub mod maps;
 pub mod options;
-#[allow(unsafe_code)] // TODO(issue 12): move into sys
-pub mod own_alloc;
+pub use sys::own_alloc;
 pub mod policy;
-#[allow(unsafe_code)] // TODO(issue 12): move into sys
-pub mod real;
+pub use sys::real;
 pub mod recycle;
 pub mod registry;
 pub mod rehash;
@@ -53,7 +50,6 @@ pub mod windows;
 
 #[allow(unsafe_code)] // TODO(issue 12): move into sys
 mod api;
-#[allow(unsafe_code)] // TODO(issue 12): move into sys
 mod lifecycle;
 mod locks;
 pub use api::*;

@@ -17,12 +17,10 @@
 
 pub mod capture;
 pub mod json;
-#[allow(unsafe_code)] // TODO(issue 12): move into sys
 pub mod printer;
 pub mod queue;
 pub mod render;
 pub mod suppress;
-#[allow(unsafe_code)] // TODO(issue 12): move into sys
 pub mod symbolize;
 pub mod text;
 

@@ -208,6 +208,18 @@ impl<T: 'static> FixedArray<T> {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
+
+    /// The item at address `addr` (as `get(i)` returned it, kept as an
+    /// integer); None for an address that is not an item's start.
+    #[inline]
+    pub fn at_addr(&self, addr: usize) -> Option<&'static T> {
+        let size = core::mem::size_of::<T>();
+        let off = addr.wrapping_sub(self.items.as_ptr() as usize);
+        if size == 0 || !off.is_multiple_of(size) {
+            return None;
+        }
+        self.items.get(off / size)
+    }
 }
 
 /// Starts loading the cache line of `p` without waiting for it (a hint: no

@@ -8,6 +8,9 @@
 //!
 //! - [`mem`]: anonymous mappings, [`FixedArray`] and [`Zeroable`] (the
 //!   types valid when all-zero), page protection of program memory.
+//! - [`once`]: [`OncePtr`], a pointer to a leaked value set at most once.
+//! - [`own_alloc`]: the runtime's own allocator (its `GlobalAlloc`).
+//! - [`real`]: the libc functions behind the hooks (`dlsym`'d pointers).
 //! - [`zeroable`]: the `unsafe impl Zeroable` of the runtime's own table
 //!   types, kept here (not next to each type) so that the files declaring
 //!   them stay free of unsafe code; each impl says why zero is valid.
@@ -25,8 +28,11 @@
 pub mod fd;
 pub mod futex;
 pub mod mem;
+pub mod once;
+pub mod own_alloc;
 pub mod pkru;
 pub mod proc;
+pub mod real;
 pub mod signal;
 pub mod slot;
 pub mod zeroable;
@@ -34,6 +40,7 @@ pub mod zeroable;
 pub use fd::*;
 pub use futex::*;
 pub use mem::*;
+pub use once::OncePtr;
 pub use proc::*;
 pub use signal::*;
 pub use slot::Slot;

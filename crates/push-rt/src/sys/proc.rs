@@ -83,14 +83,23 @@ pub fn robust_list() -> Option<(usize, isize, usize, usize)> {
     Some((head, offset, next, pending))
 }
 
-/// Reads the `next` pointer of a robust list entry.
-///
-/// # Safety
-/// `entry` is an entry of the calling thread's robust list whose memory is
-/// readable by this thread now.
-pub unsafe fn robust_next(entry: usize) -> usize {
-    // SAFETY: per the caller.
-    unsafe { (entry as *const usize).read_volatile() }
+/// Calls `visit` on each entry of the calling thread's robust list after
+/// `first` (glibc's PI bit 0 cleared), up to `head` or `limit` entries,
+/// then reads the entry's `next` pointer. `visit` makes the entry's memory
+/// readable if the runtime had closed it (an open `pthread_mutex_t` of the
+/// thread's own, which glibc keeps alive while it is on the list).
+pub fn walk_robust_list(head: usize, first: usize, limit: usize, mut visit: impl FnMut(usize)) {
+    let mut entry = first;
+    for _ in 0..limit {
+        let e = entry & !1;
+        if e == head || e == 0 {
+            break;
+        }
+        visit(e);
+        // SAFETY: `e` is an entry of this thread's robust list: a live,
+        // aligned mutex glibc linked there, readable once `visit` opened it.
+        entry = unsafe { (e as *const usize).read_volatile() };
+    }
 }
 
 /// Makes this process a child subreaper (`PR_SET_CHILD_SUBREAPER`, kept
@@ -144,4 +153,41 @@ pub fn stack_bounds() -> Option<(usize, usize)> {
         libc::pthread_attr_destroy(&mut attr);
         (r == 0).then(|| (addr as usize, addr as usize + size))
     }
+}
+
+/// What the dynamic loader knows of an address ([`dladdr`]).
+pub struct DlInfo {
+    /// The file of the object holding it.
+    pub module: Option<String>,
+    /// Where that object is loaded.
+    pub module_base: usize,
+    /// The nearest symbol below it.
+    pub symbol: Option<String>,
+}
+
+/// `dladdr(addr)`. Ordinary context only (allocates the strings).
+pub fn dladdr(addr: usize) -> Option<DlInfo> {
+    let name = |p: *const libc::c_char| {
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null name from dladdr is a NUL-terminated string in
+        // the loader's tables, alive while the object stays loaded (now).
+        let s = unsafe { std::ffi::CStr::from_ptr(p) };
+        Some(s.to_string_lossy().into_owned())
+    };
+    // SAFETY: Dl_info is plain data (zero is valid); dladdr only reads
+    // loader tables and fills info.
+    let info = unsafe {
+        let mut info: libc::Dl_info = core::mem::zeroed();
+        if libc::dladdr(addr as *const libc::c_void, &mut info) == 0 {
+            return None;
+        }
+        info
+    };
+    Some(DlInfo {
+        module: name(info.dli_fname),
+        module_base: info.dli_fbase as usize,
+        symbol: name(info.dli_sname),
+    })
 }

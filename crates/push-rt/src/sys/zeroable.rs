@@ -23,7 +23,7 @@ unsafe impl Zeroable for crate::threads::HeldLock {}
 unsafe impl Zeroable for crate::registry::Object {}
 // SAFETY: atomic integers only: zero is an empty index slot.
 unsafe impl Zeroable for crate::hb::ExSlot {}
-// SAFETY: atomic integers, an array of them and an `AtomicPtr` (zero is
+// SAFETY: atomic integers, an array of them and a `OncePtr` (zero is
 // null: no spill): zero is an unused clock.
 unsafe impl Zeroable for crate::hb::ExClock {}
 // SAFETY: atomic integers only: zero is an empty lockset entry.
