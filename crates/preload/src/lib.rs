@@ -1477,8 +1477,10 @@ pub unsafe extern "C" fn sigaction(
     act: *const libc::sigaction,
     old: *mut libc::sigaction,
 ) -> c_int {
-    // SAFETY: the caller's pointers, valid per the sigaction contract.
-    if let Some(r) = unsafe { rt::fault::app_sigaction(sig, act, old) } {
+    // SAFETY: the caller's pointers, null or valid per the sigaction
+    // contract.
+    let (act_ref, old_ref) = unsafe { (act.as_ref(), old.as_mut()) };
+    if let Some(r) = rt::fault::app_sigaction(sig, act_ref, old_ref) {
         return r;
     }
     // SAFETY: unchanged arguments.

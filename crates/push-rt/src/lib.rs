@@ -26,7 +26,6 @@ pub mod defaults;
 pub mod domains;
 #[allow(unsafe_code)] // TODO(issue 12): move into sys
 pub mod exec_note;
-#[allow(unsafe_code)] // TODO(issue 12): move into sys
 pub mod fault;
 pub mod hb;
 #[cfg(test)]

@@ -14,6 +14,8 @@
 //! - [`zeroable`]: the `unsafe impl Zeroable` of the runtime's own table
 //!   types, kept here (not next to each type) so that the files declaring
 //!   them stay free of unsafe code; each impl says why zero is valid.
+//! - [`frame`]: signal handlers in safe code: [`frame::SignalFrame`] (pc, frame
+//!   pointer, error code, trap flag, saved PKRU), the application's actions.
 //! - [`futex`]: futex wait/wake and [`FutexMutex`], a lock a fork handler
 //!   can hold across `fork`.
 //! - [`pkru`]: the one PKRU reader and writer, `pkey_mprotect`.
@@ -26,6 +28,7 @@
 //! or plain memory access, no allocation, no lock.
 
 pub mod fd;
+pub mod frame;
 pub mod futex;
 pub mod mem;
 pub mod once;
