@@ -21,10 +21,8 @@
 pub mod backend;
 pub mod barriers;
 pub mod clock_index;
-#[allow(unsafe_code)] // TODO(issue 12): move into sys
-pub mod defaults;
+pub use sys::defaults;
 pub mod domains;
-#[allow(unsafe_code)] // TODO(issue 12): move into sys
 pub mod exec_note;
 pub mod fault;
 pub mod hb;
@@ -40,14 +38,12 @@ pub mod registry;
 pub mod rehash;
 pub mod report;
 pub mod run_dir;
-#[allow(unsafe_code)] // TODO(issue 12): move into sys
 pub mod stack;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod threads;
 pub mod windows;
 
-#[allow(unsafe_code)] // TODO(issue 12): move into sys
 mod api;
 mod lifecycle;
 mod locks;

@@ -70,12 +70,11 @@ pub fn walk(first: usize, mut fp: usize, out: &mut Stack) {
         return;
     }
     while out.len < MAX_FRAMES {
-        if fp < lo || fp + 16 > hi || !fp.is_multiple_of(8) {
+        // Inside this thread's stack, which is mapped and readable for the
+        // thread's lifetime.
+        let Some((next, ret)) = crate::sys::read_own_stack_pair(fp, lo, hi) else {
             break;
-        }
-        // SAFETY: fp and fp+8 lie inside this thread's stack (checked above),
-        // which is mapped and readable for the thread's lifetime.
-        let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+        };
         if ret < 4096 {
             break;
         }
@@ -93,11 +92,7 @@ pub fn walk(first: usize, mut fp: usize, out: &mut Stack) {
 /// The calling code's stack, without runtime frames.
 #[inline(never)]
 pub fn capture_here() -> Stack {
-    let fp: usize;
-    // SAFETY: reads the frame-pointer register; no memory access.
-    unsafe {
-        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
-    };
+    let fp = crate::sys::frame_pointer();
     let mut s = Stack::default();
     walk(0, fp, &mut s);
     s

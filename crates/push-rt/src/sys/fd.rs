@@ -80,3 +80,9 @@ pub fn fstat(fd: i32) -> Option<libc::stat> {
         (libc::fstat(fd, &mut st) == 0).then_some(st)
     }
 }
+
+/// `access(path, mode) == 0`.
+pub fn access(path: &core::ffi::CStr, mode: i32) -> bool {
+    // SAFETY: path is NUL-terminated and lives for the call.
+    unsafe { libc::access(path.as_ptr(), mode) == 0 }
+}

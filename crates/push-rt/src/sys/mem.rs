@@ -62,7 +62,7 @@ pub fn reserve_arena(len: usize) -> Option<usize> {
 }
 
 /// Whether `[addr, addr+len)` lies inside the object arena.
-fn in_arena(addr: usize, len: usize) -> bool {
+pub fn in_arena(addr: usize, len: usize) -> bool {
     let lo = ARENA_LO.load(Ordering::Relaxed);
     let n = ARENA_LEN.load(Ordering::Acquire);
     n != 0 && addr >= lo && addr.wrapping_sub(lo) <= n && len <= n - (addr - lo)
@@ -113,6 +113,18 @@ pub fn arena_map_shared(fd: i32, addr: usize, len: usize, offset: usize) -> bool
         )
     };
     p as usize == addr
+}
+
+/// Copies `len` bytes between two arena ranges that do not overlap; false
+/// (nothing copied) if either is outside the arena or they overlap.
+pub fn arena_copy(src: usize, dst: usize, len: usize) -> bool {
+    if !in_arena(src, len) || !in_arena(dst, len) || (src < dst + len && dst < src + len) {
+        return false;
+    }
+    // SAFETY: two disjoint arena ranges (checked), which no Rust reference
+    // points into.
+    unsafe { core::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, len) };
+    true
 }
 
 /// Sets the page protection of `[addr, addr+len)` to `prot` (without

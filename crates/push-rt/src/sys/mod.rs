@@ -6,6 +6,7 @@
 //! the safe functions it exports are sound for any safe caller; every
 //! `unsafe` block carries a `// SAFETY:` comment saying why it holds.
 //!
+//! - [`heap`]: libc `malloc` for the C API's fallbacks.
 //! - [`mem`]: anonymous mappings, [`FixedArray`] and [`Zeroable`] (the
 //!   types valid when all-zero), page protection of program memory.
 //! - [`once`]: [`OncePtr`], a pointer to a leaked value set at most once.
@@ -20,6 +21,8 @@
 //!   can hold across `fork`.
 //! - [`pkru`]: the one PKRU reader and writer, `pkey_mprotect`.
 //! - [`proc`]: errno, ids, exit, robust lists, prctl.
+//! - [`defaults`]: calls the program's `push_default_options()` (program
+//!   code found by symbol: the one call into the program by address).
 //! - [`fd`]: file descriptors.
 //! - [`signal`]: signal masks, alternate signal stacks.
 //! - [`slot`]: [`Slot`], a lock-free producer-to-consumer cell.
@@ -27,9 +30,11 @@
 //! Unless a function says otherwise it is async-signal-safe: a system call
 //! or plain memory access, no allocation, no lock.
 
+pub mod defaults;
 pub mod fd;
 pub mod frame;
 pub mod futex;
+pub mod heap;
 pub mod mem;
 pub mod once;
 pub mod own_alloc;

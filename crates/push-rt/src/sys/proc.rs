@@ -137,9 +137,53 @@ pub fn pthread_self() -> u64 {
     unsafe { libc::pthread_self() as u64 }
 }
 
-/// The calling thread's stack, `[lo, hi)`, from `pthread_getattr_np`.
-/// Ordinary context only (it may allocate).
+thread_local! {
+    /// The calling thread's stack as [`stack_bounds`] last found it: the
+    /// range [`read_own_stack_pair`] may read.
+    static OWN_STACK: core::cell::Cell<(usize, usize)> =
+        const { core::cell::Cell::new((0, 0)) };
+}
+
+/// The calling thread's stack, `[lo, hi)`, from `pthread_getattr_np`
+/// (also remembered for [`read_own_stack_pair`]). Ordinary context only
+/// (it may allocate).
 pub fn stack_bounds() -> Option<(usize, usize)> {
+    let b = stack_bounds_now()?;
+    let _ = OWN_STACK.try_with(|s| s.set(b));
+    Some(b)
+}
+
+/// The two words at `fp` and `fp + 8` (a frame record: the caller's frame
+/// pointer and the return address), if `[fp, fp + 16)` is 8-aligned and
+/// lies within `[lo, hi)`, which must lie within the calling thread's
+/// stack as [`stack_bounds`] found it; None otherwise. Async-signal-safe.
+pub fn read_own_stack_pair(fp: usize, lo: usize, hi: usize) -> Option<(usize, usize)> {
+    let (own_lo, own_hi) = OWN_STACK.try_with(|s| s.get()).unwrap_or((0, 0));
+    if own_lo == 0 || lo < own_lo || hi > own_hi {
+        return None;
+    }
+    if fp < lo || fp.checked_add(16)? > hi || !fp.is_multiple_of(8) {
+        return None;
+    }
+    // SAFETY: [fp, fp+16) lies inside the calling thread's own stack
+    // (checked against the bounds pthread gave for this thread), which is
+    // mapped and readable while the thread runs; frame records chain
+    // upwards from the running frame, above the stack pointer.
+    Some(unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) })
+}
+
+/// The calling code's frame pointer (`rbp`).
+#[inline(always)]
+pub fn frame_pointer() -> usize {
+    let fp: usize;
+    // SAFETY: reads the frame-pointer register; no memory access.
+    unsafe {
+        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
+    };
+    fp
+}
+
+fn stack_bounds_now() -> Option<(usize, usize)> {
     // SAFETY: pthread_getattr_np fills a zeroed attr for the calling thread;
     // we destroy it afterwards; the out-parameters are locals.
     unsafe {
@@ -190,4 +234,23 @@ pub fn dladdr(addr: usize) -> Option<DlInfo> {
         module_base: info.dli_fbase as usize,
         symbol: name(info.dli_sname),
     })
+}
+
+/// Effective user and group ids.
+pub fn effective_ids() -> (u32, u32) {
+    // SAFETY: plain getters.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}
+
+/// Runs `f` on the value of environment variable `name` (`getenv`, no
+/// allocation: async-signal-safe as long as nobody changes the
+/// environment meanwhile, the same condition as for `getenv`).
+pub fn with_env<R>(name: &core::ffi::CStr, f: impl FnOnce(Option<&[u8]>) -> R) -> R {
+    // SAFETY: getenv reads the environment.
+    let p = unsafe { libc::getenv(name.as_ptr()) };
+    // SAFETY: a non-null result is a NUL-terminated string in the
+    // environment, which stays put while `f` runs (nobody calls setenv
+    // from an exec hook's thread meanwhile).
+    let v = (!p.is_null()).then(|| unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes());
+    f(v)
 }
