@@ -1,6 +1,6 @@
 //! File descriptors: writing, opening, closing.
 //!
-//! # Invariants
+//! # Safety
 //! Descriptors are plain integers; a wrapper passes the kernel only buffers
 //! borrowed for the length of the call, so a wrong descriptor is an error
 //! return, never memory unsafety.

@@ -3,7 +3,7 @@
 //! the frame's XSAVE area), the application's recorded actions
 //! ([`ActionCell`]) and what chaining to them needs.
 //!
-//! # Invariants
+//! # Safety
 //! - A [`SignalFrame`] is made only by [`entry`], the `SA_SIGINFO`
 //!   trampoline [`install`] registers, from the pointers the kernel passed:
 //!   `info` and `ctx` are null or valid for the whole handler, which is the

@@ -1,6 +1,6 @@
 //! Futex wait/wake and [`FutexMutex`].
 //!
-//! # Invariants
+//! # Safety
 //! The kernel only reads a futex word, which is a live `AtomicU32`. The
 //! value of a [`FutexMutex`] is reached only through a [`FutexGuard`]
 //! (which holds the lock) or, between `lock_for_fork` and

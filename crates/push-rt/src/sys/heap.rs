@@ -1,7 +1,7 @@
 //! The program's heap (libc `malloc`), for the C API's untracked
 //! fallbacks, and copies out of tracked objects.
 //!
-//! # Invariants
+//! # Safety
 //! Only blocks this module allocated are written here; tracked objects are
 //! read only inside the object arena ([`super::mem`]'s range check), where
 //! no Rust reference points. Freeing or resizing a block the program got

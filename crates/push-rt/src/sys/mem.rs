@@ -1,7 +1,7 @@
 //! Memory: anonymous mappings the runtime keeps for the whole process,
 //! and fixed arrays of types valid when all-zero.
 //!
-//! # Invariants
+//! # Safety
 //! - [`reserve`] returns a fresh private anonymous mapping (or null) that
 //!   is never unmapped by this module: a [`FixedArray`] built on it may
 //!   hand out `&'static` references.
@@ -20,7 +20,8 @@
 //!   runtime gives read-write back only to pages that were read-write
 //!   (the arena, registered globals). A caller that granted write to
 //!   memory Rust treats as immutable would break that; the runtime's
-//!   callers are `backend::protect` and `registry` (see issue 12's notes).
+//!   callers are `backend::protect` and `registry`; the wrappers cannot
+//!   check which pages they are given (a known gap of this fence).
 
 use core::sync::atomic::{AtomicUsize, Ordering};
 

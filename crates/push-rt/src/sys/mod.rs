@@ -1,31 +1,40 @@
-//! The runtime's one unsafe fence: every raw system call, raw pointer and
-//! `unsafe impl` of `push-rt` lives below this module; the crate root
-//! denies `unsafe_code` everywhere else.
+//! The runtime's one unsafe fence: every raw system call, raw pointer
+//! dereference and `unsafe impl` of `push-rt` lives below this module; the
+//! crate root denies `unsafe_code` everywhere else.
 //!
-//! Each submodule states in its `//!` doc the invariants it keeps so that
-//! the safe functions it exports are sound for any safe caller; every
-//! `unsafe` block carries a `// SAFETY:` comment saying why it holds.
+//! Each submodule's `# Safety` paragraph states the invariants it keeps so
+//! that the safe functions it exports are sound for a safe caller (and
+//! names the known gaps); every `unsafe` block carries a `// SAFETY:`
+//! comment saying why it holds.
 //!
-//! - [`heap`]: libc `malloc` for the C API's fallbacks.
-//! - [`mem`]: anonymous mappings, [`FixedArray`] and [`Zeroable`] (the
-//!   types valid when all-zero), page protection of program memory.
-//! - [`once`]: [`OncePtr`], a pointer to a leaked value set at most once.
-//! - [`own_alloc`]: the runtime's own allocator (its `GlobalAlloc`).
-//! - [`real`]: the libc functions behind the hooks (`dlsym`'d pointers).
+//! - [`mem`]: anonymous mappings, [`FixedArray`] and [`Zeroable`] (types
+//!   valid when all-zero), the object arena (range-checked mapping,
+//!   zeroing, copying, discarding), page protection.
 //! - [`zeroable`]: the `unsafe impl Zeroable` of the runtime's own table
-//!   types, kept here (not next to each type) so that the files declaring
-//!   them stay free of unsafe code; each impl says why zero is valid.
-//! - [`frame`]: signal handlers in safe code: [`frame::SignalFrame`] (pc, frame
-//!   pointer, error code, trap flag, saved PKRU), the application's actions.
+//!   types. They live here, not next to each type, so that the files
+//!   declaring the types stay under `deny(unsafe_code)`; the price is
+//!   `pub(crate)` visibility of those types (not of their fields), and that
+//!   a new field must be checked against its impl here (each impl lists
+//!   what its fields are). A derive would need a proc-macro crate for a
+//!   handful of types.
 //! - [`futex`]: futex wait/wake and [`FutexMutex`], a lock a fork handler
 //!   can hold across `fork`.
+//! - [`slot`]: [`Slot`], a lock-free producer-to-consumer cell (the report
+//!   queue).
+//! - [`once`]: [`OncePtr`], a pointer to a leaked value set at most once.
 //! - [`pkru`]: the one PKRU reader and writer, `pkey_mprotect`.
-//! - [`proc`]: errno, ids, exit, robust lists, prctl.
-//! - [`defaults`]: calls the program's `push_default_options()` (program
-//!   code found by symbol: the one call into the program by address).
+//! - [`frame`]: signal handlers in safe code: [`frame::SignalFrame`] (pc,
+//!   frame pointer, error code, trap flag, saved mask, saved PKRU), the
+//!   application's recorded actions, signal sets.
+//! - [`signal`]: dispositions, masks, alternate signal stacks.
+//! - [`proc`]: errno, ids, exit, robust lists, prctl, stack bounds and
+//!   frame records, `dladdr`, `getenv`.
 //! - [`fd`]: file descriptors.
-//! - [`signal`]: signal masks, alternate signal stacks.
-//! - [`slot`]: [`Slot`], a lock-free producer-to-consumer cell.
+//! - [`heap`]: libc `malloc` for the C API's fallbacks.
+//! - [`own_alloc`]: the runtime's own allocator (its `GlobalAlloc`).
+//! - [`real`]: the libc functions behind the hooks (`dlsym`'d pointers).
+//! - [`defaults`]: calls the program's `push_default_options()` (program
+//!   code found by symbol).
 //!
 //! Unless a function says otherwise it is async-signal-safe: a system call
 //! or plain memory access, no allocation, no lock.

@@ -1,7 +1,7 @@
 //! [`OncePtr`]: a pointer set at most once to a leaked `Box`, read
 //! lock-free.
 //!
-//! # Invariants
+//! # Safety
 //! The pointer is null or a `Box` leaked by [`OncePtr::get_or_init`],
 //! never freed, never replaced once set: a reference to it may be
 //! `'static`. Reading is async-signal-safe; setting allocates.

@@ -1,7 +1,7 @@
 //! PKRU: the one place the runtime reads or writes the register, and
 //! `pkey_mprotect`.
 //!
-//! # Invariants
+//! # Safety
 //! RDPKRU/WRPKRU fault (#UD) unless the OS enabled protection keys
 //! (OSPKE). [`mark_usable`] is called once start-up has seen OSPKE; until
 //! then [`read`] returns None and [`write`] does nothing. Changing PKRU

@@ -1,7 +1,7 @@
 //! The process and its threads: errno, ids, exit, robust futex lists,
 //! prctl.
 //!
-//! # Invariants
+//! # Safety
 //! The wrappers pass the kernel only locals borrowed for the call; the
 //! robust list is read only from the calling thread's glibc descriptor,
 //! which is never tracked and stays readable while the thread lives.

@@ -1,6 +1,6 @@
 //! Signal dispositions and masks, alternate signal stacks.
 //!
-//! # Invariants
+//! # Safety
 //! Signal sets are built in locals; an alternate stack handed to the
 //! kernel is a mapping from [`map_alt_stack`], never unmapped, so a thread
 //! may run on it for as long as it lives.

@@ -1,7 +1,7 @@
 //! [`Slot`]: one value handed from a producer to a consumer through a
 //! state word, without a lock (the report queue's cells).
 //!
-//! # Invariants
+//! # Safety
 //! The value is written only by the thread that moved the state from
 //! EMPTY to WRITING, and read only by the thread that moved it from READY
 //! to READING; every other state change touches the word alone. So at most
