@@ -55,10 +55,12 @@ fn app_action(sig: c_int) -> Option<&'static AppAction> {
 /// Installs the handlers, keeping whatever was there as the application's.
 pub fn install(pkru_offset: u32) -> bool {
     PKRU_OFFSET.store(pkru_offset, Ordering::Relaxed);
-    for (sig, old) in [
-        (libc::SIGSEGV, frame::install::<OnSegv>(libc::SIGSEGV)),
-        (libc::SIGTRAP, frame::install::<OnTrap>(libc::SIGTRAP)),
-    ] {
+    for sig in [libc::SIGSEGV, libc::SIGTRAP] {
+        let old = if sig == libc::SIGSEGV {
+            frame::install::<OnSegv>(sig)
+        } else {
+            frame::install::<OnTrap>(sig)
+        };
         let Some(old) = old else { return false };
         if let Some(a) = app_action(sig) {
             a.set(&old);
