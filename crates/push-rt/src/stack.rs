@@ -69,10 +69,13 @@ pub fn walk(first: usize, mut fp: usize, out: &mut Stack) {
     if lo == 0 {
         return;
     }
+    let Some(stack) = crate::sys::own_stack(lo, hi) else {
+        return;
+    };
     while out.len < MAX_FRAMES {
         // Inside this thread's stack, which is mapped and readable for the
         // thread's lifetime.
-        let Some((next, ret)) = crate::sys::read_own_stack_pair(fp, lo, hi) else {
+        let Some((next, ret)) = stack.frame_record(fp) else {
             break;
         };
         if ret < 4096 {

@@ -139,13 +139,13 @@ pub fn pthread_self() -> u64 {
 
 thread_local! {
     /// The calling thread's stack as [`stack_bounds`] last found it: the
-    /// range [`read_own_stack_pair`] may read.
+    /// range an [`OwnStack`] may cover.
     static OWN_STACK: core::cell::Cell<(usize, usize)> =
         const { core::cell::Cell::new((0, 0)) };
 }
 
 /// The calling thread's stack, `[lo, hi)`, from `pthread_getattr_np`
-/// (also remembered for [`read_own_stack_pair`]). Ordinary context only
+/// (also remembered for [`own_stack`]). Ordinary context only
 /// (it may allocate).
 pub fn stack_bounds() -> Option<(usize, usize)> {
     let b = stack_bounds_now()?;
@@ -153,23 +153,42 @@ pub fn stack_bounds() -> Option<(usize, usize)> {
     Some(b)
 }
 
-/// The two words at `fp` and `fp + 8` (a frame record: the caller's frame
-/// pointer and the return address), if `[fp, fp + 16)` is 8-aligned and
-/// lies within `[lo, hi)`, which must lie within the calling thread's
-/// stack as [`stack_bounds`] found it; None otherwise. Async-signal-safe.
-pub fn read_own_stack_pair(fp: usize, lo: usize, hi: usize) -> Option<(usize, usize)> {
+/// Part `[lo, hi)` of the calling thread's own stack, checked against the
+/// bounds [`stack_bounds`] found for it: frame records in it may be read.
+/// Not `Send`: it is only meaningful on the thread that made it.
+pub struct OwnStack {
+    lo: usize,
+    hi: usize,
+    _this_thread: core::marker::PhantomData<*const ()>,
+}
+
+/// `[lo, hi)` as an [`OwnStack`], if it lies within the calling thread's
+/// stack as [`stack_bounds`] found it. Async-signal-safe.
+pub fn own_stack(lo: usize, hi: usize) -> Option<OwnStack> {
     let (own_lo, own_hi) = OWN_STACK.try_with(|s| s.get()).unwrap_or((0, 0));
-    if own_lo == 0 || lo < own_lo || hi > own_hi {
-        return None;
+    (own_lo != 0 && lo >= own_lo && hi <= own_hi && lo < hi).then_some(OwnStack {
+        lo,
+        hi,
+        _this_thread: core::marker::PhantomData,
+    })
+}
+
+impl OwnStack {
+    /// The two words at `fp` and `fp + 8` (a frame record: the caller's
+    /// frame pointer and the return address), if `[fp, fp + 16)` is
+    /// 8-aligned and inside this range; None otherwise.
+    #[inline]
+    pub fn frame_record(&self, fp: usize) -> Option<(usize, usize)> {
+        if fp < self.lo || fp.checked_add(16)? > self.hi || !fp.is_multiple_of(8) {
+            return None;
+        }
+        // SAFETY: [fp, fp+16) lies inside the calling thread's own stack
+        // (own_stack checked the range against the bounds pthread gave for
+        // this thread, and OwnStack does not leave the thread), which is
+        // mapped and readable while the thread runs; frame records chain
+        // upwards from the running frame, above the stack pointer.
+        Some(unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) })
     }
-    if fp < lo || fp.checked_add(16)? > hi || !fp.is_multiple_of(8) {
-        return None;
-    }
-    // SAFETY: [fp, fp+16) lies inside the calling thread's own stack
-    // (checked against the bounds pthread gave for this thread), which is
-    // mapped and readable while the thread runs; frame records chain
-    // upwards from the running frame, above the stack pointer.
-    Some(unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) })
 }
 
 /// The calling code's frame pointer (`rbp`).
