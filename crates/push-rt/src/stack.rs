@@ -116,7 +116,8 @@ static DEPOT: OnceLock<FixedArray<DepotEntry>> = OnceLock::new();
 
 pub fn init_depot() -> bool {
     DEPOT.get().is_some()
-        || FixedArray::<DepotEntry>::new(DEPOT_SIZE).is_some_and(|d| DEPOT.set(d).is_ok())
+        || FixedArray::<DepotEntry>::new(DEPOT_SIZE)
+            .is_some_and(|d| DEPOT.set(d).is_ok() || DEPOT.get().is_some())
 }
 
 fn hash_of(s: &Stack) -> u64 {

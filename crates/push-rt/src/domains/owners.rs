@@ -143,7 +143,7 @@ pub fn owners() -> u32 {
 pub fn init_owner_table() -> bool {
     OWNER_SLOT.get().is_some()
         || FixedArray::<core::sync::atomic::AtomicU8>::new(OWNER_TABLE)
-            .is_some_and(|t| OWNER_SLOT.set(t).is_ok())
+            .is_some_and(|t| OWNER_SLOT.set(t).is_ok() || OWNER_SLOT.get().is_some())
 }
 
 impl Keys {
