@@ -163,17 +163,22 @@ pub extern "C" fn push_calloc(n: size_t, size: size_t) -> *mut c_void {
 }
 
 #[no_mangle]
-pub extern "C" fn push_realloc(p: *mut c_void, size: size_t) -> *mut c_void {
+pub unsafe extern "C" fn push_realloc(p: *mut c_void, size: size_t) -> *mut c_void {
     let _g = rt::enter();
-    // SAFETY: the C contract of push_realloc: p is null or from push_malloc/malloc.
-    unsafe { rt::api_realloc(p.cast(), size) }.cast()
+    match rt::api_realloc(p as usize, size) {
+        Some(r) => r.cast(),
+        // SAFETY: the C contract of push_realloc: p is from malloc.
+        None => unsafe { libc::realloc(p, size) },
+    }
 }
 
 #[no_mangle]
-pub extern "C" fn push_free(p: *mut c_void) {
+pub unsafe extern "C" fn push_free(p: *mut c_void) {
     let _g = rt::enter();
-    // SAFETY: the C contract of push_free: p is null or from push_malloc/malloc.
-    unsafe { rt::api_free(p.cast(), Api::Free) };
+    if !rt::api_free(p as usize, Api::Free) {
+        // SAFETY: the C contract of push_free: p is from malloc.
+        unsafe { libc::free(p) };
+    }
 }
 
 #[no_mangle]
@@ -1531,8 +1536,10 @@ pub unsafe extern "C" fn sigaction(
     act: *const libc::sigaction,
     old: *mut libc::sigaction,
 ) -> c_int {
-    // SAFETY: the caller's pointers, valid per the sigaction contract.
-    if let Some(r) = unsafe { rt::fault::app_sigaction(sig, act, old) } {
+    // SAFETY: the caller's pointers, null or valid per the sigaction
+    // contract.
+    let (act_ref, old_ref) = unsafe { (act.as_ref(), old.as_mut()) };
+    if let Some(r) = rt::fault::app_sigaction(sig, act_ref, old_ref) {
         return r;
     }
     // SAFETY: unchanged arguments.
@@ -1688,9 +1695,12 @@ fn forget_clocks_in(p: *mut c_void) {
 pub unsafe extern "C" fn free(p: *mut c_void) {
     if !p.is_null() && rt::registry::in_arena(p as usize) {
         let _g = rt::enter();
-        // SAFETY: p lies in the tracked arena, so it is ours to free.
-        unsafe { rt::api_free(p.cast(), Api::PlainFree) };
-        return;
+        // p lies in the tracked arena: ours to free (when the runtime is
+        // off, api_free says so and it goes to the allocator below, as
+        // before through libc's free).
+        if rt::api_free(p as usize, Api::PlainFree) {
+            return;
+        }
     }
     if !p.is_null() {
         forget_clocks_in(p);
@@ -1734,13 +1744,22 @@ pub unsafe extern "C" fn _Exit(code: c_int) -> ! {
 // ---------------------------------------------------------------------------
 
 type CStrP = *const libc::c_char;
+
+/// A C string argument, None for null.
+///
+/// # Safety
+/// `p` is null or a NUL-terminated string that outlives `'a`.
+unsafe fn c_str_arg<'a>(p: CStrP) -> Option<&'a core::ffi::CStr> {
+    // SAFETY: per the contract.
+    (!p.is_null()).then(|| unsafe { core::ffi::CStr::from_ptr(p) })
+}
 type Argv = *const *const libc::c_char;
 type SpawnArgv = *const *mut libc::c_char;
 
 #[no_mangle]
 pub unsafe extern "C" fn execve(path: CStrP, argv: Argv, envp: Argv) -> c_int {
-    // SAFETY: the caller passes a valid path; check only reads it.
-    unsafe { rt::exec_note::check(path, false) };
+    // SAFETY: the caller passes a valid path (or null); check only reads it.
+    rt::exec_note::check(unsafe { c_str_arg(path) }, false);
     // SAFETY: the caller's arguments go unchanged to the real function.
     unsafe { real::execve()(path, argv, envp) }
 }
@@ -1748,7 +1767,7 @@ pub unsafe extern "C" fn execve(path: CStrP, argv: Argv, envp: Argv) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn execv(path: CStrP, argv: Argv) -> c_int {
     // SAFETY: as in execve.
-    unsafe { rt::exec_note::check(path, false) };
+    rt::exec_note::check(unsafe { c_str_arg(path) }, false);
     // SAFETY: the caller's arguments go unchanged to the real function.
     unsafe { real::execv()(path, argv) }
 }
@@ -1756,7 +1775,7 @@ pub unsafe extern "C" fn execv(path: CStrP, argv: Argv) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn execvp(file: CStrP, argv: Argv) -> c_int {
     // SAFETY: as in execve; the file is looked up in PATH.
-    unsafe { rt::exec_note::check(file, true) };
+    rt::exec_note::check(unsafe { c_str_arg(file) }, true);
     // SAFETY: the caller's arguments go unchanged to the real function.
     unsafe { real::execvp()(file, argv) }
 }
@@ -1764,7 +1783,7 @@ pub unsafe extern "C" fn execvp(file: CStrP, argv: Argv) -> c_int {
 #[no_mangle]
 pub unsafe extern "C" fn execvpe(file: CStrP, argv: Argv, envp: Argv) -> c_int {
     // SAFETY: as in execvp.
-    unsafe { rt::exec_note::check(file, true) };
+    rt::exec_note::check(unsafe { c_str_arg(file) }, true);
     // SAFETY: the caller's arguments go unchanged to the real function.
     unsafe { real::execvpe()(file, argv, envp) }
 }
@@ -1779,7 +1798,7 @@ pub unsafe extern "C" fn posix_spawn(
     envp: SpawnArgv,
 ) -> c_int {
     // SAFETY: as in execve.
-    unsafe { rt::exec_note::check(path, false) };
+    rt::exec_note::check(unsafe { c_str_arg(path) }, false);
     // SAFETY: the caller's arguments go unchanged to the real function.
     unsafe { real::posix_spawn()(pid, path, actions, attr, argv, envp) }
 }
@@ -1794,7 +1813,7 @@ pub unsafe extern "C" fn posix_spawnp(
     envp: SpawnArgv,
 ) -> c_int {
     // SAFETY: as in execvp.
-    unsafe { rt::exec_note::check(file, true) };
+    rt::exec_note::check(unsafe { c_str_arg(file) }, true);
     // SAFETY: the caller's arguments go unchanged to the real function.
     unsafe { real::posix_spawnp()(pid, file, actions, attr, argv, envp) }
 }

@@ -78,12 +78,10 @@ fn warn_untracked() {
 /// of its own.
 pub fn api_malloc(size: usize) -> *mut u8 {
     if !enabled() {
-        // SAFETY: plain libc allocation.
-        return unsafe { libc::malloc(size) }.cast();
+        return sys::heap::malloc(size);
     }
     match alloc_tracked(size, false) {
-        // SAFETY: plain libc allocation.
-        0 => unsafe { libc::malloc(size) }.cast(),
+        0 => sys::heap::malloc(size),
         p => p as *mut u8,
     }
 }
@@ -94,29 +92,25 @@ pub fn api_calloc(n: usize, size: usize) -> *mut u8 {
         return core::ptr::null_mut();
     };
     if !enabled() {
-        // SAFETY: plain libc allocation.
-        return unsafe { libc::calloc(n, size) }.cast();
+        return sys::heap::calloc(n, size);
     }
     match alloc_tracked(total, true) {
-        // SAFETY: plain libc allocation.
-        0 => unsafe { libc::calloc(n, size) }.cast(),
+        0 => sys::heap::calloc(n, size),
         p => p as *mut u8,
     }
 }
 
-/// `push_free` (and plain `free` of a tracked pointer).
-///
-/// # Safety
-/// `ptr` is null, a tracked object, or a pointer libc's allocator may free.
-pub unsafe fn api_free(ptr: *mut u8, api: Api) {
-    if ptr.is_null() {
-        return;
+/// `push_free` (and plain `free` of a tracked pointer) of the object at
+/// `addr`. Returns false when the pointer is not the runtime's (outside
+/// the arena, or the runtime is off): the caller frees it with libc's
+/// `free`, which has its C contract.
+#[must_use]
+pub fn api_free(addr: usize, api: Api) -> bool {
+    if addr == 0 {
+        return true;
     }
-    let addr = ptr as usize;
     if !enabled() || !registry::in_arena(addr) {
-        // SAFETY: not ours: the pointer came from libc's allocator.
-        unsafe { libc::free(ptr.cast()) };
-        return;
+        return false;
     }
     match registry::lookup(addr) {
         Some((id, o)) if o.base() == addr => {
@@ -128,7 +122,7 @@ pub unsafe fn api_free(ptr: *mut u8, api: Api) {
                     addr,
                     Some((id, o)),
                 );
-                return;
+                return true;
             }
             hb::forget_range(addr, registry::allocation_size(id));
             registry::free(id);
@@ -137,24 +131,23 @@ pub unsafe fn api_free(ptr: *mut u8, api: Api) {
             capture::annotation_error(api, Refusal::Untracked, libc::EINVAL, addr, other);
         }
     }
+    true
 }
 
-/// `push_realloc`: keeps contents and policy.
-///
-/// # Safety
-/// `ptr` is null, a tracked object, or a pointer libc's allocator may resize.
-pub unsafe fn api_realloc(ptr: *mut u8, size: usize) -> *mut u8 {
-    if ptr.is_null() {
-        return api_malloc(size);
+/// `push_realloc` of the object at `addr`: keeps contents and policy.
+/// None when the pointer is not the runtime's (outside the arena, or the
+/// runtime is off): the caller resizes it with libc's `realloc`, which
+/// has its C contract.
+pub fn api_realloc(addr: usize, size: usize) -> Option<*mut u8> {
+    if addr == 0 {
+        return Some(api_malloc(size));
     }
-    let addr = ptr as usize;
     if !enabled() || !registry::in_arena(addr) {
-        // SAFETY: not ours: the pointer came from libc's allocator.
-        return unsafe { libc::realloc(ptr.cast(), size) }.cast();
+        return None;
     }
     let Some((id, o)) = registry::lookup(addr).filter(|(_, o)| o.base() == addr) else {
         capture::annotation_error(Api::Realloc, Refusal::Untracked, libc::EINVAL, addr, None);
-        return core::ptr::null_mut();
+        return Some(core::ptr::null_mut());
     };
     if registry::is_later_part(id) || registry::is_partitioned(id) {
         let why = if registry::is_later_part(id) {
@@ -163,43 +156,40 @@ pub unsafe fn api_realloc(ptr: *mut u8, size: usize) -> *mut u8 {
             Refusal::Partitioned
         };
         capture::annotation_error(Api::Realloc, why, libc::EINVAL, addr, Some((id, o)));
-        return core::ptr::null_mut();
+        return Some(core::ptr::null_mut());
     }
     if size == 0 {
         hb::forget_range(addr, o.size());
         registry::free(id);
-        return core::ptr::null_mut();
+        return Some(core::ptr::null_mut());
     }
     if size <= o.capacity() {
         o.set_size(size);
-        return ptr;
+        return Some(addr as *mut u8);
     }
     let old_size = o.size();
     let new = alloc_tracked(size, false);
     if new == 0 {
         // No room for a tracked object: the data moves to plain memory.
-        // SAFETY: plain libc allocation.
-        let plain: *mut u8 = unsafe { libc::malloc(size) }.cast();
+        // Reading the old one with the caller's rights is realloc's access.
+        let plain = sys::heap::malloc_copy_from_arena(addr, old_size, size);
         if plain.is_null() {
-            return plain;
+            return Some(plain);
         }
-        // SAFETY: the old object holds old_size bytes; the new block at least
-        // size. Reading the old one with the caller's rights is realloc's access.
-        unsafe { core::ptr::copy_nonoverlapping(ptr, plain, old_size.min(size)) };
         registry::free(id);
-        return plain;
+        return Some(plain);
     }
     let Some((_, new_obj)) = registry::lookup(new) else {
-        return core::ptr::null_mut();
+        return Some(core::ptr::null_mut());
     };
-    // SAFETY: both ranges are live tracked objects of at least old_size bytes;
-    // the new one is still private to the caller. Reading the old one with the
-    // caller's rights is the access realloc makes.
-    unsafe { core::ptr::copy_nonoverlapping(ptr, new as *mut u8, old_size.min(size)) };
+    // Both are live tracked objects of at least old_size bytes; the new one
+    // is still private to the caller. Reading the old one with the caller's
+    // rights is the access realloc makes.
+    sys::arena_copy(addr, new, old_size.min(size));
     new_obj.copy_change(o);
     let _ = registry::set_policy_key(new_obj, o.policy_key(), None);
     registry::free(id);
-    new as *mut u8
+    Some(new as *mut u8)
 }
 
 /// Registers a `PUSH_GLOBAL`, private to the calling (main) thread.

@@ -95,32 +95,16 @@ pub fn base_prot(key: u32, readonly_key: u32) -> i32 {
 /// Sets the protection of `[addr, addr+len)` under the current backend: the
 /// key (pages stay read-write) under `mpk`, the page protection `prot`
 /// under `mprotect`. Async-signal-safe (one system call).
-///
-/// # Safety
 /// The range is page-aligned and belongs to a tracked object (or fresh
 /// arena pages) of the runtime.
 ///
 /// # Errors
 /// The errno value of the system call.
-pub unsafe fn protect(addr: usize, len: usize, key: u32, prot: i32) -> Result<(), i32> {
+pub fn protect(addr: usize, len: usize, key: u32, prot: i32) -> Result<(), i32> {
     if is_mpk() {
-        // SAFETY: per the caller.
-        unsafe {
-            x86_check::pkey::mprotect(
-                addr as *mut u8,
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                key,
-            )
-        }
+        crate::sys::pkru::pkey_mprotect(addr, len, key)
     } else {
         MPROTECT_CALLS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: per the caller.
-        let r = unsafe { libc::mprotect(addr as *mut libc::c_void, len, prot) };
-        if r == 0 {
-            Ok(())
-        } else {
-            Err(crate::sys::errno())
-        }
+        crate::sys::mprotect(addr, len, prot)
     }
 }

@@ -11,7 +11,7 @@
 //! multi-threaded program. System calls and stack buffers only, no
 //! allocation, no lock; the run directory is captured at start-up.
 
-use core::ffi::c_char;
+use core::ffi::CStr;
 use std::ffi::CString;
 use std::sync::OnceLock;
 
@@ -58,62 +58,42 @@ impl Buf {
         }
         self.push(&d[i..])
     }
-    /// NUL-terminated, for a system call.
-    fn c_str(&mut self) -> Option<*const c_char> {
+    /// NUL-terminated, for a system call (up to its first NUL, as the
+    /// kernel would read it).
+    fn c_str(&mut self) -> Option<&CStr> {
         if self.len >= self.b.len() {
             return None;
         }
         self.b[self.len] = 0;
-        Some(self.b.as_ptr().cast())
+        CStr::from_bytes_until_nul(&self.b[..=self.len]).ok()
     }
-}
-
-/// The bytes of a C string (without its NUL).
-///
-/// # Safety
-/// `p` is a valid NUL-terminated string.
-unsafe fn bytes<'a>(p: *const c_char) -> &'a [u8] {
-    // SAFETY: per the contract.
-    unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes()
 }
 
 /// Checks the program an exec or spawn is about to start (`search`: looked
 /// up in PATH like `execvp`). Async-signal-safe; errno is preserved.
-///
-/// # Safety
-/// `path` is null or a valid NUL-terminated string.
-pub unsafe fn check(path: *const c_char, search: bool) {
+/// `path` is None for a null pointer.
+pub fn check(path: Option<&CStr>, search: bool) {
     let Some(dir) = RUN_DIR.get() else { return };
-    if path.is_null() {
-        return;
-    }
+    let Some(path) = path else { return };
     let saved = crate::sys::errno();
-    // SAFETY: path is a valid C string (caller).
-    let name = unsafe { bytes(path) };
+    let name = path.to_bytes();
     let mut file = Buf::new();
     if search && !name.contains(&b'/') {
-        // SAFETY: getenv reads the environment; no allocation.
-        let p = unsafe { libc::getenv(c"PATH".as_ptr()) };
-        let dirs: &[u8] = if p.is_null() {
-            b"/bin:/usr/bin"
-        } else {
-            // SAFETY: getenv returned a valid C string.
-            unsafe { bytes(p) }
-        };
-        let mut found = false;
-        for d in dirs.split(|&c| c == b':') {
-            file.len = 0;
-            let d: &[u8] = if d.is_empty() { b"." } else { d };
-            if !(file.push(d) && file.push(b"/") && file.push(name)) {
-                continue;
+        let found = crate::sys::with_env(c"PATH", |p| {
+            let dirs: &[u8] = p.unwrap_or(b"/bin:/usr/bin");
+            for d in dirs.split(|&c| c == b':') {
+                file.len = 0;
+                let d: &[u8] = if d.is_empty() { b"." } else { d };
+                if !(file.push(d) && file.push(b"/") && file.push(name)) {
+                    continue;
+                }
+                let Some(c) = file.c_str() else { continue };
+                if crate::sys::access(c, libc::X_OK) {
+                    return true;
+                }
             }
-            let Some(c) = file.c_str() else { continue };
-            // SAFETY: c is NUL-terminated in `file`.
-            if unsafe { libc::access(c, libc::X_OK) } == 0 {
-                found = true;
-                break;
-            }
-        }
+            false
+        });
         if !found {
             crate::sys::set_errno(saved);
             return;
@@ -128,32 +108,23 @@ pub unsafe fn check(path: *const c_char, search: bool) {
 }
 
 /// Why LD_PRELOAD cannot enter the program at `path`, if it cannot.
-fn unwatchable(path: *const c_char) -> Option<&'static [u8]> {
-    // SAFETY: path is NUL-terminated; the descriptor is closed below.
-    let fd = unsafe { libc::open(path, libc::O_RDONLY | libc::O_CLOEXEC) };
+fn unwatchable(path: &CStr) -> Option<&'static [u8]> {
+    let fd = crate::sys::open(path, libc::O_RDONLY | libc::O_CLOEXEC, 0);
     if fd < 0 {
         return None;
     }
     let r = classify(fd);
-    // SAFETY: fd is ours.
-    unsafe { libc::close(fd) };
+    crate::sys::close(fd);
     r
 }
 
 fn classify(fd: i32) -> Option<&'static [u8]> {
-    // SAFETY: a zeroed stat is a valid out-buffer for fstat.
-    let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: fstat writes into st.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return None;
-    }
+    let st = crate::sys::fstat(fd)?;
     let mut h = [0u8; 64];
-    // SAFETY: pread writes at most 64 bytes into h.
-    if unsafe { libc::pread(fd, h.as_mut_ptr().cast(), 64, 0) } != 64 || &h[..4] != b"\x7fELF" {
+    if crate::sys::pread(fd, &mut h, 0) != 64 || &h[..4] != b"\x7fELF" {
         return None; // a script: its interpreter is what runs
     }
-    // SAFETY: plain getters.
-    let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let (euid, egid) = crate::sys::effective_ids();
     if (st.st_mode & libc::S_ISUID != 0 && st.st_uid != euid)
         || (st.st_mode & libc::S_ISGID != 0 && st.st_gid != egid)
     {
@@ -170,8 +141,7 @@ fn classify(fd: i32) -> Option<&'static [u8]> {
     if phentsize < 4 {
         return None;
     }
-    // SAFETY: pread writes at most `len` bytes into ph.
-    let got = unsafe { libc::pread(fd, ph.as_mut_ptr().cast(), len, phoff as libc::off_t) };
+    let got = crate::sys::pread(fd, &mut ph[..len], phoff);
     if got < len as isize {
         return None;
     }
@@ -196,18 +166,14 @@ fn note(dir: &CString, file: &[u8], reason: &[u8]) {
         return;
     }
     let Some(c) = name.c_str() else { return };
-    // SAFETY: c is NUL-terminated; the descriptor is closed below.
-    let fd = unsafe {
-        libc::open(
-            c,
-            libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC,
-            0o644,
-        )
-    };
+    let fd = crate::sys::open(
+        c,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC,
+        0o644,
+    );
     if fd >= 0 {
         crate::sys::write_all(fd, &line.b[..line.len]);
-        // SAFETY: fd is ours.
-        unsafe { libc::close(fd) };
+        crate::sys::close(fd);
     }
 }
 

@@ -27,7 +27,7 @@
 
 use crate::sys::FixedArray;
 use crate::threads::{self, ThreadRecord};
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use push_hb::{ThreadIdx, VClock};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -44,7 +44,7 @@ const EX_INLINE: usize = 5;
 const ARENA_CLOCK_SLOTS: usize = 1 << 20;
 
 #[derive(Default)]
-struct ExSlot {
+pub(crate) struct ExSlot {
     addr: AtomicUsize,
     /// Index + 1 into the clock array.
     index: AtomicU32,
@@ -55,14 +55,14 @@ struct ExSlot {
 /// program with thousands of locks pays 64 bytes for each.
 #[derive(Default)]
 #[repr(align(64))]
-struct ExClock {
+pub(crate) struct ExClock {
     /// The lock that owns this clock (used by the arena table, where the
     /// slot is found from the address alone).
     addr: AtomicUsize,
     len: AtomicU32,
     inline: [AtomicU64; EX_INLINE],
     /// Components from EX_INLINE on, allocated when a clock grows that long.
-    spill: AtomicPtr<[AtomicU64; VC_LEN]>,
+    spill: crate::sys::OncePtr<[AtomicU64; VC_LEN]>,
 }
 
 const _: () = assert!(core::mem::size_of::<ExClock>() == 64);
@@ -89,12 +89,9 @@ fn on() -> bool {
 }
 
 pub fn init() -> bool {
-    // SAFETY: both element types are atomics, valid when zero (empty).
-    let index = unsafe { FixedArray::<ExSlot>::new(EX_SLOTS) };
-    // SAFETY: as above.
-    let table = unsafe { FixedArray::<ExClock>::new(EX_CLOCKS) };
-    // SAFETY: as above.
-    let arena = unsafe { FixedArray::<ExClock>::new(ARENA_CLOCK_SLOTS) };
+    let index = FixedArray::<ExSlot>::new(EX_SLOTS);
+    let table = FixedArray::<ExClock>::new(EX_CLOCKS);
+    let arena = FixedArray::<ExClock>::new(ARENA_CLOCK_SLOTS);
     match (index, table, arena) {
         (Some(i), Some(t), Some(a)) => {
             let _ = EX_INDEX.set(i);
@@ -170,33 +167,18 @@ impl ExClock {
         if i < EX_INLINE {
             return self.inline.get(i);
         }
-        let spill = self.spill.load(Ordering::Acquire);
-        // SAFETY: a non-null spill is a leaked Box that lives forever.
-        (!spill.is_null()).then(|| unsafe { &(*spill)[i] })
+        self.spill.get().and_then(|s| s.get(i))
     }
 
     fn component_or_grow(&self, i: usize) -> &AtomicU64 {
         if let Some(c) = self.component(i) {
             return c;
         }
-        let fresh: Box<[AtomicU64; VC_LEN]> = Box::new([const { AtomicU64::new(0) }; VC_LEN]);
-        let raw = Box::into_raw(fresh);
-        // Only the lock holder writes; a failed exchange cannot happen, but
-        // stay correct if it does.
-        if self
+        // Only the lock holder sets it; a lost race keeps the winner's.
+        let spill = self
             .spill
-            .compare_exchange(
-                core::ptr::null_mut(),
-                raw,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_err()
-        {
-            // SAFETY: `raw` was never published.
-            drop(unsafe { Box::from_raw(raw) });
-        }
-        self.component(i).expect("spill present")
+            .get_or_init(|| Box::new([const { AtomicU64::new(0) }; VC_LEN]));
+        &spill[i]
     }
 }
 
@@ -235,9 +217,16 @@ pub fn prefetch_ex(t: &ThreadRecord, addr: usize) {
 fn ex_clock_cached(t: &ThreadRecord, addr: usize, insert: bool) -> Option<&'static ExClock> {
     let e = &t.clock_cache[(addr >> 4) % threads::CLOCK_CACHE];
     if e[0].load(Ordering::Relaxed) == addr {
-        let p = e[1].load(Ordering::Relaxed) as *const ExClock;
-        // SAFETY: cached from `ex_clock`: a pointer into the never-freed table.
-        return Some(unsafe { &*p });
+        let p = e[1].load(Ordering::Relaxed);
+        // Cached from `ex_clock`: the address of an item of one of the two
+        // never-freed tables.
+        let hit = ARENA_CLOCKS
+            .get()
+            .and_then(|a| a.at_addr(p))
+            .or_else(|| EX_TABLE.get().and_then(|t| t.at_addr(p)));
+        if let Some(c) = hit {
+            return Some(c);
+        }
     }
     let c = ex_clock(addr, insert)?;
     e[0].store(addr, Ordering::Relaxed);
@@ -528,8 +517,7 @@ pub fn before_fork() {
 /// After `fork`, in parent and child: release what `before_fork` took.
 pub fn after_fork() {
     crate::clock_index::after_fork();
-    // SAFETY: `before_fork` locked every shard on this thread.
-    unsafe { crate::sys::unlock_all_after_fork(&SYNC) };
+    crate::sys::unlock_all_after_fork(&SYNC);
 }
 
 #[cfg(test)]

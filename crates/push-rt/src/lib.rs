@@ -12,15 +12,16 @@
 //! the C API calls the `api_*` functions of `api`. This file holds
 //! start-up, the background threads, PKRU refresh and exit.
 //!
-//! Unsafe code lives in `sys`, `real`, `fault` and the table modules, each
-//! stating its invariants.
+//! Unsafe code lives in `sys` only (see its doc for the invariants each
+//! submodule keeps); the rest of the crate is under `deny(unsafe_code)`.
+#![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod backend;
 pub mod barriers;
 pub mod clock_index;
-pub mod defaults;
+pub use sys::defaults;
 pub mod domains;
 pub mod exec_note;
 pub mod fault;
@@ -29,16 +30,17 @@ pub mod hb;
 mod hb_oracle;
 pub mod maps;
 pub mod options;
-pub mod own_alloc;
+pub use sys::own_alloc;
 pub mod phases;
 pub mod policy;
-pub mod real;
+pub use sys::real;
 pub mod recycle;
 pub mod registry;
 pub mod rehash;
 pub mod report;
 pub mod run_dir;
 pub mod stack;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod threads;
 pub mod windows;
@@ -137,13 +139,14 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
             sys::exit_now(2);
         }
     };
+    if chosen == backend::Backend::Mpk {
+        // choose_backend saw CPU and kernel support (OSPKE).
+        sys::pkru::mark_usable();
+    }
     let seed = if opts.seed != 0 {
         opts.seed
     } else {
-        let mut b = [0u8; 8];
-        // SAFETY: getrandom writes at most 8 bytes into b.
-        unsafe { libc::getrandom(b.as_mut_ptr().cast(), 8, libc::GRND_NONBLOCK) };
-        u64::from_ne_bytes(b) | 1
+        sys::random_u64() | 1
     };
     if let Err(e) = domains::init(seed, chosen) {
         let why =

@@ -117,17 +117,7 @@ fn open_robust_words_for_the_kernel(rec: &threads::ThreadRecord) {
     }
     // glibc marks PI entries with bit 0; a list longer than this is cut
     // short (its rest stays as it would have been).
-    let mut entry = first;
-    for _ in 0..1024 {
-        let e = entry & !1;
-        if e == head || e == 0 {
-            break;
-        }
-        open_object_of(e);
-        // SAFETY: `e` is an entry of this thread's robust list, and the
-        // object holding it (if tracked) was just opened.
-        entry = unsafe { sys::robust_next(e) };
-    }
+    sys::walk_robust_list(head, first, 1024, open_object_of);
 }
 
 /// The calling thread is about to `clone` a thread that will run on its

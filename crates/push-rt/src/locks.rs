@@ -213,9 +213,7 @@ pub fn unlock_window_begin(t: &threads::ThreadRecord, lock: usize) -> LockWord {
     if !backend::is_mpk() {
         return LockWord::Tracked;
     }
-    // SAFETY: RDPKRU only reads; init verified OSPKE before hooks run.
-    let now = unsafe { x86_check::pkru::read() };
-    if !now.allows(obj.key(), true) {
+    if !crate::sys::pkru::read().is_some_and(|now| now.allows(obj.key(), true)) {
         return LockWord::Tracked;
     }
     open_window(t, lock);

@@ -77,8 +77,7 @@ pub fn before_fork() {
 
 /// After `fork`, in parent and child.
 pub fn after_fork() {
-    // SAFETY: `before_fork` locked every shard on this thread.
-    unsafe { crate::sys::unlock_all_after_fork(&PENDING) };
+    crate::sys::unlock_all_after_fork(&PENDING);
 }
 
 #[cfg(test)]

@@ -48,15 +48,7 @@ fn moves_per_period(credit: &mut f64, budget_ns: u64) -> u32 {
     moves
 }
 
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes the timespec we pass.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+use crate::sys::thread_cpu_ns;
 
 /// Starts the rehash thread (ordinary context; once).
 pub fn start(period_ms: u64) {

@@ -69,13 +69,15 @@ pub fn walk(first: usize, mut fp: usize, out: &mut Stack) {
     if lo == 0 {
         return;
     }
+    let Some(stack) = crate::sys::own_stack(lo, hi) else {
+        return;
+    };
     while out.len < MAX_FRAMES {
-        if fp < lo || fp + 16 > hi || !fp.is_multiple_of(8) {
+        // Inside this thread's stack, which is mapped and readable for the
+        // thread's lifetime.
+        let Some((next, ret)) = stack.frame_record(fp) else {
             break;
-        }
-        // SAFETY: fp and fp+8 lie inside this thread's stack (checked above),
-        // which is mapped and readable for the thread's lifetime.
-        let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+        };
         if ret < 4096 {
             break;
         }
@@ -93,11 +95,7 @@ pub fn walk(first: usize, mut fp: usize, out: &mut Stack) {
 /// The calling code's stack, without runtime frames.
 #[inline(never)]
 pub fn capture_here() -> Stack {
-    let fp: usize;
-    // SAFETY: reads the frame-pointer register; no memory access.
-    unsafe {
-        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
-    };
+    let fp = crate::sys::frame_pointer();
     let mut s = Stack::default();
     walk(0, fp, &mut s);
     s
@@ -109,19 +107,15 @@ pub fn capture_here() -> Stack {
 /// a protecting lock was acquired.
 #[inline(never)]
 pub fn caller_pc() -> usize {
-    let mut fp: usize;
-    // SAFETY: reads the frame-pointer register; no memory access.
-    unsafe {
-        core::arch::asm!("mov {}, rbp", out(reg) fp, options(nomem, nostack, preserves_flags))
-    };
     let (lo, hi) = bounds();
+    let Some(stack) = crate::sys::own_stack(lo, hi) else {
+        return 0;
+    };
+    let mut fp = crate::sys::frame_pointer();
     for _ in 0..MAX_FRAMES {
-        if lo == 0 || fp < lo || fp + 16 > hi || !fp.is_multiple_of(8) {
+        let Some((next, ret)) = stack.frame_record(fp) else {
             return 0;
-        }
-        // SAFETY: fp and fp+8 lie inside this thread's stack (checked above),
-        // which is mapped and readable for the thread's lifetime.
-        let (next, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+        };
         if ret < 4096 {
             return 0;
         }
@@ -140,7 +134,7 @@ pub fn caller_pc() -> usize {
 const DEPOT_SIZE: usize = 1 << 16;
 
 #[derive(Default)]
-struct DepotEntry {
+pub(crate) struct DepotEntry {
     /// 0 empty, 1 being written, else the stack's hash | 2.
     hash: AtomicU64,
     len: AtomicU32,
@@ -150,10 +144,9 @@ struct DepotEntry {
 static DEPOT: OnceLock<FixedArray<DepotEntry>> = OnceLock::new();
 
 pub fn init_depot() -> bool {
-    // SAFETY: DepotEntry is all atomics; zero is an empty entry.
     DEPOT.get().is_some()
-        || unsafe { FixedArray::<DepotEntry>::new(DEPOT_SIZE) }
-            .is_some_and(|d| DEPOT.set(d).is_ok())
+        || FixedArray::<DepotEntry>::new(DEPOT_SIZE)
+            .is_some_and(|d| DEPOT.set(d).is_ok() || DEPOT.get().is_some())
 }
 
 fn hash_of(s: &Stack) -> u64 {

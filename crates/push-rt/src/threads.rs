@@ -131,7 +131,7 @@ struct Local {
     in_runtime: Cell<bool>,
     /// Id + 1 of the calling thread's record; 0 until registered.
     id: Cell<u32>,
-    record: Cell<*const ThreadRecord>,
+    record: Cell<Option<&'static ThreadRecord>>,
 }
 
 thread_local! {
@@ -139,7 +139,7 @@ thread_local! {
         Local {
             in_runtime: Cell::new(false),
             id: Cell::new(0),
-            record: Cell::new(core::ptr::null()),
+            record: Cell::new(None),
         }
     };
 }
@@ -149,8 +149,7 @@ pub fn init() -> bool {
     if TABLE.get().is_some() {
         return true;
     }
-    // SAFETY: ThreadRecord is all atomics; zero is a valid (free) record.
-    match unsafe { FixedArray::<ThreadRecord>::new(MAX_THREADS) } {
+    match FixedArray::<ThreadRecord>::new(MAX_THREADS) {
         Some(t) => TABLE.set(t).is_ok() || TABLE.get().is_some(),
         None => false,
     }
@@ -322,34 +321,23 @@ pub fn display_number(id: u32) -> Option<u32> {
 pub fn adopt(id: u32) {
     let Some(r) = record(id) else { return };
     r.tid.store(sys::gettid(), Ordering::Relaxed);
-    // SAFETY: pthread_self only reads the thread pointer.
-    let me = unsafe { libc::pthread_self() } as u64;
+    let me = sys::pthread_self();
     r.pthread.store(me, Ordering::Relaxed);
     note_pthread(id, me);
     r.state.store(STATE_LIVE, Ordering::Release);
     crate::hb::on_adopt(id, r);
     let _ = LOCAL.try_with(|l| {
         l.id.set(id + 1);
-        l.record.set(r);
+        l.record.set(Some(r));
     });
 }
 
 /// Records the calling thread's stack bounds (normal context only).
 pub fn record_stack_bounds(id: u32) {
     let Some(r) = record(id) else { return };
-    // SAFETY: pthread_getattr_np fills a zeroed attr for the calling thread;
-    // we destroy it afterwards.
-    unsafe {
-        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
-        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) == 0 {
-            let mut addr: *mut libc::c_void = core::ptr::null_mut();
-            let mut size: libc::size_t = 0;
-            if libc::pthread_attr_getstack(&attr, &mut addr, &mut size) == 0 {
-                r.stack_lo.store(addr as usize, Ordering::Relaxed);
-                r.stack_hi.store(addr as usize + size, Ordering::Relaxed);
-            }
-            libc::pthread_attr_destroy(&mut attr);
-        }
+    if let Some((lo, hi)) = sys::stack_bounds() {
+        r.stack_lo.store(lo, Ordering::Relaxed);
+        r.stack_hi.store(hi, Ordering::Relaxed);
     }
 }
 
@@ -366,13 +354,11 @@ pub fn current_id() -> Option<u32> {
 pub fn hook_thread() -> Option<(u32, &'static ThreadRecord)> {
     let (inside, id, rec) = LOCAL
         .try_with(|l| (l.in_runtime.get(), l.id.get(), l.record.get()))
-        .unwrap_or((true, 0, core::ptr::null()));
+        .unwrap_or((true, 0, None));
     if inside {
         return None;
     }
-    if id != 0 && !rec.is_null() {
-        // SAFETY: `record` points into the never-freed thread table.
-        let rec = unsafe { &*rec };
+    if let (true, Some(rec)) = (id != 0, rec) {
         if rec.unchecked.load(Ordering::Relaxed) {
             return None;
         }
@@ -402,10 +388,9 @@ pub fn current() -> Option<(u32, &'static ThreadRecord)> {
 pub fn current_or_register_record() -> Option<(u32, &'static ThreadRecord)> {
     let (id, rec) = LOCAL
         .try_with(|l| (l.id.get(), l.record.get()))
-        .unwrap_or((0, core::ptr::null()));
-    if id != 0 && !rec.is_null() {
-        // SAFETY: `record` points into the never-freed thread table.
-        return Some((id - 1, unsafe { &*rec }));
+        .unwrap_or((0, None));
+    if let (true, Some(rec)) = (id != 0, rec) {
+        return Some((id - 1, rec));
     }
     current_or_register().and_then(|id| Some((id, record(id)?)))
 }

@@ -70,8 +70,7 @@ pub fn init() -> bool {
     if STATE.get().is_some() {
         return true;
     }
-    // SAFETY: AtomicU64 is valid when zero (no window, version 0).
-    match unsafe { FixedArray::<AtomicU64>::new(registry::MAX_IDS) } {
+    match FixedArray::<AtomicU64>::new(registry::MAX_IDS) {
         Some(a) => STATE.set(a).is_ok(),
         None => false,
     }
@@ -129,8 +128,7 @@ pub fn reprotect(id: u32, o: &Object) -> Result<(), i32> {
         let held = take_applying(w);
         let s = w.load(Ordering::Acquire) & !APPLYING;
         let key = o.key();
-        // SAFETY: the object's own pages.
-        let r = unsafe { backend::protect(start, span, key, prot_of(s, key)) };
+        let r = backend::protect(start, span, key, prot_of(s, key));
         if held {
             w.fetch_and(!APPLYING, Ordering::AcqRel);
         }
@@ -165,8 +163,7 @@ pub fn reprotect_at(id: u32, o: &Object, addr: usize) -> Result<(), i32> {
     let page = addr & !(crate::sys::PAGE - 1);
     if page < start || page >= start + span {
         let w = word(id).map_or(0, |w| w.load(Ordering::Acquire));
-        // SAFETY: a page the lookup attributes to this object.
-        unsafe { backend::protect(page, crate::sys::PAGE, o.key(), prot_of(w, o.key()))? };
+        backend::protect(page, crate::sys::PAGE, o.key(), prot_of(w, o.key()))?;
     }
     Ok(())
 }

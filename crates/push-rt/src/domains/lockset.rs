@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 const LOCKSET_SIZE: usize = 1 << 18;
 
 #[derive(Default)]
-struct LockEntry {
+pub(crate) struct LockEntry {
     addr: AtomicUsize,
     /// Ordinal + 1; 0 while the entry is being filled.
     ordinal: AtomicU32,
@@ -42,8 +42,7 @@ pub fn init_lockset() -> bool {
     if LOCKSET.get().is_some() {
         return true;
     }
-    // SAFETY: LockEntry is all atomics, valid when zero (empty slot).
-    match unsafe { FixedArray::<LockEntry>::new(LOCKSET_SIZE) } {
+    match FixedArray::<LockEntry>::new(LOCKSET_SIZE) {
         Some(a) => {
             let _ = LOCKSET.set(a);
             true

@@ -37,7 +37,7 @@ use std::sync::OnceLock;
 use x86_check::pkru::Access;
 use x86_check::Pkru;
 
-mod lockset;
+pub(crate) mod lockset;
 mod owners;
 mod program_keys;
 
@@ -252,16 +252,15 @@ pub fn apply_pkru(want: Pkru) -> bool {
     if !crate::backend::is_mpk() {
         return false;
     }
-    // SAFETY: init verified OSPKE before any caller can reach this; `want`
-    // always keeps key 0 (stacks, heap, runtime metadata) read-write.
-    unsafe {
-        let current = x86_check::pkru::read();
-        let want = keep_program_bits(want, current);
-        if current == want {
-            return false;
-        }
-        x86_check::pkru::write(want);
+    // `want` always keeps key 0 (stacks, heap, runtime metadata) read-write.
+    let Some(current) = crate::sys::pkru::read() else {
+        return false;
+    };
+    let want = keep_program_bits(want, current);
+    if current == want {
+        return false;
     }
+    crate::sys::pkru::write(want);
     true
 }
 

@@ -155,14 +155,9 @@ pub fn owners() -> u32 {
 }
 
 pub fn init_owner_table() -> bool {
-    if OWNER_SLOT.get().is_none() {
-        // SAFETY: AtomicU8 is valid when zero (slot not assigned).
-        if let Some(t) = unsafe { FixedArray::<AtomicU8>::new(OWNER_TABLE) } {
-            // A racing initializer may have won: either table will do.
-            let _ = OWNER_SLOT.set(t);
-        }
-    }
     OWNER_SLOT.get().is_some()
+        || FixedArray::<core::sync::atomic::AtomicU8>::new(OWNER_TABLE)
+            .is_some_and(|t| OWNER_SLOT.set(t).is_ok() || OWNER_SLOT.get().is_some())
 }
 
 impl Keys {

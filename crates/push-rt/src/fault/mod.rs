@@ -11,78 +11,33 @@
 //! `sigaction`/`signal` interposers), or kills the process with the original
 //! signal.
 //!
-//! # Safety
-//! The handlers run in signal context with the kernel's default PKRU (key 0
+//! Signal context: the handlers run with the kernel's default PKRU (key 0
 //! only): they touch only key-0 runtime tables, allocate nothing, take no
-//! lock, and preserve errno. The application's handler is kept in a
-//! double-buffered cell written under a spin flag and read lock-free.
+//! lock, and preserve errno. The signal frame is reached through
+//! [`sys::frame::SignalFrame`]; the application's handler is kept in a
+//! [`sys::frame::ActionCell`] (double-buffered, read lock-free).
 
 use crate::domains::{self, Keys};
 use crate::policy::{self, Verdict};
 use crate::registry::{self, Object};
 use crate::report::capture::{self, FaultSite};
+use crate::sys::frame::{self, ActionCell, SavedPkru, SignalFrame, SignalHandler};
 use crate::threads::{self, ThreadRecord};
-use crate::{backend, real, sys};
-use core::cell::UnsafeCell;
+use crate::{backend, sys};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use libc::{c_int, c_void, siginfo_t};
+use libc::c_int;
 use x86_check::pkru::Access;
-use x86_check::{xsave, Pkru};
+use x86_check::Pkru;
 
 mod portable;
 
 const SEGV_ACCERR: c_int = 2;
 const SEGV_PKUERR: c_int = 4;
-const TRAP_FLAG: i64 = 1 << 8;
+/// The application's action for one signal.
+type AppAction = ActionCell<libc::sigaction>;
 
-/// The application's action for one signal, double-buffered.
-struct AppAction {
-    slots: [UnsafeCell<libc::sigaction>; 2],
-    current: AtomicUsize,
-    writing: AtomicBool,
-}
-
-// SAFETY: a slot is written only by the holder of `writing` and only while it
-// is not `current`; readers copy `current`'s slot. A reader racing two
-// consecutive writes could see a torn slot; sigaction on SIGSEGV/SIGTRAP
-// while those faults are being delivered is not something programs do.
-unsafe impl Sync for AppAction {}
-
-impl AppAction {
-    const fn new() -> Self {
-        // SAFETY: an all-zero sigaction is SIG_DFL with no flags and an empty mask.
-        let zero = unsafe { core::mem::zeroed::<libc::sigaction>() };
-        AppAction {
-            slots: [UnsafeCell::new(zero), UnsafeCell::new(zero)],
-            current: AtomicUsize::new(0),
-            writing: AtomicBool::new(false),
-        }
-    }
-
-    fn get(&self) -> libc::sigaction {
-        let i = self.current.load(Ordering::Acquire);
-        // SAFETY: see the Sync impl; the slot holds a valid sigaction.
-        unsafe { *self.slots[i & 1].get() }
-    }
-
-    fn set(&self, act: &libc::sigaction) {
-        while self
-            .writing
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
-            core::hint::spin_loop();
-        }
-        let next = (self.current.load(Ordering::Relaxed) + 1) & 1;
-        // SAFETY: we hold `writing` and `next` is not the slot readers use.
-        unsafe { *self.slots[next].get() = *act };
-        self.current.store(next, Ordering::Release);
-        self.writing.store(false, Ordering::Release);
-    }
-}
-
-static APP_SEGV: AppAction = AppAction::new();
-static APP_TRAP: AppAction = AppAction::new();
+static APP_SEGV: AppAction = AppAction::new(frame::zeroed());
+static APP_TRAP: AppAction = AppAction::new(frame::zeroed());
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 static PKRU_OFFSET: AtomicU32 = AtomicU32::new(0);
 pub static FAULTS: AtomicUsize = AtomicUsize::new(0);
@@ -100,28 +55,15 @@ fn app_action(sig: c_int) -> Option<&'static AppAction> {
 /// Installs the handlers, keeping whatever was there as the application's.
 pub fn install(pkru_offset: u32) -> bool {
     PKRU_OFFSET.store(pkru_offset, Ordering::Relaxed);
-    let sigaction = real::get::sigaction();
-    for (sig, handler) in [
-        (
-            libc::SIGSEGV,
-            on_segv as extern "C" fn(c_int, *mut siginfo_t, *mut c_void),
-        ),
-        (libc::SIGTRAP, on_trap),
-    ] {
-        // SAFETY: zeroed sigaction structs are valid; we fill handler, flags
-        // and an empty mask, and pass valid pointers to the real sigaction.
-        unsafe {
-            let mut act: libc::sigaction = core::mem::zeroed();
-            let mut old: libc::sigaction = core::mem::zeroed();
-            act.sa_sigaction = handler as usize;
-            act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
-            libc::sigemptyset(&mut act.sa_mask);
-            if sigaction(sig, &act, &mut old) != 0 {
-                return false;
-            }
-            if let Some(a) = app_action(sig) {
-                a.set(&old);
-            }
+    for sig in [libc::SIGSEGV, libc::SIGTRAP] {
+        let old = if sig == libc::SIGSEGV {
+            frame::install::<OnSegv>(sig)
+        } else {
+            frame::install::<OnTrap>(sig)
+        };
+        let Some(old) = old else { return false };
+        if let Some(a) = app_action(sig) {
+            a.set(&old);
         }
     }
     INSTALLED.store(true, Ordering::Release);
@@ -130,27 +72,23 @@ pub fn install(pkru_offset: u32) -> bool {
 
 /// The `sigaction` interposer's work for SIGSEGV and SIGTRAP: record the
 /// application's action instead of replacing ours. Returns None for other
-/// signals (the caller then uses the real sigaction).
-///
-/// # Safety
-/// `act` and `old` are null or valid, as for `sigaction(2)`.
-pub unsafe fn app_sigaction(
+/// signals (the caller then uses the real sigaction). `act` and `old` are
+/// `sigaction(2)`'s pointers, None where null.
+pub fn app_sigaction(
     sig: c_int,
-    act: *const libc::sigaction,
-    old: *mut libc::sigaction,
+    act: Option<&libc::sigaction>,
+    old: Option<&mut libc::sigaction>,
 ) -> Option<c_int> {
     if !INSTALLED.load(Ordering::Acquire) {
         return None;
     }
     let a = app_action(sig)?;
     let previous = a.get();
-    if !old.is_null() {
-        // SAFETY: the caller passes a writable sigaction (the libc contract).
-        unsafe { *old = previous };
+    if let Some(old) = old {
+        *old = previous;
     }
-    if !act.is_null() {
-        // SAFETY: the caller passes a readable sigaction (the libc contract).
-        a.set(unsafe { &*act });
+    if let Some(act) = act {
+        a.set(act);
     }
     Some(0)
 }
@@ -170,14 +108,10 @@ pub fn app_signal(sig: c_int, handler: libc::sighandler_t) -> Option<libc::sigha
         return None;
     }
     let a = app_action(sig)?;
-    // SAFETY: a zeroed sigaction is valid; sigemptyset/sigaddset fill a local set.
-    let mut act: libc::sigaction = unsafe { core::mem::zeroed() };
+    let mut act: libc::sigaction = frame::zeroed();
     act.sa_sigaction = handler;
-    // SAFETY: as above.
-    unsafe {
-        libc::sigemptyset(&mut act.sa_mask);
-        libc::sigaddset(&mut act.sa_mask, sig);
-    }
+    act.sa_mask = frame::empty_sigset();
+    frame::sigset_add(&mut act.sa_mask, sig);
     if INTERRUPTING.load(Ordering::Relaxed) & (1 << sig) == 0 {
         act.sa_flags = libc::SA_RESTART;
     }
@@ -212,33 +146,14 @@ pub fn app_siginterrupt(sig: c_int, flag: c_int) -> Option<c_int> {
     Some(0)
 }
 
-fn frame_area(ctx: *mut c_void) -> Option<*mut u8> {
-    if ctx.is_null() {
-        return None;
-    }
-    // SAFETY: ctx is the ucontext the kernel passed to an SA_SIGINFO handler.
-    let fp = unsafe { (*(ctx as *mut libc::ucontext_t)).uc_mcontext.fpregs } as *mut u8;
-    let off = PKRU_OFFSET.load(Ordering::Relaxed);
-    // SAFETY: fpregs points to the frame's XSAVE area (at least 512 bytes).
-    (!fp.is_null() && off != 0 && unsafe { xsave::frame_has_pkru(fp, off) }).then_some(fp)
+/// PKRU in the frame, when the frame carries it (`mpk`).
+fn frame_pkru<'a>(f: &SignalFrame<'a>) -> Option<SavedPkru<'a>> {
+    f.saved_pkru(PKRU_OFFSET.load(Ordering::Relaxed))
 }
 
-fn gregs(ctx: *mut c_void) -> &'static mut [i64; 23] {
-    // SAFETY: ctx is a live ucontext for the duration of the handler; the
-    // reference does not outlive it in practice (used within the handler).
-    unsafe { &mut (*(ctx as *mut libc::ucontext_t)).uc_mcontext.gregs }
-}
-
-fn saved_pkru(area: *mut u8) -> Pkru {
-    // SAFETY: frame_area validated the area.
-    unsafe { xsave::read_saved(area, PKRU_OFFSET.load(Ordering::Relaxed)) }
-}
-
-fn set_saved_pkru(area: *mut u8, p: Pkru) {
+fn set_saved_pkru(area: SavedPkru<'_>, p: Pkru) {
     // The program's own keys keep the rights it gave them.
-    let p = crate::domains::keep_program_bits(p, saved_pkru(area));
-    // SAFETY: frame_area validated the area.
-    unsafe { xsave::write_saved(area, PKRU_OFFSET.load(Ordering::Relaxed), p) }
+    area.set(crate::domains::keep_program_bits(p, area.get()));
 }
 
 /// Whether `id` may make this access under the object's current policy.
@@ -263,28 +178,32 @@ pub fn asker(id: u32, rec: &ThreadRecord) -> policy::Asker<impl Fn(usize) -> Opt
     }
 }
 
-extern "C" fn on_segv(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
-    let errno = sys::errno();
-    let handled = handle_pku_fault(info, ctx);
-    sys::set_errno(errno);
-    if !handled {
-        chain(sig, info, ctx);
+struct OnSegv;
+
+impl SignalHandler for OnSegv {
+    fn handle(f: &mut SignalFrame<'_>) {
+        let errno = sys::errno();
+        let handled = handle_pku_fault(f);
+        sys::set_errno(errno);
+        if !handled {
+            chain(f);
+        }
     }
 }
 
-fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
-    if info.is_null() || !crate::enabled() {
+fn handle_pku_fault(f: &mut SignalFrame<'_>) -> bool {
+    let Some(code) = f.code() else { return false };
+    if !crate::enabled() {
         return false;
     }
-    // SAFETY: the kernel passed a valid siginfo for SIGSEGV.
-    let (code, addr) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
+    let addr = f.fault_addr();
     if code == SEGV_ACCERR && backend::is_mprotect() {
-        return portable::handle_access_fault(addr, ctx);
+        return portable::handle_access_fault(addr, f);
     }
     if code != SEGV_PKUERR {
         return false;
     }
-    let (Some(keys), Some(area)) = (domains::keys(), frame_area(ctx)) else {
+    let (Some(keys), Some(area)) = (domains::keys(), frame_pkru(f)) else {
         return false;
     };
     let Some((obj_id, obj, id, rec)) = tracked_fault(addr) else {
@@ -296,16 +215,14 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
         set_saved_pkru(area, Pkru(0));
         return true;
     }
-    let g = gregs(ctx);
-    let write = g[libc::REG_ERR as usize] & 2 != 0;
-    let pc = g[libc::REG_RIP as usize] as usize;
+    let write = f.error_code() & 2 != 0;
     let stepping = rec.stepping.load(Ordering::Relaxed) != 0;
     let correct = keys.pkru_fresh(id, rec);
-    let base = if stepping { saved_pkru(area) } else { correct };
+    let base = if stepping { area.get() } else { correct };
     let key = obj.key();
 
     if access_allowed(keys, id, rec, obj, write) {
-        if obj.pending() && !check_pending(id, rec, obj_id, obj, fault_site(addr, write, pc, g)) {
+        if obj.pending() && !check_pending(id, rec, obj_id, obj, fault_site(addr, write, f)) {
             // The changing thread itself.
             if !write && key == keys.validate_read {
                 // Reading what it just made read-only: let it read every
@@ -318,7 +235,7 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
                 return true;
             }
             // Let this access through once.
-            step_with_grant(area, g, rec, base, key, write);
+            step_with_grant(f, area, rec, base, key, write);
             return true;
         }
         let mut key = obj.key();
@@ -337,12 +254,12 @@ fn handle_pku_fault(info: *mut siginfo_t, ctx: *mut c_void) -> bool {
             set_saved_pkru(area, base);
             return true;
         }
-        step_with_grant(area, g, rec, base, key, write);
+        step_with_grant(f, area, rec, base, key, write);
         return true;
     }
 
-    capture::data_race((id, rec), fault_site(addr, write, pc, g), (obj_id, obj));
-    step_with_grant(area, g, rec, base, key, write);
+    capture::data_race((id, rec), fault_site(addr, write, f), (obj_id, obj));
+    step_with_grant(f, area, rec, base, key, write);
     true
 }
 
@@ -357,12 +274,12 @@ fn tracked_fault(addr: usize) -> Option<(u32, &'static Object, u32, &'static Thr
 }
 
 /// Where a refused or checked access happened, for a report.
-fn fault_site(addr: usize, write: bool, pc: usize, g: &[i64; 23]) -> FaultSite {
+fn fault_site(addr: usize, write: bool, f: &SignalFrame<'_>) -> FaultSite {
     FaultSite {
         addr,
         write,
-        pc,
-        frame_pointer: g[libc::REG_RBP as usize] as usize,
+        pc: f.pc(),
+        frame_pointer: f.frame_pointer(),
     }
 }
 
@@ -405,8 +322,8 @@ fn holds_protecting_lock_exclusively(rec: &ThreadRecord, obj: &Object) -> bool {
 }
 
 fn step_with_grant(
-    area: *mut u8,
-    g: &mut [i64; 23],
+    f: &mut SignalFrame<'_>,
+    area: SavedPkru<'_>,
     rec: &ThreadRecord,
     base: Pkru,
     key: u32,
@@ -418,37 +335,41 @@ fn step_with_grant(
         Access::Read
     };
     set_saved_pkru(area, base.grant(key, access));
-    g[libc::REG_EFL as usize] |= TRAP_FLAG;
+    f.set_trap_flag(true);
     rec.stepping.store(1, Ordering::Relaxed);
 }
 
-extern "C" fn on_trap(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
-    let errno = sys::errno();
-    let mut handled = false;
-    if backend::is_mprotect() {
-        handled = portable::end_step(ctx);
-    } else if let (Some((id, rec)), Some(keys), Some(area)) =
-        (threads::current(), domains::keys(), frame_area(ctx))
-    {
-        if rec.stepping.swap(0, Ordering::Relaxed) != 0 {
-            gregs(ctx)[libc::REG_EFL as usize] &= !TRAP_FLAG;
-            set_saved_pkru(area, keys.pkru_fresh(id, rec));
-            handled = true;
+struct OnTrap;
+
+impl SignalHandler for OnTrap {
+    fn handle(f: &mut SignalFrame<'_>) {
+        let errno = sys::errno();
+        let mut handled = false;
+        if backend::is_mprotect() {
+            handled = portable::end_step(f);
+        } else if let (Some((id, rec)), Some(keys), Some(area)) =
+            (threads::current(), domains::keys(), frame_pkru(f))
+        {
+            if rec.stepping.swap(0, Ordering::Relaxed) != 0 {
+                f.set_trap_flag(false);
+                set_saved_pkru(area, keys.pkru_fresh(id, rec));
+                handled = true;
+            }
         }
-    }
-    sys::set_errno(errno);
-    if !handled {
-        chain(sig, info, ctx);
+        sys::set_errno(errno);
+        if !handled {
+            chain(f);
+        }
     }
 }
 
 /// Hands a signal PUSh does not own to the application's handler, or applies
 /// the default action.
-fn chain(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
+fn chain(f: &mut SignalFrame<'_>) {
+    let sig = f.sig();
     let Some(app) = app_action(sig) else { return };
     let act = app.get();
-    // SAFETY: info is the kernel's siginfo for this signal.
-    let user_sent = info.is_null() || unsafe { (*info).si_code } <= 0;
+    let user_sent = f.user_sent();
     match act.sa_sigaction {
         libc::SIG_DFL => die_by(sig, user_sent),
         libc::SIG_IGN => {
@@ -457,51 +378,34 @@ fn chain(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
                 die_by(sig, false);
             }
         }
-        _ if act.sa_flags & libc::SA_ONSTACK == 0 && stack_exhausted(ctx) => {
+        _ if act.sa_flags & libc::SA_ONSTACK == 0 && stack_exhausted(f) => {
             // Natively the kernel could not have pushed the handler's frame
             // on the exhausted stack and would have killed the process; it
             // reached us only on the alternate stack PUSh gave the thread.
             die_by(sig, false);
         }
-        h => {
+        _ => {
             if act.sa_flags & libc::SA_RESETHAND != 0 {
-                // SAFETY: zeroed = SIG_DFL.
-                app.set(&unsafe { core::mem::zeroed() });
+                // Zero is SIG_DFL.
+                app.set(&frame::zeroed());
             }
             // The application's handler runs with the mask the kernel would
             // have given it: the interrupted code's mask, plus its sa_mask,
             // plus the signal itself unless SA_NODEFER. A handler that leaves
             // by longjmp keeps that mask, as it would natively.
-            let ours = handler_mask_for(&act, sig, ctx);
+            let ours = handler_mask_for(&act, sig, f);
             // The kernel entered our handler with its default PKRU (every
             // key but 0 denied): with SIGSEGV blocked, the handler's first
             // access to a tracked object would kill the process. It runs
             // with the rights of the code it interrupted.
-            if let Some(area) = frame_area(ctx) {
-                crate::domains::apply_pkru(saved_pkru(area));
+            if let Some(area) = frame_pkru(f) {
+                crate::domains::apply_pkru(area.get());
             }
-            let mut previous = core::mem::MaybeUninit::<libc::sigset_t>::uninit();
-            // SAFETY: rt_sigprocmask with valid set pointers; async-signal-safe.
-            unsafe {
-                libc::pthread_sigmask(libc::SIG_SETMASK, &ours, previous.as_mut_ptr());
-            }
-            // SAFETY: h is the handler the application installed for this
-            // signal, with the signature its SA_SIGINFO flag promises.
-            unsafe {
-                if act.sa_flags & libc::SA_SIGINFO != 0 {
-                    let f: extern "C" fn(c_int, *mut siginfo_t, *mut c_void) =
-                        core::mem::transmute(h);
-                    f(sig, info, ctx);
-                } else {
-                    let f: extern "C" fn(c_int) = core::mem::transmute(h);
-                    f(sig);
-                }
-            }
-            // SAFETY: restores the mask our handler ran with (set above);
-            // sigreturn then restores the interrupted code's.
-            unsafe {
-                libc::pthread_sigmask(libc::SIG_SETMASK, previous.as_ptr(), core::ptr::null_mut());
-            }
+            let previous = frame::set_thread_mask(&ours);
+            f.call(&act);
+            // Restores the mask our handler ran with; sigreturn then
+            // restores the interrupted code's.
+            frame::set_thread_mask(&previous);
         }
     }
 }
@@ -509,11 +413,11 @@ fn chain(sig: c_int, info: *mut siginfo_t, ctx: *mut c_void) {
 /// Whether the interrupted code's stack pointer is within a page of (or
 /// below) the lowest address of its thread's stack: too little room for a
 /// signal frame.
-fn stack_exhausted(ctx: *mut c_void) -> bool {
-    if ctx.is_null() {
+fn stack_exhausted(f: &SignalFrame<'_>) -> bool {
+    if !f.has_context() {
         return false;
     }
-    let sp = gregs(ctx)[libc::REG_RSP as usize] as usize;
+    let sp = f.stack_pointer();
     let Some((_, rec)) = crate::threads::current() else {
         return false;
     };
@@ -523,26 +427,15 @@ fn stack_exhausted(ctx: *mut c_void) -> bool {
 
 /// The signal mask an application handler `act` for `sig` runs with, when
 /// the kernel delivers it to code whose mask is saved in `ctx`.
-fn handler_mask_for(act: &libc::sigaction, sig: c_int, ctx: *mut c_void) -> libc::sigset_t {
-    // SAFETY: sigset_t is plain data; every bit pattern is a valid set.
-    let mut mask: libc::sigset_t = unsafe { core::mem::zeroed() };
-    if !ctx.is_null() {
-        // SAFETY: ctx is the ucontext the kernel passed to our handler.
-        mask = unsafe { (*(ctx as *const libc::ucontext_t)).uc_sigmask };
-    }
+fn handler_mask_for(act: &libc::sigaction, sig: c_int, f: &SignalFrame<'_>) -> libc::sigset_t {
+    let mut mask: libc::sigset_t = f.saved_mask().unwrap_or(frame::zeroed());
     for s in 1..=64 {
-        // SAFETY: s is in the range sigismember and sigaddset accept.
-        unsafe {
-            if libc::sigismember(&act.sa_mask, s) == 1 {
-                libc::sigaddset(&mut mask, s);
-            }
+        if frame::sigset_has(&act.sa_mask, s) {
+            frame::sigset_add(&mut mask, s);
         }
     }
-    // SAFETY: as above.
-    unsafe {
-        if act.sa_flags & libc::SA_NODEFER == 0 {
-            libc::sigaddset(&mut mask, sig);
-        }
+    if act.sa_flags & libc::SA_NODEFER == 0 {
+        frame::sigset_add(&mut mask, sig);
     }
     mask
 }
@@ -550,12 +443,8 @@ fn handler_mask_for(act: &libc::sigaction, sig: c_int, ctx: *mut c_void) -> libc
 /// Restores the default action so the signal kills the process: a fault
 /// re-executes and faults again; a sent signal is raised again.
 fn die_by(sig: c_int, resend: bool) {
-    // SAFETY: a zeroed sigaction is SIG_DFL; the real sigaction is async-signal-safe.
-    unsafe {
-        let dfl: libc::sigaction = core::mem::zeroed();
-        real::get::sigaction()(sig, &dfl, core::ptr::null_mut());
-        if resend {
-            libc::syscall(libc::SYS_tgkill, sys::getpid(), sys::gettid(), sig);
-        }
+    frame::set_default_action(sig);
+    if resend {
+        frame::raise_here(sig);
     }
 }

@@ -4,23 +4,22 @@
 //! window (see `windows`). Same signal-context rules as the parent module.
 
 use super::{
-    access_allowed, check_pending, fault_site, gregs, tracked_fault, CHANGER_READ_GRANTS,
-    SILENT_FIXES, TRAP_FLAG,
+    access_allowed, check_pending, fault_site, tracked_fault, CHANGER_READ_GRANTS, SILENT_FIXES,
 };
 use crate::registry::Object;
 use crate::report::capture;
+use crate::sys::frame::SignalFrame;
 use crate::threads::{self, ThreadRecord};
 use crate::{domains, windows};
 use core::sync::atomic::Ordering;
-use libc::c_void;
 
 /// The `mprotect` backend's fault: a closed page of a tracked object. The
 /// same decision as under `mpk`; an allowed access opens a window on the
 /// object until the thread's next synchronization (see `windows`), a
 /// refused one is reported and single-stepped through a one-instruction
 /// window.
-pub(super) fn handle_access_fault(addr: usize, ctx: *mut c_void) -> bool {
-    if ctx.is_null() {
+pub(super) fn handle_access_fault(addr: usize, f: &mut SignalFrame<'_>) -> bool {
+    if !f.has_context() {
         return false;
     }
     let Some(keys) = domains::keys() else {
@@ -29,9 +28,7 @@ pub(super) fn handle_access_fault(addr: usize, ctx: *mut c_void) -> bool {
     let Some((obj_id, obj, id, rec)) = tracked_fault(addr) else {
         return false;
     };
-    let g = gregs(ctx);
-    let write = g[libc::REG_ERR as usize] & 2 != 0;
-    let pc = g[libc::REG_RIP as usize] as usize;
+    let write = f.error_code() & 2 != 0;
     if windows::covers(rec, obj_id, write) {
         // Another thread's re-protection came between this thread's window
         // and its access: apply the window again.
@@ -44,7 +41,7 @@ pub(super) fn handle_access_fault(addr: usize, ctx: *mut c_void) -> bool {
         windows::Access::Read
     };
     if access_allowed(keys, id, rec, obj, write) {
-        if obj.pending() && !check_pending(id, rec, obj_id, obj, fault_site(addr, write, pc, g)) {
+        if obj.pending() && !check_pending(id, rec, obj_id, obj, fault_site(addr, write, f)) {
             // The changing thread itself (see `handle_pku_fault`).
             if !write && obj.key() == keys.validate_read {
                 CHANGER_READ_GRANTS.fetch_add(1, Ordering::Relaxed);
@@ -52,7 +49,7 @@ pub(super) fn handle_access_fault(addr: usize, ctx: *mut c_void) -> bool {
                     return true;
                 }
             }
-            step_through_window(g, rec, obj_id, obj, access);
+            step_through_window(f, rec, obj_id, obj, access);
             return true;
         }
         let widest = if write || access_allowed(keys, id, rec, obj, true) {
@@ -61,25 +58,25 @@ pub(super) fn handle_access_fault(addr: usize, ctx: *mut c_void) -> bool {
             windows::Access::Read
         };
         if !windows::open(rec, obj_id, obj, widest) {
-            step_through_window(g, rec, obj_id, obj, access);
+            step_through_window(f, rec, obj_id, obj, access);
         }
         return true;
     }
-    capture::data_race((id, rec), fault_site(addr, write, pc, g), (obj_id, obj));
-    step_through_window(g, rec, obj_id, obj, access);
+    capture::data_race((id, rec), fault_site(addr, write, f), (obj_id, obj));
+    step_through_window(f, rec, obj_id, obj, access);
     true
 }
 
 /// Lets one instruction through a window the trap handler closes.
 fn step_through_window(
-    g: &mut [i64; 23],
+    f: &mut SignalFrame<'_>,
     rec: &ThreadRecord,
     obj_id: u32,
     obj: &Object,
     access: windows::Access,
 ) {
     if windows::open_step(rec, obj_id, obj, access) {
-        g[libc::REG_EFL as usize] |= TRAP_FLAG;
+        f.set_trap_flag(true);
         rec.stepping.store(1, Ordering::Relaxed);
     } else {
         // No room for another step window (an instruction touching more
@@ -90,16 +87,14 @@ fn step_through_window(
 
 /// The trap after a single-stepped instruction: closes its windows. Returns
 /// whether the trap was PUSh's.
-pub(super) fn end_step(ctx: *mut c_void) -> bool {
+pub(super) fn end_step(f: &mut SignalFrame<'_>) -> bool {
     let Some((_, rec)) = threads::current() else {
         return false;
     };
     if rec.stepping.swap(0, Ordering::Relaxed) == 0 {
         return false;
     }
-    if !ctx.is_null() {
-        gregs(ctx)[libc::REG_EFL as usize] &= !TRAP_FLAG;
-    }
+    f.set_trap_flag(false);
     windows::close_steps(rec);
     true
 }

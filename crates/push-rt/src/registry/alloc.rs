@@ -160,25 +160,17 @@ fn zero_with_all_keys(base: usize, len: usize) {
         // them again right after), then zero.
         let start = base & !(PAGE - 1);
         let end = sys::page_round_up(base + len);
-        // SAFETY: the pages of a slot just handed to the caller.
-        if unsafe {
-            crate::backend::protect(start, end - start, 0, libc::PROT_READ | libc::PROT_WRITE)
-        }
-        .is_ok()
+        // The pages of a slot just handed to the caller.
+        if crate::backend::protect(start, end - start, 0, libc::PROT_READ | libc::PROT_WRITE)
+            .is_ok()
         {
-            // SAFETY: the bytes are the caller's fresh object, now writable.
-            unsafe { core::ptr::write_bytes(base as *mut u8, 0, len) };
+            sys::arena_zero(base, len);
         }
         return;
     }
-    // SAFETY: the bytes are a slot just handed to the caller; PKRU is
-    // restored right after (this thread runs no other code in between).
-    unsafe {
-        let saved = x86_check::pkru::read();
-        x86_check::pkru::write(x86_check::pkru::Pkru(0));
-        core::ptr::write_bytes(base as *mut u8, 0, len);
-        x86_check::pkru::write(saved);
-    }
+    // A slot just handed to the caller; PKRU is restored right after (this
+    // thread runs no other code in between).
+    sys::pkru::with_all_keys(|| sys::arena_zero(base, len));
 }
 
 fn alloc_packed(
@@ -255,10 +247,9 @@ fn fresh_run(t: &Tables, st: &mut AllocState, class: usize, key: u32) -> Result<
     let (region, p) = (within / n, block * n);
     let first = ch.start + region * ch.region_pages + p;
     if key != 0 {
-        let addr = (t.arena + first * PAGE) as *mut u8;
-        // SAFETY: fresh pages of a region of ours, holding no object.
-        if unsafe { crate::backend::protect(addr as usize, n * PAGE, key, base_prot(key)) }.is_err()
-        {
+        let addr = t.arena + first * PAGE;
+        // Fresh pages of a region of ours, holding no object.
+        if crate::backend::protect(addr, n * PAGE, key, base_prot(key)).is_err() {
             return Err(AllocError::NoRoom);
         }
         // Fresh neighbours carry key 0; the run's left neighbour was keyed earlier.
@@ -300,16 +291,11 @@ fn new_chunk(
     }
     let mut fd = MEMFD.load(Ordering::Relaxed);
     if fd < 0 {
-        // SAFETY: memfd_create with a static name.
-        fd = unsafe { libc::memfd_create(c"push-objects".as_ptr(), libc::MFD_CLOEXEC) };
-        if fd < 0 {
-            return Err(AllocError::NoRoom);
-        }
+        fd = sys::memfd_create(c"push-objects").ok_or(AllocError::NoRoom)?;
         MEMFD.store(fd, Ordering::Relaxed);
     }
     let file_page = st.file_pages;
-    // SAFETY: growing our own memfd.
-    if unsafe { libc::ftruncate(fd, ((file_page + region_pages) * PAGE) as libc::off_t) } != 0 {
+    if !sys::ftruncate(fd, (file_page + region_pages) * PAGE) {
         return Err(AllocError::NoRoom);
     }
     st.file_pages += region_pages;
@@ -340,21 +326,9 @@ fn new_chunk(
 /// child replacing a region with the same pages of its private copy of the
 /// file (same contents, only the forking thread runs, allocator locked).
 pub(super) fn map_region(fd: i32, addr: usize, pages: usize, file_page: usize) -> bool {
-    // SAFETY: the range is arena pages of the reserved arena, which only
-    // the registry maps; either no object lives there yet, or (fork child)
-    // the new mapping has byte for byte the contents of the old one, so no
-    // reference into it sees a change.
-    let p = unsafe {
-        libc::mmap(
-            addr as *mut libc::c_void,
-            pages * PAGE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_FIXED,
-            fd,
-            (file_page * PAGE) as libc::off_t,
-        )
-    };
-    p as usize == addr
+    // Either no object lives there yet, or (fork child) the new mapping has
+    // byte for byte the contents of the old one.
+    sys::arena_map_shared(fd, addr, pages * PAGE, file_page * PAGE)
 }
 
 fn alloc_large(
@@ -431,8 +405,8 @@ pub fn free(id: u32) -> bool {
         st.classes[class as usize - 1].free[o.key() as usize].push(id);
     } else {
         if span >= DISCARD_MIN {
-            // SAFETY: the pages belong to this freed object only.
-            unsafe { sys::discard((t.arena + id as usize * PAGE) as *mut u8, span) };
+            // The pages belong to this freed object only.
+            sys::arena_discard(t.arena + id as usize * PAGE, span);
         }
         st.large_runs
             .entry(span / PAGE)

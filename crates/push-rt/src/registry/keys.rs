@@ -98,15 +98,8 @@ pub(super) fn rekey_pages(
         return Err(libc::ENOMEM);
     }
     let r = if crate::backend::is_mpk() {
-        // SAFETY: the range is the object's own pages in the arena.
-        unsafe {
-            x86_check::pkey::mprotect(
-                (t.arena + first * PAGE) as *mut u8,
-                pages * PAGE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                key,
-            )
-        }
+        // The object's own pages in the arena.
+        crate::sys::pkru::pkey_mprotect(t.arena + first * PAGE, pages * PAGE, key)
     } else {
         // `mprotect`: the key names the base protection; open windows keep
         // their pages open (see `windows`).
@@ -119,8 +112,8 @@ pub(super) fn rekey_pages(
             crate::windows::reprotect(id, o)
         } else {
             let prot = crate::windows::prot_for(id, key);
-            // SAFETY: the range is the object's own pages in the arena.
-            unsafe { crate::backend::protect(t.arena + first * PAGE, pages * PAGE, key, prot) }
+            // The object's own pages in the arena.
+            crate::backend::protect(t.arena + first * PAGE, pages * PAGE, key, prot)
         }
     };
     if let Err(e) = r {
@@ -164,15 +157,8 @@ pub fn set_key(o: &Object, key: u32) -> Result<(), i32> {
     let id = o.id() as usize;
     if id >= GLOBAL_BASE {
         if crate::backend::is_mpk() {
-            // SAFETY: the padded pages of a registered global.
-            unsafe {
-                x86_check::pkey::mprotect(
-                    o.page_start() as *mut u8,
-                    o.span(),
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    key,
-                )?;
-            }
+            // The padded pages of a registered global.
+            crate::sys::pkru::pkey_mprotect(o.page_start(), o.span(), key)?;
             o.set_key_bits(key);
         } else {
             o.set_key_bits(key);

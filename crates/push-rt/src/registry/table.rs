@@ -47,23 +47,19 @@ pub fn init() -> bool {
     if TABLES.get().is_some() {
         return true;
     }
-    let arena = sys::reserve(ARENA_SIZE);
-    if arena.is_null() {
+    let Some(arena) = sys::reserve_arena(ARENA_SIZE) else {
         return false;
-    }
-    // SAFETY: every element type is atomics, valid when zero.
-    let tables = unsafe {
-        (
-            FixedArray::<Object>::new(ARENA_PAGES + MAX_GLOBALS),
-            FixedArray::<AtomicU32>::new(ARENA_PAGES),
-            FixedArray::<[AtomicUsize; 2]>::new(MAX_GLOBALS),
-        )
     };
+    let tables = (
+        FixedArray::<Object>::new(ARENA_PAGES + MAX_GLOBALS),
+        FixedArray::<AtomicU32>::new(ARENA_PAGES),
+        FixedArray::<[AtomicUsize; 2]>::new(MAX_GLOBALS),
+    );
     let (Some(objects), Some(heads), Some(globals)) = tables else {
         return false;
     };
     let _ = TABLES.set(Tables {
-        arena: arena as usize,
+        arena,
         objects,
         heads,
         globals,

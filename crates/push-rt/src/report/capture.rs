@@ -79,8 +79,7 @@ static SEEN: OnceLock<FixedArray<AtomicU64>> = OnceLock::new();
 
 /// Maps the dedup set. Start-up only.
 pub(super) fn init() -> Result<(), String> {
-    // SAFETY: AtomicU64 is valid when zero (an empty entry).
-    let set = unsafe { FixedArray::<AtomicU64>::new(SEEN_LEN) }.ok_or("cannot map dedup set")?;
+    let set = FixedArray::<AtomicU64>::new(SEEN_LEN).ok_or("cannot map dedup set")?;
     let _ = SEEN.set(set);
     Ok(())
 }

@@ -255,8 +255,8 @@ impl Printer {
         let pid = sys::getpid();
         if self.log_fd < 0 || self.log_pid != pid {
             if self.log_fd >= 0 && self.log_pid != pid {
-                // SAFETY: the inherited descriptor is ours to close in the child.
-                unsafe { libc::close(self.log_fd) };
+                // The inherited descriptor is ours to close in the child.
+                sys::close(self.log_fd);
             }
             let name = format!("{}\0", expand_log_path(path, pid as u32, &program_name()));
             self.log_fd = open_append(&name);
@@ -286,8 +286,8 @@ impl Printer {
         let pid = sys::getpid();
         if self.collect_fd < 0 || self.collect_pid != pid {
             if self.collect_fd >= 0 {
-                // SAFETY: the inherited descriptor is ours to close in the child.
-                unsafe { libc::close(self.collect_fd) };
+                // The inherited descriptor is ours to close in the child.
+                sys::close(self.collect_fd);
             }
             self.collect_fd = open_append(&format!("{dir}/{pid}.reports\0"));
             self.collect_pid = pid;
@@ -350,15 +350,14 @@ impl Printer {
 
 /// Opens `name` (NUL-terminated) for appending; -1 on failure.
 fn open_append(name: &str) -> i32 {
-    debug_assert!(name.ends_with('\0'));
-    // SAFETY: name is NUL-terminated.
-    unsafe {
-        libc::open(
-            name.as_ptr().cast(),
-            libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC,
-            0o644,
-        )
-    }
+    let Ok(name) = core::ffi::CStr::from_bytes_until_nul(name.as_bytes()) else {
+        return -1;
+    };
+    sys::open(
+        name,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_APPEND | libc::O_CLOEXEC,
+        0o644,
+    )
 }
 
 /// The file name `log_path=path` gives process `pid` running `program`:

@@ -6,23 +6,11 @@
 use super::printer::PRINTER;
 use super::{total, RawReport};
 use crate::sys::{self, FixedArray};
-use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 
-struct Slot {
-    state: AtomicU32,
-    report: UnsafeCell<RawReport>,
-}
+type Slot = sys::Slot<RawReport>;
 
-// SAFETY: `report` is written only by the producer that moved `state` from
-// EMPTY to WRITING, and read only by the consumer that sees READY (Acquire),
-// under the print mutex; the state word orders the two.
-unsafe impl Sync for Slot {}
-
-const EMPTY: u32 = 0;
-const WRITING: u32 = 1;
-const READY: u32 = 2;
 const QUEUE_LEN: usize = 256;
 
 static QUEUE: OnceLock<FixedArray<Slot>> = OnceLock::new();
@@ -78,19 +66,11 @@ fn try_enqueue(q: &FixedArray<Slot>, r: &RawReport) -> Option<u32> {
     let start = (seq as usize) % QUEUE_LEN;
     for k in 0..QUEUE_LEN {
         let slot = q.get((start + k) % QUEUE_LEN)?;
-        if slot
-            .state
-            .compare_exchange(EMPTY, WRITING, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
-            // SAFETY: we own the slot (EMPTY -> WRITING) until we publish READY.
-            unsafe {
-                let dst = slot.report.get();
-                *dst = *r;
-                (*dst).seq = seq;
-                (*dst).capture_thread_name();
-            }
-            slot.state.store(READY, Ordering::Release);
+        if slot.try_fill(|dst| {
+            *dst = *r;
+            dst.seq = seq;
+            dst.capture_thread_name();
+        }) {
             // SeqCst pairs with the reporter's store of REPORTER_ASLEEP
             // before its futex wait on SEQ (store, then load, on both sides).
             let s = SEQ.fetch_add(1, Ordering::SeqCst) + 1;
@@ -161,8 +141,7 @@ pub fn before_fork() {
 
 /// After `fork`, in the parent: releases what `before_fork` held.
 pub fn after_fork_parent() {
-    // SAFETY: before_fork locked PRINTER on this thread.
-    unsafe { PRINTER.unlock_after_fork() };
+    PRINTER.unlock_after_fork();
 }
 
 /// After `fork`, in the child: releases the printer and drops the reports
@@ -170,14 +149,11 @@ pub fn after_fork_parent() {
 /// under its own pid).
 pub fn after_fork_child() {
     REPORTER_RUNNING.store(false, Ordering::Release);
-    // SAFETY: before_fork locked PRINTER in the forking thread (this one).
-    unsafe { PRINTER.unlock_after_fork() };
+    PRINTER.unlock_after_fork();
     if let Some(q) = QUEUE.get() {
         for i in 0..QUEUE_LEN {
             if let Some(slot) = q.get(i) {
-                let _ =
-                    slot.state
-                        .compare_exchange(READY, EMPTY, Ordering::AcqRel, Ordering::Relaxed);
+                slot.discard();
             }
         }
     }
@@ -190,10 +166,8 @@ pub fn drain() {
     let mut guard = PRINTER.lock();
     for i in 0..QUEUE_LEN {
         let Some(slot) = q.get(i) else { continue };
-        if slot.state.load(Ordering::Acquire) == READY {
-            // SAFETY: READY slots are complete and only consumed under PRINTER.
-            batch.push(unsafe { *slot.report.get() });
-            slot.state.store(EMPTY, Ordering::Release);
+        if let Some(r) = slot.take() {
+            batch.push(r);
         }
     }
     batch.sort_by_key(|r| r.seq);
@@ -231,9 +205,7 @@ pub(super) fn report_now(r: &RawReport) {
 
 /// Maps the queue. Start-up only.
 pub(super) fn init() -> Result<(), String> {
-    // SAFETY: Slot is valid when zero (an empty slot of integers and
-    // enums whose zero is a variant).
-    let q = unsafe { FixedArray::<Slot>::new(QUEUE_LEN) }.ok_or("cannot map report queue")?;
+    let q = FixedArray::<Slot>::new(QUEUE_LEN).ok_or("cannot map report queue")?;
     let _ = QUEUE.set(q);
     Ok(())
 }

@@ -37,25 +37,11 @@ fn symbolize(pc: usize, exact: bool) -> Frame {
             f.line = sym.lineno();
         }
     });
-    // SAFETY: dladdr only reads loader tables; info is a valid out-pointer.
-    unsafe {
-        let mut info: libc::Dl_info = core::mem::zeroed();
-        if libc::dladdr(lookup as *const libc::c_void, &mut info) != 0 {
-            if !info.dli_fname.is_null() {
-                f.module = Some(
-                    std::ffi::CStr::from_ptr(info.dli_fname)
-                        .to_string_lossy()
-                        .into_owned(),
-                );
-            }
-            f.module_offset = pc.wrapping_sub(info.dli_fbase as usize);
-            if f.function.is_none() && !info.dli_sname.is_null() {
-                f.function = Some(
-                    std::ffi::CStr::from_ptr(info.dli_sname)
-                        .to_string_lossy()
-                        .into_owned(),
-                );
-            }
+    if let Some(info) = crate::sys::dladdr(lookup) {
+        f.module = info.module;
+        f.module_offset = pc.wrapping_sub(info.module_base);
+        if f.function.is_none() {
+            f.function = info.symbol;
         }
     }
     f
@@ -141,19 +127,7 @@ impl Symbolized {
 
 /// The name of the exported data symbol that starts at `addr`.
 fn data_symbol(addr: usize) -> Option<String> {
-    // SAFETY: dladdr only reads loader tables; info is a valid out-pointer.
-    unsafe {
-        let mut info: libc::Dl_info = core::mem::zeroed();
-        if libc::dladdr(addr as *const libc::c_void, &mut info) == 0
-            || info.dli_sname.is_null()
-            || info.dli_saddr as usize != addr
-        {
-            return None;
-        }
-        Some(
-            std::ffi::CStr::from_ptr(info.dli_sname)
-                .to_string_lossy()
-                .into_owned(),
-        )
-    }
+    crate::sys::dladdr(addr)
+        .filter(|info| info.symbol_addr == addr)
+        .and_then(|info| info.symbol)
 }

@@ -14,6 +14,13 @@
 //! runtime otherwise looks them up in the executable's own symbol table
 //! (`.symtab`, present unless the binary is stripped) and adds the load
 //! address. Ordinary context only (start-up).
+//!
+//! # Safety
+//! The one place the runtime calls program code by address: a symbol
+//! named `push_default_options`/`push_default_suppressions` is taken to be
+//! the documented `const char *name(void)`, returning a NUL-terminated
+//! string (or null). A program that defines the name otherwise breaks
+//! that contract, as it would with `__tsan_default_options`.
 
 use core::ffi::{c_char, CStr};
 use std::os::unix::fs::FileExt;
