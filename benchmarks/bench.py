@@ -1286,8 +1286,9 @@ def main():
     if not shutil.which("gcc"):
         sys.exit("error: gcc not found (apt-get install -y gcc)")
     info = machine_info()
-    if not info["pku"]:
-        sys.exit("error: this CPU/kernel has no protection keys (pku/ospke flags): PUSh cannot run here")
+    if not info["pku"] and opts.backend == "mpk":
+        sys.exit("error: this CPU/kernel has no protection keys (pku/ospke flags): "
+                 "the mpk backend cannot run here (use --backend mprotect)")
 
     only = [x for x in opts.only.split(",") if x]
     unknown = [x for x in only if x not in [w.name for w in ALL_WORKLOADS] + ["micro"]]

@@ -58,6 +58,7 @@ fn fresh_tree() -> PathBuf {
         .output()
         .expect("git ls-files");
     assert!(out.status.success(), "git ls-files failed");
+    let mut kept = std::collections::HashSet::new();
     for name in out.stdout.split(|&b| b == 0).filter(|n| !n.is_empty()) {
         let name = std::str::from_utf8(name).expect("utf-8 path");
         let from = root.join(name);
@@ -69,8 +70,31 @@ fn fresh_tree() -> PathBuf {
         if fs::read(&to).ok() != fs::read(&from).ok() {
             fs::copy(&from, &to).unwrap_or_else(|e| panic!("copy {name}: {e}"));
         }
+        kept.insert(to);
     }
+    // Files the tree no longer has (a module that became a directory, say)
+    // must not linger in the copy kept from an earlier run.
+    remove_stale(&dest, &kept);
     dest
+}
+
+/// Removes the files under `dir` that are not in `kept`, leaving build
+/// directories (`target`) alone.
+fn remove_stale(dir: &std::path::Path, kept: &std::collections::HashSet<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.file_name().is_some_and(|n| n == "target") {
+            continue;
+        }
+        if path.is_dir() {
+            remove_stale(&path, kept);
+        } else if !kept.contains(&path) {
+            let _ = fs::remove_file(&path);
+        }
+    }
 }
 
 /// A shell running `script` in `dir`, with none of the settings a developer
