@@ -100,3 +100,43 @@ pub fn check_racy(name: &str, tag: &str, access: Access, expected_stdout: &str) 
     }
     first
 }
+
+/// Runs `bin` with `args` in both modes: each run exits 66 with a data race
+/// of `access` whose frame `#0` is at `file:line`. Returns each run's
+/// report, for checks of its other lines. Call after `require_pku!`.
+pub fn racy_in_each_mode(
+    bin: &Path,
+    args: &[&str],
+    access: Access,
+    file: &str,
+    line: u32,
+) -> Vec<Report> {
+    MODES
+        .iter()
+        .map(|&mode| {
+            let r = run_mode_args(mode, bin, args);
+            assert_exit_code(&r, RACE_EXIT);
+            assert_race_access(&r, DATA_RACE, access, file, line)
+        })
+        .collect()
+}
+
+/// A shipped example (`examples/<file>`): natively it exits 0; under the
+/// runtime, in both modes, it runs clean with the same stdout, and with
+/// `racy_arg` it reports a data race of `access` on the line containing
+/// `needle`. Returns the racy runs' reports.
+pub fn check_example(file: &str, racy_arg: &str, needle: &str, access: Access) -> Vec<Report> {
+    let src = crate::paths::repo_root().join("examples").join(file);
+    let src = src.to_str().expect("utf-8 path");
+    let bin = compile_c(src);
+    let native = run_native_args(&bin, &[]);
+    assert_exit_code(&native, 0);
+    crate::require_pku!(Vec::new());
+    for mode in MODES {
+        let r = run_mode(mode, &bin);
+        assert_clean(&r);
+        assert_stdout(&r, &native.stdout);
+    }
+    let line = crate::parse::line_containing(src, needle);
+    racy_in_each_mode(&bin, &[racy_arg], access, file, line)
+}

@@ -372,18 +372,5 @@ fn registering_a_change_the_caller_may_not_make_is_refused_at_the_call() {
 
 #[test]
 fn the_phases_example_runs_clean_and_its_forgotten_block_is_reported() {
-    let src = repo_root().join("examples/phases.c");
-    let bin = compile_c(src.to_str().unwrap());
-    let native = run_native(&bin);
-    assert_exit_code(&native, 0);
-    require_pku!();
-    for mode in MODES {
-        let r = run_mode(mode, &bin);
-        assert_clean(&r);
-        assert_stdout(&r, &native.stdout);
-        let r = run_mode_args(mode, &bin, &["forget"]);
-        assert_exit_code(&r, RACE_EXIT);
-        let line = line_containing(src.to_str().unwrap(), "/* read every block */");
-        assert_race_access(&r, DATA_RACE, Access::Read, "phases.c", line);
-    }
+    check_example("phases.c", "forget", "/* read every block */", Access::Read);
 }

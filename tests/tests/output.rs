@@ -448,17 +448,8 @@ fn assert_followed_by_frame(rep: &Report, prefix: &str, file: &str, line: u32) {
 fn a_lock_violation_names_the_holder_and_where_it_took_the_lock() {
     let bin = check_native_args("other_side", &["held"], "started\nresult=ok\n");
     require_pku!();
-    for mode in MODES {
-        let r = run_mode_args(mode, &bin, &["held"]);
-        assert_exit_code(&r, RACE_EXIT);
-        let rep = assert_race(
-            &r,
-            DATA_RACE,
-            true,
-            "other_side.c",
-            marker_line("other_side", "held"),
-        );
-        assert_report_count(&r, 1);
+    let line = marker_line("other_side", "held");
+    for rep in racy_in_each_mode(&bin, &["held"], Access::Write, "other_side.c", line) {
         let obj = rep.object_line().expect("object line");
         assert!(obj.contains("held by T1)"), "{obj}");
         assert_followed_by_frame(
@@ -500,16 +491,8 @@ fn a_lock_violation_names_the_holder_and_where_it_took_the_lock() {
 fn a_report_names_the_change_that_gave_the_object_its_owner() {
     let bin = check_native_args("other_side", &["transfer"], "started\nresult=ok\n");
     require_pku!();
-    for mode in MODES {
-        let r = run_mode_args(mode, &bin, &["transfer"]);
-        assert_exit_code(&r, RACE_EXIT);
-        let rep = assert_race(
-            &r,
-            DATA_RACE,
-            true,
-            "other_side.c",
-            marker_line("other_side", "transfer"),
-        );
+    let line = marker_line("other_side", "transfer");
+    for rep in racy_in_each_mode(&bin, &["transfer"], Access::Write, "other_side.c", line) {
         let obj = rep.object_line().expect("object line");
         assert!(obj.ends_with("policy private(T1)"), "{obj}");
         assert_followed_by_frame(

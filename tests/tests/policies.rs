@@ -143,17 +143,8 @@ fn each_part_of_a_partitioned_allocation_is_an_object_of_its_own() {
     check_clean("partition", PARTITION_OUT);
     let bin = compile_c("partition");
     require_pku!();
-    for mode in MODES {
-        let r = run_mode_args(mode, &bin, &["cross"]);
-        assert_exit_code(&r, RACE_EXIT);
-        let rep = assert_race(
-            &r,
-            DATA_RACE,
-            true,
-            "partition.c",
-            marker_line("partition", "cross"),
-        );
-        assert_report_count(&r, 1);
+    let line = marker_line("partition", "cross");
+    for rep in racy_in_each_mode(&bin, &["cross"], Access::Write, "partition.c", line) {
         let obj = rep.object_line().expect("object line");
         assert!(obj.contains(" of 8192 bytes, policy private(T1)"), "{obj}");
     }
@@ -163,16 +154,8 @@ fn each_part_of_a_partitioned_allocation_is_an_object_of_its_own() {
 fn the_parts_of_a_global_array_of_per_thread_structs() {
     let bin = check_native_args("partition", &["global"], PARTITION_OUT);
     require_pku!();
-    for mode in MODES {
-        let r = run_mode_args(mode, &bin, &["global"]);
-        assert_exit_code(&r, RACE_EXIT);
-        let rep = assert_race(
-            &r,
-            DATA_RACE,
-            true,
-            "partition.c",
-            marker_line("partition", "global"),
-        );
+    let line = marker_line("partition", "global");
+    for rep in racy_in_each_mode(&bin, &["global"], Access::Write, "partition.c", line) {
         let obj = rep.object_line().expect("object line");
         assert!(
             obj.contains(" of 4096 bytes (global 'Local'), policy private(T4)"),
@@ -230,19 +213,7 @@ fn a_later_part_cannot_be_freed_alone() {
 
 #[test]
 fn the_slices_example_runs_clean_and_reports_its_stray_write() {
-    let src = repo_root().join("examples/slices.c");
-    let bin = compile_c(src.to_str().unwrap());
-    let native = run_native(&bin);
-    assert_exit_code(&native, 0);
-    require_pku!();
-    for mode in MODES {
-        let r = run_mode(mode, &bin);
-        assert_clean(&r);
-        assert_stdout(&r, &native.stdout);
-        let r = run_mode_args(mode, &bin, &["stray"]);
-        assert_exit_code(&r, RACE_EXIT);
-        let line = line_containing(src.to_str().unwrap(), "/* thread 0's slice */");
-        let rep = assert_race(&r, DATA_RACE, true, "slices.c", line);
+    for rep in check_example("slices.c", "stray", "/* thread 0's slice */", Access::Write) {
         let obj = rep.object_line().expect("object line");
         assert!(obj.contains(" of 16384 bytes, policy private(T1)"), "{obj}");
     }

@@ -227,6 +227,19 @@ fn may_change(keys: &Keys, id: u32, rec: &threads::ThreadRecord, obj: &Object) -
     }
 }
 
+/// The tracked object a call names, or what the call returns: 0 for a
+/// pointer that is most likely an object allocated untracked past the
+/// budget, else the annotation error's EINVAL.
+fn object_for_call(api: Api, obj_ptr: usize) -> Result<(u32, &'static Object), i32> {
+    registry::lookup(obj_ptr).ok_or_else(|| {
+        if UNTRACKED_FALLBACK.load(Ordering::Relaxed) && !registry::in_arena(obj_ptr) {
+            0
+        } else {
+            capture::annotation_error(api, Refusal::Untracked, libc::EINVAL, obj_ptr, None)
+        }
+    })
+}
+
 /// The policy calls: checks who may change, then sets policy and key.
 pub fn api_set_policy(api: Api, obj_ptr: usize, new: Policy) -> i32 {
     if !enabled() {
@@ -237,12 +250,9 @@ pub fn api_set_policy(api: Api, obj_ptr: usize, new: Policy) -> i32 {
     };
     // A policy change is a synchronization of the changer's.
     windows::sync_point(rec);
-    let Some((obj_id, obj)) = registry::lookup(obj_ptr) else {
-        if UNTRACKED_FALLBACK.load(Ordering::Relaxed) && !registry::in_arena(obj_ptr) {
-            // Most likely an object allocated untracked past the budget.
-            return 0;
-        }
-        return capture::annotation_error(api, Refusal::Untracked, libc::EINVAL, obj_ptr, None);
+    let (obj_id, obj) = match object_for_call(api, obj_ptr) {
+        Ok(found) => found,
+        Err(rc) => return rc,
     };
     if api == Api::Acquire {
         if let Some(Policy::Private(owner)) = obj.policy() {
@@ -348,11 +358,9 @@ pub fn api_policy_at(api: Api, barrier: usize, obj_ptr: usize, new: Policy) -> i
     if let Policy::ProtectedBy(0) = new {
         return capture::annotation_error(api, Refusal::NullLock, libc::EINVAL, obj_ptr, None);
     }
-    let Some((obj_id, obj)) = registry::lookup(obj_ptr) else {
-        if UNTRACKED_FALLBACK.load(Ordering::Relaxed) && !registry::in_arena(obj_ptr) {
-            return 0;
-        }
-        return capture::annotation_error(api, Refusal::Untracked, libc::EINVAL, obj_ptr, None);
+    let (obj_id, obj) = match object_for_call(api, obj_ptr) {
+        Ok(found) => found,
+        Err(rc) => return rc,
     };
     if !may_change(keys, id, rec, obj) {
         return capture::annotation_error(
@@ -388,11 +396,9 @@ pub fn api_partition(obj_ptr: usize, part_size: usize) -> i32 {
     let refuse = |why: Refusal, errno: i32, obj: Option<(u32, &Object)>| {
         capture::annotation_error(Api::Partition, why, errno, obj_ptr, obj)
     };
-    let Some((obj_id, obj)) = registry::lookup(obj_ptr) else {
-        if UNTRACKED_FALLBACK.load(Ordering::Relaxed) && !registry::in_arena(obj_ptr) {
-            return 0;
-        }
-        return refuse(Refusal::Untracked, libc::EINVAL, None);
+    let (obj_id, obj) = match object_for_call(Api::Partition, obj_ptr) {
+        Ok(found) => found,
+        Err(rc) => return rc,
     };
     if obj.base() != obj_ptr {
         return refuse(Refusal::NotStart, libc::EINVAL, Some((obj_id, obj)));

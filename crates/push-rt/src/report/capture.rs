@@ -121,54 +121,52 @@ fn fill_object(r: &mut RawReport, obj_id: u32, obj: &Object) {
 
 /// An access the object's policy does not allow (from the fault handler).
 #[cold]
-pub fn data_race((id, rec): (u32, &ThreadRecord), site: FaultSite, (obj_id, obj): (u32, &Object)) {
-    let seen = Dedup::Race {
-        obj: obj_id,
-        pc: site.pc,
-    };
-    if !seen.first_time() {
-        return;
-    }
-    let mut r = RawReport {
-        kind: Kind::Race,
-        is_write: site.write as u8,
-        thread: id,
-        tid: rec.tid.load(Ordering::Relaxed),
-        addr: site.addr,
-        ..RawReport::default()
-    };
-    stack::walk(site.pc, site.frame_pointer, &mut r.stack);
-    fill_object(&mut r, obj_id, obj);
-    queue_from_handler(&r);
+pub fn data_race(thread: (u32, &ThreadRecord), site: FaultSite, obj: (u32, &Object)) {
+    from_fault(Kind::Race, thread, site, obj);
 }
 
 /// Rule 2: another thread's first access to an object whose policy just
 /// changed is not ordered after the change (from the fault handler).
 #[cold]
-pub fn unordered_access(
+pub fn unordered_access(thread: (u32, &ThreadRecord), site: FaultSite, obj: (u32, &Object)) {
+    from_fault(Kind::UnorderedAccess, thread, site, obj);
+}
+
+/// A report on an access seen by the fault handler: the stack from the
+/// faulting instruction, the object, and for rule 2 the change it breaks.
+fn from_fault(
+    kind: Kind,
     (id, rec): (u32, &ThreadRecord),
     site: FaultSite,
     (obj_id, obj): (u32, &Object),
 ) {
-    let seen = Dedup::UnorderedAccess {
-        obj: obj_id,
-        pc: site.pc,
+    let seen = match kind {
+        Kind::UnorderedAccess => Dedup::UnorderedAccess {
+            obj: obj_id,
+            pc: site.pc,
+        },
+        _ => Dedup::Race {
+            obj: obj_id,
+            pc: site.pc,
+        },
     };
     if !seen.first_time() {
         return;
     }
     let mut r = RawReport {
-        kind: Kind::UnorderedAccess,
+        kind,
         is_write: site.write as u8,
         thread: id,
         tid: rec.tid.load(Ordering::Relaxed),
         addr: site.addr,
-        has_other: 1,
-        other_thread: obj.change_thread(),
-        other_stack: obj.change_stack(),
-        other_api: Api::from_code(obj.change_api()),
         ..RawReport::default()
     };
+    if kind == Kind::UnorderedAccess {
+        r.has_other = 1;
+        r.other_thread = obj.change_thread();
+        r.other_stack = obj.change_stack();
+        r.other_api = Api::from_code(obj.change_api());
+    }
     stack::walk(site.pc, site.frame_pointer, &mut r.stack);
     fill_object(&mut r, obj_id, obj);
     queue_from_handler(&r);
