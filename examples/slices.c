@@ -17,7 +17,7 @@
 #define N (SLICE / sizeof(double))
 
 static double *rows;
-static pthread_barrier_t ready;
+static pthread_barrier_t ready, filled;
 static int stray;
 
 static void *fill(void *arg) {
@@ -25,6 +25,7 @@ static void *fill(void *arg) {
   pthread_barrier_wait(&ready); /* the slice is this thread's from here */
   double *mine = rows + me * N;
   for (size_t i = 0; i < N; i++) mine[i] = (double)(me * N + i);
+  pthread_barrier_wait(&filled);
   if (stray && me == 1) rows[0] = -1; /* thread 0's slice */
   return NULL;
 }
@@ -35,6 +36,7 @@ int main(int argc, char **argv) {
   rows = push_calloc(THREADS, SLICE);
   push_partition(rows, SLICE); /* one tracked object per slice */
   pthread_barrier_init(&ready, NULL, THREADS + 1);
+  pthread_barrier_init(&filled, NULL, THREADS);
   pthread_t t[THREADS];
   for (long i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, fill, (void *)i);
   for (int i = 0; i < THREADS; i++) push_transfer(rows + i * N, t[i]);

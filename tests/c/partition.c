@@ -19,7 +19,7 @@ struct slot {
 PUSH_GLOBAL(struct slot[N], Local);
 
 static long *rows;
-static pthread_barrier_t start;
+static pthread_barrier_t start, done;
 static const char *mode = "";
 
 static void *worker(void *arg)
@@ -30,6 +30,9 @@ static void *worker(void *arg)
     for (int r = 0; r < 100; r++)
         for (size_t i = 0; i < WORDS; i++) mine[i] += i;
     Local[me].count += 1;
+    /* Every owner is done with its part (under mprotect an owner's open
+     * window would let the stray write through unchecked). */
+    pthread_barrier_wait(&done);
     if (strcmp(mode, "cross") == 0 && me == 1) rows[5] = 7; /* RACE:cross */
     if (strcmp(mode, "global") == 0 && me == 2) Local[3].pad[8] = 1; /* RACE:global */
     return NULL;
@@ -53,6 +56,7 @@ int main(int argc, char **argv)
         rows[WORDS] = 1;         /* still there, still main's */
     }
     pthread_barrier_init(&start, NULL, N + 1);
+    pthread_barrier_init(&done, NULL, N);
     pthread_t t[N];
     for (long i = 0; i < N; i++) CHECK(pthread_create(&t[i], NULL, worker, (void *)i));
     for (int i = 0; i < N; i++) {
