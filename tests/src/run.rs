@@ -5,7 +5,7 @@ use std::fmt;
 use std::fs;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -42,6 +42,10 @@ pub struct RunResult {
     pub stderr: String,
     /// It ran past its timeout and was killed.
     pub timed_out: bool,
+    /// On a timeout: where each thread of the child's process group was
+    /// when it was killed (state, kernel wait channel, system call), so a
+    /// hang says where it hung.
+    pub threads_at_timeout: String,
 }
 
 impl fmt::Display for RunResult {
@@ -53,7 +57,15 @@ impl fmt::Display for RunResult {
             self.pid, self.code, self.signal, self.timed_out
         )?;
         writeln!(f, "----- stdout -----\n{}", self.stdout)?;
-        write!(f, "----- stderr -----\n{}------------------", self.stderr)
+        write!(f, "----- stderr -----\n{}------------------", self.stderr)?;
+        if !self.threads_at_timeout.is_empty() {
+            write!(
+                f,
+                "\n----- threads at the timeout -----\n{}------------------",
+                self.threads_at_timeout
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -192,6 +204,7 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> RunResult {
 
     let deadline = Instant::now() + scaled(timeout);
     let mut timed_out = false;
+    let mut threads_at_timeout = String::new();
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
@@ -200,6 +213,7 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> RunResult {
         }
         if Instant::now() >= deadline {
             timed_out = true;
+            threads_at_timeout = threads_of_group(pid);
             // SAFETY: plain syscall; the group id is the child's pid.
             unsafe {
                 libc::kill(-(pid as libc::pid_t), libc::SIGKILL);
@@ -233,7 +247,55 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> RunResult {
         stdout,
         stderr,
         timed_out,
+        threads_at_timeout,
     }
+}
+
+/// Every thread of the processes in process group `pgid`, one line each:
+/// pid, tid, name, state, kernel wait channel and the system call it is in
+/// (number and first arguments, from /proc).
+fn threads_of_group(pgid: u32) -> String {
+    let read = |p: PathBuf| fs::read_to_string(p).unwrap_or_default();
+    let mut out = String::new();
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return out;
+    };
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let stat = read(p.path().join("stat"));
+        // Fields after the parenthesized name: state, ppid, pgrp, ...
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        if after.split_whitespace().nth(2) != Some(&pgid.to_string()) {
+            continue;
+        }
+        let cmdline = read(p.path().join("cmdline")).replace('\0', " ");
+        out.push_str(&format!("pid {pid}: {}\n", cmdline.trim_end()));
+        let Ok(tasks) = fs::read_dir(p.path().join("task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let tstat = read(t.path().join("stat"));
+            let state = tstat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_string))
+                .unwrap_or_default();
+            let syscall: Vec<String> = read(t.path().join("syscall"))
+                .split_whitespace()
+                .take(3)
+                .map(str::to_string)
+                .collect();
+            out.push_str(&format!(
+                "  tid {} {:?} state {state} wchan {} syscall {}\n",
+                t.file_name().to_string_lossy(),
+                read(t.path().join("comm")).trim_end(),
+                read(t.path().join("wchan")),
+                syscall.join(" ")
+            ));
+        }
+    }
+    out
 }
 
 /// A command for `program` with no runtime in its environment, run in
@@ -362,6 +424,21 @@ pub fn set_push_options(cmd: &mut Command, options: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_timeout_says_where_each_thread_was() {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 30 & wait"]);
+        let r = run_with_timeout(cmd, Duration::from_millis(300));
+        assert!(r.timed_out, "{r}");
+        let text = r.to_string();
+        assert!(
+            text.contains("----- threads at the timeout -----"),
+            "{text}"
+        );
+        assert!(text.contains("\"sleep\" state S"), "{text}");
+        assert!(text.contains("wchan "), "{text}");
+    }
 
     #[test]
     fn run_with_timeout_captures_status_and_output() {
