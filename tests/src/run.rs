@@ -272,6 +272,22 @@ fn threads_of_group(pgid: u32) -> String {
         }
         let cmdline = read(p.path().join("cmdline")).replace('\0', " ");
         out.push_str(&format!("pid {pid}: {}\n", cmdline.trim_end()));
+        if std::env::var_os("PUSH_TEST_GDB_ON_HANG").is_some() {
+            // Every thread's stack, when gdb is there to ask.
+            if let Ok(o) = Command::new("gdb")
+                .args([
+                    "-p",
+                    &pid.to_string(),
+                    "-batch",
+                    "-ex",
+                    "thread apply all bt 12",
+                ])
+                .stdin(Stdio::null())
+                .output()
+            {
+                out.push_str(&String::from_utf8_lossy(&o.stdout));
+            }
+        }
         let Ok(tasks) = fs::read_dir(p.path().join("task")) else {
             continue;
         };
