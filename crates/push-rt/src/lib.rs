@@ -363,7 +363,7 @@ fn stats() -> String {
         mprotects as f64 / secs,
     );
     format!(
-        "{backend_line}{rehash}{}PUSh: stats: threads={} thread_records={} recycled_records={} live_objects={} faults={} silent_fixes={} changer_read_grants={} suppressed={}\n\
+        "{backend_line}{rehash}{}PUSh: stats: threads={} thread_records={} recycled_records={} live_objects={} faults={} silent_fixes={} reapplied_keys={} changer_read_grants={} suppressed={}\n\
          PUSh: stats: sync_objects_with_clocks={} sync_clock_bytes={} thread_clock_bytes={}\n",
         maps::stats(),
         threads::created(),
@@ -372,6 +372,7 @@ fn stats() -> String {
         registry::LIVE_OBJECTS.load(Ordering::Relaxed),
         faults,
         fault::SILENT_FIXES.load(Ordering::Relaxed),
+        fault::REAPPLIED_KEYS.load(Ordering::Relaxed),
         fault::CHANGER_READ_GRANTS.load(Ordering::Relaxed),
         report::SUPPRESSED.load(Ordering::Relaxed),
         sync_objects,

@@ -41,6 +41,9 @@ static APP_TRAP: AppAction = AppAction::new(frame::zeroed());
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 static PKRU_OFFSET: AtomicU32 = AtomicU32::new(0);
 pub static FAULTS: AtomicUsize = AtomicUsize::new(0);
+/// Objects whose pages were found under another key than their metadata's
+/// and put back (see the silent fix in the handler).
+pub static REAPPLIED_KEYS: AtomicUsize = AtomicUsize::new(0);
 pub static SILENT_FIXES: AtomicUsize = AtomicUsize::new(0);
 pub static CHANGER_READ_GRANTS: AtomicUsize = AtomicUsize::new(0);
 
@@ -250,6 +253,16 @@ fn handle_pku_fault(f: &mut SignalFrame<'_>) -> bool {
             }
         }
         if base.allows(key, write) {
+            if area.get().allows(key, write) {
+                // The thread's PKRU already allowed the key the object's
+                // metadata names, and the access faulted all the same: its
+                // pages carry another key (two key changes applied their
+                // system calls in one order and recorded their keys in the
+                // other). Put the pages under the recorded key, or this
+                // access would fault here forever.
+                let _ = registry::reapply_key(obj);
+                REAPPLIED_KEYS.fetch_add(1, Ordering::Relaxed);
+            }
             SILENT_FIXES.fetch_add(1, Ordering::Relaxed);
             set_saved_pkru(area, base);
             return true;

@@ -170,6 +170,22 @@ pub fn set_key(o: &Object, key: u32) -> Result<(), i32> {
     rekey_pages(t, id, o.span() / PAGE, o, key)
 }
 
+/// Puts the object's pages (under `mpk`) back under the key its metadata
+/// names. For the fault handler, when an access faulted although the
+/// thread's PKRU allowed that key: two concurrent key changes of one object
+/// can apply their `pkey_mprotect` calls in one order and record their keys
+/// in the other. Async-signal-safe (one system call).
+pub fn reapply_key(o: &Object) -> Result<(), i32> {
+    if !crate::backend::is_mpk() || !o.is_live() {
+        return Ok(());
+    }
+    let (start, span) = (o.page_start(), o.span());
+    if start == 0 || span == 0 {
+        return Err(libc::EINVAL);
+    }
+    crate::sys::pkru::pkey_mprotect(start, span, o.key())
+}
+
 /// Moves every object on key `from` (or waiting to return to it after a
 /// pending check) to key `to`: `from` is leaving PUSh (given to the program).
 pub fn move_key(from: u32, to: u32) {

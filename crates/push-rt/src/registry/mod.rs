@@ -42,7 +42,7 @@ pub use self::alloc::{
     alloc, free, register_global, AllocError, Origin, LIVE_OBJECTS, TRACKED_OBJECTS,
 };
 pub use self::fork::{after_fork_child, after_fork_parent, before_fork};
-pub use self::keys::{move_key, set_key, set_policy_key};
+pub use self::keys::{move_key, reapply_key, set_key, set_policy_key};
 pub use self::object::{pack_epoch, unpack_epoch, Object, Policy};
 pub use self::partition::{
     allocation_size, is_later_part, is_partitioned, partition, PartitionError,
