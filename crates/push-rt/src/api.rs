@@ -240,6 +240,27 @@ fn object_for_call(api: Api, obj_ptr: usize) -> Result<(u32, &'static Object), i
     })
 }
 
+/// Whether the calling thread may change the object's policy now; if not,
+/// the annotation error's EPERM.
+fn permitted(
+    api: Api,
+    obj_ptr: usize,
+    (obj_id, obj): (u32, &Object),
+    keys: &Keys,
+    (id, rec): (u32, &threads::ThreadRecord),
+) -> Result<(), i32> {
+    if may_change(keys, id, rec, obj) {
+        return Ok(());
+    }
+    Err(capture::annotation_error(
+        api,
+        Refusal::NotAllowed,
+        libc::EPERM,
+        obj_ptr,
+        Some((obj_id, obj)),
+    ))
+}
+
 /// The policy calls: checks who may change, then sets policy and key.
 pub fn api_set_policy(api: Api, obj_ptr: usize, new: Policy) -> i32 {
     if !enabled() {
@@ -261,14 +282,8 @@ pub fn api_set_policy(api: Api, obj_ptr: usize, new: Policy) -> i32 {
             }
         }
     }
-    if !may_change(keys, id, rec, obj) {
-        return capture::annotation_error(
-            api,
-            Refusal::NotAllowed,
-            libc::EPERM,
-            obj_ptr,
-            Some((obj_id, obj)),
-        );
+    if let Err(rc) = permitted(api, obj_ptr, (obj_id, obj), keys, (id, rec)) {
+        return rc;
     }
     change_policy(api, obj_ptr, (obj_id, obj), new, (id, rec), keys)
 }
@@ -362,14 +377,8 @@ pub fn api_policy_at(api: Api, barrier: usize, obj_ptr: usize, new: Policy) -> i
         Ok(found) => found,
         Err(rc) => return rc,
     };
-    if !may_change(keys, id, rec, obj) {
-        return capture::annotation_error(
-            api,
-            Refusal::NotAllowed,
-            libc::EPERM,
-            obj_ptr,
-            Some((obj_id, obj)),
-        );
+    if let Err(rc) = permitted(api, obj_ptr, (obj_id, obj), keys, (id, rec)) {
+        return rc;
     }
     phases::register(
         barrier,
@@ -403,8 +412,8 @@ pub fn api_partition(obj_ptr: usize, part_size: usize) -> i32 {
     if obj.base() != obj_ptr {
         return refuse(Refusal::NotStart, libc::EINVAL, Some((obj_id, obj)));
     }
-    if !may_change(keys, id, rec, obj) {
-        return refuse(Refusal::NotAllowed, libc::EPERM, Some((obj_id, obj)));
+    if let Err(rc) = permitted(Api::Partition, obj_ptr, (obj_id, obj), keys, (id, rec)) {
+        return rc;
     }
     match registry::partition(obj_id, part_size) {
         Ok(_) => 0,

@@ -273,10 +273,11 @@ pub fn on_lock_releasing(t: (u32, &threads::ThreadRecord), lock: usize, kind: Lo
             hb::release(t.0, t.1, lock, reader);
         }
     }
-    if let Some(site) = t.1.held_site(lock).filter(|&s| s != 0) {
+    let (key, site) = t.1.pop_lock(lock);
+    if site != 0 {
         domains::note_last_holder(lock, t.0, site);
     }
-    t.1.pop_lock(lock) != 0
+    key != 0
 }
 
 /// Where the program acquires a protecting lock (`key` != 0), kept so a

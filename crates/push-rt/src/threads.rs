@@ -492,10 +492,12 @@ impl ThreadRecord {
         self.held_len.store(len as u32 + 1, Ordering::Release);
     }
 
-    /// Records a release of `addr`; returns the key cached for it (0 if the
-    /// lock protects nothing or was not recorded as held). Owner thread only.
+    /// Records a release of `addr`; returns the key cached for it and, when
+    /// this release ends the hold, where it was acquired (see
+    /// [`HeldLock::site`]; 0 otherwise). The key is 0 if the lock protects
+    /// nothing or was not recorded as held. Owner thread only.
     #[inline]
-    pub fn pop_lock(&self, addr: usize) -> u32 {
+    pub fn pop_lock(&self, addr: usize) -> (u32, usize) {
         let len = self.held_len.load(Ordering::Relaxed) as usize;
         for i in (0..len).rev() {
             let h = &self.held[i];
@@ -503,10 +505,11 @@ impl ThreadRecord {
                 continue;
             }
             let key = h.key.load(Ordering::Relaxed);
+            let site = h.site.load(Ordering::Relaxed);
             let count = h.count.load(Ordering::Relaxed);
             if count > 1 {
                 h.count.store(count - 1, Ordering::Relaxed);
-                return key;
+                return (key, 0);
             }
             for j in i..len - 1 {
                 let (dst, src) = (&self.held[j], &self.held[j + 1]);
@@ -522,13 +525,13 @@ impl ThreadRecord {
                     .store(src.site.load(Ordering::Relaxed), Ordering::Relaxed);
             }
             self.held_len.store(len as u32 - 1, Ordering::Release);
-            return key;
+            return (key, site);
         }
         let overflow = self.held_overflow.load(Ordering::Relaxed);
         if overflow > 0 {
             self.held_overflow.store(overflow - 1, Ordering::Relaxed);
         }
-        0
+        (0, 0)
     }
 
     /// How this thread holds `addr`: Some(true) exclusively, Some(false) shared.
