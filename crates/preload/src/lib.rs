@@ -33,6 +33,8 @@ use push_rt::report::Api;
 use push_rt::{LockKind, LockWord};
 
 mod auto_alloc;
+mod auto_io;
+mod mask;
 
 type M = *mut libc::pthread_mutex_t;
 type R = *mut libc::pthread_rwlock_t;
@@ -1167,24 +1169,27 @@ pub unsafe extern "C" fn pthread_create(
         return unsafe { real_create(thread, attr, routine, arg) };
     };
     let start = Box::into_raw(Box::new(Start { routine, arg, id }));
+    // glibc stores the new id with every signal blocked, while the new
+    // thread already runs: a fault there (the id's object watched, and
+    // perhaps just taken by the new thread) would kill the process. It
+    // stores into our variable; the program's gets it here, where a fault
+    // is handled.
+    let mut new_id: pthread_t = 0;
     // SAFETY: the trampoline takes ownership of `start` in the new thread.
-    let r = unsafe { real_create(thread, attr, thread_trampoline, start.cast()) };
+    let r = unsafe { real_create(&mut new_id, attr, thread_trampoline, start.cast()) };
     if r != 0 {
         // SAFETY: the thread was not created, so `start` is still ours.
         drop(unsafe { Box::from_raw(start) });
         return r;
     }
+    // SAFETY: the caller's pthread_t, which pthread_create writes.
+    unsafe { thread.write(new_id) };
     let mut detach_state = libc::PTHREAD_CREATE_JOINABLE;
     if !attr.is_null() {
         // SAFETY: attr is the caller's initialized attribute object.
         unsafe { pthread_attr_getdetachstate(attr, &mut detach_state) };
     }
-    // SAFETY: on success the real pthread_create wrote the handle.
-    rt::on_thread_created(
-        id,
-        unsafe { *thread },
-        detach_state == libc::PTHREAD_CREATE_DETACHED,
-    );
+    rt::on_thread_created(id, new_id, detach_state == libc::PTHREAD_CREATE_DETACHED);
     r
 }
 

@@ -187,7 +187,8 @@ pub fn nothing_checked_notice(records: &[ProcessRecord], program: &str) -> Optio
     (objects == 0 && reports == 0).then(|| {
         format!(
             "PUSh: nothing was checked: no process of this run tracked an object ({} process{}), \
-             so no race could be found; annotate shared objects with include/push.h (docs/api.md)\n",
+             so no race could be found; run it with --auto to watch its heap objects (docs/auto.md), \
+             or annotate shared objects with include/push.h (docs/api.md)\n",
             records.len(),
             if records.len() == 1 { "" } else { "es" }
         )

@@ -62,11 +62,19 @@ pub fn sigset_has(set: &libc::sigset_t, sig: c_int) -> bool {
     unsafe { libc::sigismember(set, sig) == 1 }
 }
 
-/// Sets the calling thread's signal mask; returns the previous one.
+/// Removes `sig` from `set` (ignored out of range).
+pub fn sigset_del(set: &mut libc::sigset_t, sig: c_int) {
+    // SAFETY: a local set; sigdelset checks the range.
+    unsafe { libc::sigdelset(set, sig) };
+}
+
+/// Sets the calling thread's signal mask (with the real function, not
+/// libpush.so's, which keeps SIGSEGV and SIGTRAP open); returns the
+/// previous one.
 pub fn set_thread_mask(mask: &libc::sigset_t) -> libc::sigset_t {
     let mut previous: libc::sigset_t = zeroed();
-    // SAFETY: both sets are valid for the call.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, mask, &mut previous) };
+    // SAFETY: both sets are valid for the call (the real pthread_sigmask).
+    unsafe { super::real::get::pthread_sigmask()(libc::SIG_SETMASK, mask, &mut previous) };
     previous
 }
 

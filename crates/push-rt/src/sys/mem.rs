@@ -94,6 +94,27 @@ pub fn arena_zero(addr: usize, len: usize) -> bool {
     true
 }
 
+/// Touches the arena byte at `addr` as the calling thread: a read, or for
+/// `write` an atomic read-modify-write that leaves it unchanged (so a
+/// concurrent store of another thread is never lost). A fault on it is an
+/// access of the program's (the fault handler decides). Does nothing
+/// outside the arena.
+pub fn arena_touch(addr: usize, write: bool) {
+    if !in_arena(addr, 1) {
+        return;
+    }
+    // SAFETY: an arena byte, which no Rust reference points into; both
+    // accesses are atomic and leave its value as it was.
+    unsafe {
+        let byte = core::sync::atomic::AtomicU8::from_ptr(addr as *mut u8);
+        if write {
+            byte.fetch_or(0, Ordering::Relaxed);
+        } else {
+            byte.load(Ordering::Relaxed);
+        }
+    }
+}
+
 /// Maps `len` bytes of `fd` from `offset` shared and read-write at `addr`
 /// (MAP_FIXED) in the arena; false if outside it or the kernel refused.
 pub fn arena_map_shared(fd: i32, addr: usize, len: usize, offset: usize) -> bool {

@@ -103,8 +103,26 @@ pub type C11StartFn = extern "C" fn(*mut c_void) -> c_int;
 type Mtx = *mut C11Mutex;
 type Cnd = *mut C11Cond;
 
+type Iov = *const libc::iovec;
+type File = *mut libc::FILE;
+type Sockaddr = *mut libc::sockaddr;
+
 real_functions! {
+    read = "read": fn(c_int, *mut c_void, usize) -> isize;
+    write = "write": fn(c_int, *const c_void, usize) -> isize;
+    pread64 = "pread64": fn(c_int, *mut c_void, usize, i64) -> isize;
+    pwrite64 = "pwrite64": fn(c_int, *const c_void, usize, i64) -> isize;
+    readv = "readv": fn(c_int, Iov, c_int) -> isize;
+    writev = "writev": fn(c_int, Iov, c_int) -> isize;
+    recv = "recv": fn(c_int, *mut c_void, usize, c_int) -> isize;
+    recvfrom = "recvfrom": fn(c_int, *mut c_void, usize, c_int, Sockaddr, *mut libc::socklen_t) -> isize;
+    send = "send": fn(c_int, *const c_void, usize, c_int) -> isize;
+    sendto = "sendto": fn(c_int, *const c_void, usize, c_int, *const libc::sockaddr, libc::socklen_t) -> isize;
+    fread = "fread": fn(*mut c_void, usize, usize, File) -> usize;
+    fwrite = "fwrite": fn(*const c_void, usize, usize, File) -> usize;
     sigaction = "sigaction": fn(c_int, *const SigAction, *mut SigAction) -> c_int;
+    sigprocmask = "sigprocmask": fn(c_int, *const libc::sigset_t, *mut libc::sigset_t) -> c_int;
+    pthread_sigmask = "pthread_sigmask": fn(c_int, *const libc::sigset_t, *mut libc::sigset_t) -> c_int;
     pthread_mutex_lock = "pthread_mutex_lock": fn(M) -> c_int;
     pthread_mutex_trylock = "pthread_mutex_trylock": fn(M) -> c_int;
     pthread_mutex_timedlock = "pthread_mutex_timedlock": fn(M, *const timespec) -> c_int;

@@ -1,0 +1,159 @@
+//! I/O functions whose buffers the kernel reads or writes on the caller's
+//! behalf. The kernel honours the calling thread's rights (a protection
+//! key it lacks, or a closed page, fails the call with EFAULT), so under
+//! the annotation-free mode the buffers are touched first as the thread
+//! (`push_rt::auto::prepare_for_call`): a watched object changes hands as at
+//! any access, and the call's access is observed like one. With the mode
+//! off each is a plain call of the real function.
+//!
+//! # Safety
+//! Every export has the C signature of the function it replaces and passes
+//! its arguments unchanged to the real one; the touches only read (or
+//! atomically rewrite unchanged) one byte per page of the ranges the
+//! caller hands the function.
+
+use libc::{c_int, c_void, size_t, ssize_t};
+use push_rt as rt;
+use push_rt::real::get as real;
+
+/// Touches `[p, p+len)` when the mode is on (`write`: the call writes it).
+#[inline]
+fn touch(p: *const c_void, len: usize, write: bool) {
+    if rt::auto::on() && !p.is_null() {
+        rt::auto::prepare_for_call(p as usize, len, write);
+    }
+}
+
+/// Touches an iovec array and every buffer it names.
+fn touch_iov(iov: *const libc::iovec, n: c_int, write: bool) {
+    if !rt::auto::on() || iov.is_null() || n <= 0 {
+        return;
+    }
+    let n = n as usize;
+    touch(iov.cast(), n * core::mem::size_of::<libc::iovec>(), false);
+    for i in 0..n {
+        // SAFETY: the caller's array of `n` iovecs (readv/writev's contract).
+        let v = unsafe { iov.add(i).read() };
+        touch(v.iov_base, v.iov_len, write);
+    }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
+    touch(buf, n, true);
+    // SAFETY: unchanged arguments.
+    unsafe { real::read()(fd, buf, n) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t {
+    touch(buf, n, false);
+    // SAFETY: unchanged arguments.
+    unsafe { real::write()(fd, buf, n) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pread64(fd: c_int, buf: *mut c_void, n: size_t, off: i64) -> ssize_t {
+    touch(buf, n, true);
+    // SAFETY: unchanged arguments.
+    unsafe { real::pread64()(fd, buf, n, off) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pread(fd: c_int, buf: *mut c_void, n: size_t, off: i64) -> ssize_t {
+    // SAFETY: on x86-64 pread is pread64.
+    unsafe { pread64(fd, buf, n, off) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: i64) -> ssize_t {
+    touch(buf, n, false);
+    // SAFETY: unchanged arguments.
+    unsafe { real::pwrite64()(fd, buf, n, off) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: i64) -> ssize_t {
+    // SAFETY: on x86-64 pwrite is pwrite64.
+    unsafe { pwrite64(fd, buf, n, off) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, n: c_int) -> ssize_t {
+    touch_iov(iov, n, true);
+    // SAFETY: unchanged arguments.
+    unsafe { real::readv()(fd, iov, n) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn writev(fd: c_int, iov: *const libc::iovec, n: c_int) -> ssize_t {
+    touch_iov(iov, n, false);
+    // SAFETY: unchanged arguments.
+    unsafe { real::writev()(fd, iov, n) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int) -> ssize_t {
+    touch(buf, n, true);
+    // SAFETY: unchanged arguments.
+    unsafe { real::recv()(fd, buf, n, flags) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn recvfrom(
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    flags: c_int,
+    addr: *mut libc::sockaddr,
+    len: *mut libc::socklen_t,
+) -> ssize_t {
+    touch(buf, n, true);
+    // SAFETY: unchanged arguments.
+    unsafe { real::recvfrom()(fd, buf, n, flags, addr, len) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, n: size_t, flags: c_int) -> ssize_t {
+    touch(buf, n, false);
+    // SAFETY: unchanged arguments.
+    unsafe { real::send()(fd, buf, n, flags) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sendto(
+    fd: c_int,
+    buf: *const c_void,
+    n: size_t,
+    flags: c_int,
+    addr: *const libc::sockaddr,
+    len: libc::socklen_t,
+) -> ssize_t {
+    touch(buf, n, false);
+    // SAFETY: unchanged arguments.
+    unsafe { real::sendto()(fd, buf, n, flags, addr, len) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn fread(
+    buf: *mut c_void,
+    size: size_t,
+    n: size_t,
+    f: *mut libc::FILE,
+) -> size_t {
+    touch(buf, size.saturating_mul(n), true);
+    // SAFETY: unchanged arguments.
+    unsafe { real::fread()(buf, size, n, f) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn fwrite(
+    buf: *const c_void,
+    size: size_t,
+    n: size_t,
+    f: *mut libc::FILE,
+) -> size_t {
+    touch(buf, size.saturating_mul(n), false);
+    // SAFETY: unchanged arguments.
+    unsafe { real::fwrite()(buf, size, n, f) }
+}
