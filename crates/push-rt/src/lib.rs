@@ -25,6 +25,7 @@ pub use sys::defaults;
 pub mod domains;
 pub mod exec_note;
 pub mod fault;
+pub mod hashing;
 pub mod hb;
 #[cfg(test)]
 mod hb_oracle;

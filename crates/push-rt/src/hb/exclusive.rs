@@ -90,7 +90,7 @@ pub(super) fn ex_clock(addr: usize, insert: bool) -> Option<&'static ExClock> {
         }
     }
     let (index, table) = (EX_INDEX.get()?, EX_TABLE.get()?);
-    let mut i = crate::domains::local_index(addr, EX_SLOTS);
+    let mut i = crate::registry::local_index(addr, EX_SLOTS);
     for _ in 0..64 {
         let slot = index.get(i)?;
         match slot.addr.load(Ordering::Acquire) {
@@ -169,7 +169,7 @@ pub fn prefetch_ex(t: &ThreadRecord, addr: usize) {
         crate::sys::prefetch(e[1].load(Ordering::Relaxed) as *const ExClock);
     } else if let Some(slot) = EX_INDEX
         .get()
-        .and_then(|i| i.get(crate::domains::local_index(addr, EX_SLOTS)))
+        .and_then(|i| i.get(crate::registry::local_index(addr, EX_SLOTS)))
     {
         crate::sys::prefetch(slot);
     }
