@@ -20,7 +20,7 @@
 //! serialises everything that touches that lock's clock (the release is
 //! recorded before the real unlock, the acquire after the real lock), so
 //! their clocks live in a lock-free, insert-only index and are read and
-//! written without a lock of ours (the [`exclusive`] submodule).
+//! written without a lock of ours (the `exclusive` submodule).
 //!
 //! The fault handler only reads its own thread's clock (atomics in key-0
 //! memory), so the rule-2 check at a first access needs no lock.

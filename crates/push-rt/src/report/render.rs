@@ -1,7 +1,7 @@
 //! Rendering of collected reports: the JSON objects every process of a run
 //! writes to the run directory (see `run_dir`), grouped across processes
 //! and rendered as text, GitHub workflow annotations or one SARIF 2.1.0 log
-//! (in [`sarif`]).
+//! (in `sarif`).
 //!
 //! The reports here are the JSON format of `docs/reports.md` plus two
 //! fields the run directory adds: `command` (the process's command line)
