@@ -5,244 +5,26 @@
 //! of which pthread call maps to which method.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::hash::BuildHasherDefault;
 use std::mem::size_of;
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::atomic::Ordering as AtomicOrdering;
 
-use crate::clock::{Epoch, ThreadIdx, Timestamp, VClock};
+use crate::clock::{Epoch, ThreadIdx, VClock};
 use crate::hash::AddrHasher;
+
+mod footprint;
+mod sync_object;
+mod thread_slot;
+
+pub use footprint::Footprint;
+use sync_object::{Barrier, SyncObj};
+pub use thread_slot::HbError;
+use thread_slot::{slot_mut, Life, ThreadSlot};
 
 type AddrMap<V> = HashMap<u64, V, BuildHasherDefault<AddrHasher>>;
 
 /// The zero clock, returned for indices that name no thread.
 static EMPTY: VClock = VClock::new();
-
-/// Misuse of the thread lifecycle calls. The model is unchanged when one of
-/// these is returned; the runtime may log it and go on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HbError {
-    /// The index names no thread: never created, or already exited and
-    /// joined/detached (its slot is free or recycled).
-    NotRegistered(ThreadIdx),
-    /// `thread_exit` twice for the same thread.
-    AlreadyExited(ThreadIdx),
-    /// Join or detach of a thread that was already joined.
-    AlreadyJoined(ThreadIdx),
-    /// Join or detach of a thread that was already detached.
-    Detached(ThreadIdx),
-    /// A thread joining itself.
-    SelfJoin(ThreadIdx),
-}
-
-impl fmt::Display for HbError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotRegistered(t) => write!(f, "thread index {t} names no registered thread"),
-            Self::AlreadyExited(t) => write!(f, "thread {t} already exited"),
-            Self::AlreadyJoined(t) => write!(f, "thread {t} was already joined"),
-            Self::Detached(t) => write!(f, "thread {t} is detached"),
-            Self::SelfJoin(t) => write!(f, "thread {t} cannot join itself"),
-        }
-    }
-}
-
-impl std::error::Error for HbError {}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Life {
-    /// Created, `thread_exit` not yet seen.
-    Running,
-    /// Exited, waiting for a join or detach; its clock is kept for the joiner.
-    Exited,
-    /// No thread: the index may be handed to a new thread (see `retired`).
-    Free,
-}
-
-#[derive(Debug)]
-struct ThreadSlot {
-    /// The thread's clock; empty while `Free`.
-    clock: VClock,
-    life: Life,
-    joined: bool,
-    detached: bool,
-    /// Whether the current value of the thread's own component may be held
-    /// outside the model (handed out by `epoch`/`clock`, or taken by a
-    /// joiner). Cleared when the component is incremented: everything the
-    /// model copies into other clocks is copied *before* an increment, so
-    /// while this is false no clock or epoch holds the current value.
-    /// Atomic only so that `epoch(&self)` can set it; it is always accessed
-    /// under the owner's lock, so `Relaxed` is enough.
-    exposed: AtomicBool,
-    /// While `Free`: the largest value of this index's component that any
-    /// clock or epoch can hold. The next thread on the index starts above it.
-    retired: Timestamp,
-}
-
-impl ThreadSlot {
-    fn free(retired: Timestamp) -> Self {
-        Self {
-            clock: VClock::new(),
-            life: Life::Free,
-            joined: false,
-            detached: false,
-            exposed: AtomicBool::new(false),
-            retired,
-        }
-    }
-
-    /// Ends the thread's current epoch (after a release-like event).
-    fn tick(&mut self, me: ThreadIdx) {
-        self.clock.increment(me);
-        *self.exposed.get_mut() = false;
-    }
-}
-
-/// Mutable slot of a thread that has a clock (running or exited, not free).
-fn slot_mut(threads: &mut [ThreadSlot], t: ThreadIdx) -> Option<&mut ThreadSlot> {
-    threads.get_mut(t.index()).filter(|s| s.life != Life::Free)
-}
-
-/// One sync object (mutex, rwlock, spinlock, semaphore, barrier, annotation
-/// address). Kinds share the struct so that an address reused for another
-/// kind without `forget` still behaves sanely.
-#[derive(Debug, Default)]
-struct SyncObj {
-    /// Join of every release: mutex/spinlock unlocks, rwlock write unlocks,
-    /// semaphore posts, `happens_before` annotations.
-    clock: VClock,
-    /// Rarely needed state, boxed to keep the common entry small.
-    extra: Option<Box<Extra>>,
-}
-
-#[derive(Debug, Default)]
-struct Extra {
-    /// Join of every rwlock read unlock.
-    read: VClock,
-    barrier: Option<Barrier>,
-}
-
-impl SyncObj {
-    fn extra(&mut self) -> &mut Extra {
-        self.extra.get_or_insert_with(Box::default)
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.clock.heap_bytes()
-            + self.extra.as_ref().map_or(0, |e| {
-                size_of::<Extra>()
-                    + e.read.heap_bytes()
-                    + e.barrier.as_ref().map_or(0, Barrier::heap_bytes)
-            })
-    }
-}
-
-/// Barrier rounds. A round (generation) collects arrivals until its first
-/// departure, which seals it: every arrival of a round is recorded before the
-/// real `pthread_barrier_wait` can return to anyone, and no thread can arrive
-/// for the next round before it has departed this one. Departures join the
-/// clock of the round *they arrived in*, so a fast thread that already
-/// arrived for round g+1 never leaks into a slow departer of round g.
-#[derive(Debug, Default)]
-struct Barrier {
-    /// Join of the arrivals of the open round.
-    open: VClock,
-    open_gen: u64,
-    open_arrivals: u32,
-    /// Sealed rounds that still have departures to come.
-    sealed: Vec<SealedRound>,
-    /// Threads between arrive and depart, with the round they arrived in.
-    waiting: Vec<(ThreadIdx, u64)>,
-}
-
-#[derive(Debug)]
-struct SealedRound {
-    generation: u64,
-    clock: VClock,
-    remaining: u32,
-}
-
-impl Barrier {
-    fn arrive(&mut self, t: ThreadIdx, clock: &mut VClock) {
-        if self.waiting.iter().any(|&(w, _)| w == t) {
-            // No depart was recorded for t's previous wait, yet t runs again:
-            // that wait returned. Record the missing departure now.
-            self.depart(t, clock);
-        }
-        self.open.join(clock);
-        self.open_arrivals += 1;
-        self.waiting.push((t, self.open_gen));
-    }
-
-    fn depart(&mut self, t: ThreadIdx, clock: &mut VClock) {
-        let Some(pos) = self.waiting.iter().position(|&(w, _)| w == t) else {
-            return; // depart without arrive: nothing to learn
-        };
-        let (_, generation) = self.waiting.swap_remove(pos);
-        if generation == self.open_gen {
-            self.sealed.push(SealedRound {
-                generation,
-                clock: std::mem::take(&mut self.open),
-                remaining: self.open_arrivals,
-            });
-            self.open_gen += 1;
-            self.open_arrivals = 0;
-        }
-        if let Some(r) = self.sealed.iter().position(|r| r.generation == generation) {
-            clock.join(&self.sealed[r].clock);
-            self.sealed[r].remaining -= 1;
-            if self.sealed[r].remaining == 0 {
-                self.sealed.swap_remove(r);
-            }
-        }
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.open.heap_bytes()
-            + self.sealed.capacity() * size_of::<SealedRound>()
-            + self
-                .sealed
-                .iter()
-                .map(|r| r.clock.heap_bytes())
-                .sum::<usize>()
-            + self.waiting.capacity() * size_of::<(ThreadIdx, u64)>()
-    }
-}
-
-/// Estimated memory held by a [`SyncModel`]'s clocks and tables.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Footprint {
-    /// Total bytes: `thread_bytes + sync_bytes`.
-    pub total_bytes: usize,
-    /// Thread table and thread clocks.
-    pub thread_bytes: usize,
-    /// Sync-object table (with its hash-table overhead) and their clocks.
-    pub sync_bytes: usize,
-    /// Thread indices ever allocated: the longest any clock can get.
-    pub thread_slots: usize,
-    /// Threads running or exited-and-not-yet-joined.
-    pub live_threads: usize,
-    /// Sync objects with a clock.
-    pub sync_objects: usize,
-    /// Longest clock currently stored (entries).
-    pub max_clock_len: usize,
-}
-
-impl fmt::Display for Footprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} bytes in clocks ({} for {} thread slots, {} live; {} for {} sync objects; longest clock {})",
-            self.total_bytes,
-            self.thread_bytes,
-            self.thread_slots,
-            self.live_threads,
-            self.sync_bytes,
-            self.sync_objects,
-            self.max_clock_len
-        )
-    }
-}
 
 /// The happens-before state of one process: a clock per thread and a clock
 /// per sync object (keyed by its address).

@@ -14,6 +14,42 @@
 //!
 //! Unsafe code lives in `sys` only (see its doc for the invariants each
 //! submodule keeps); the rest of the crate is under `deny(unsafe_code)`.
+//!
+//! # Layers
+//!
+//! Top-level modules, each importing only from the layers before it
+//! (within a layer, in the order listed):
+//!
+//! 1. `sys`, `options`, `hashing`, `backend`, `barriers`, `clock_index`;
+//! 2. `threads` (the thread records);
+//! 3. `maps`, `registry` (tracked objects and their policies);
+//! 4. `windows` (the `mprotect` backend's access windows);
+//! 5. `domains`, `policy`, `hb`, `stack`, `rehash`, `recycle`;
+//! 6. `report`;
+//! 7. `fault`, `phases`, `auto` (the annotation-free mode: its allocation entry and the fault handler's learning);
+//! 8. `exec_note`, `run_dir`;
+//! 9. `locks`, `lifecycle`, `api`; then this file.
+//!
+//! Back-edges that remain (a lower layer naming a higher one), and why:
+//!
+//! * `sys::zeroable` implements its unsafe `Zeroable` trait for types of
+//!   `threads`, `registry`, `hb`, `domains`, `stack` and `report`: the impls
+//!   are unsafe, so they must live in `sys`.
+//! * `threads` sizes the arrays of its records with `hb::VC_LEN` and the
+//!   `windows::MAX_*` capacities, and calls `hb` and `domains` when a record
+//!   is adopted or recycled (its clock, its domain ordinal).
+//! * `registry` re-applies page protection through `windows` when a key or
+//!   policy changes; `windows` reads `domains::keys()` (the read-only key).
+//! * `maps` warns through `report::warn` (the report printer's output).
+//! * `report` reads `fault::FAULTS` (the summary's counters) and
+//!   `run_dir::ENV` (where the run directory is); `exec_note` and `run_dir`
+//!   use each other (a program that could not be watched is noted in the
+//!   run directory and read back at the end of the run).
+//! * `locks`, `lifecycle` and `api` call each other (a barrier releasing
+//!   registered policy changes, the changer's validation grant dropped at
+//!   a thread's exit).
+//! * Every layer may read the runtime's state kept in this file
+//!   (`enabled()`, `options()`, the global range).
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -26,6 +62,7 @@ pub use sys::defaults;
 pub mod domains;
 pub mod exec_note;
 pub mod fault;
+pub mod hashing;
 pub mod hb;
 #[cfg(test)]
 mod hb_oracle;

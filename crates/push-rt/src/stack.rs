@@ -152,7 +152,7 @@ pub fn init_depot() -> bool {
 fn hash_of(s: &Stack) -> u64 {
     let mut h = 0xcbf2_9ce4_8422_2325u64;
     for &pc in s.frames() {
-        h = crate::domains::mix(h ^ pc as u64);
+        h = crate::hashing::mix(h ^ pc as u64);
     }
     h | 2
 }

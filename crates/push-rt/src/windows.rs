@@ -29,12 +29,15 @@
 //! so a push interrupting a pop is the only interleaving; pops take entries
 //! with `swap` so none is closed twice.
 
+mod thread_lists;
+
 use crate::backend;
 use crate::registry::{self, Object};
 use crate::sys::FixedArray;
 use crate::threads::ThreadRecord;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
+use thread_lists::{regular, steps, sync_grants};
 
 const RW_UNIT: u64 = 1;
 const R_UNIT: u64 = 1 << 16;
@@ -251,97 +254,6 @@ fn close_entry(e: u64) {
     }
 }
 
-/// A stack of entries in a thread's record (see the module doc for the
-/// interleavings it allows).
-struct List<'a> {
-    slots: &'a [AtomicU64],
-    len: &'a AtomicU32,
-}
-
-impl List<'_> {
-    fn push(&self, e: u64) -> bool {
-        let i = self.len.fetch_add(1, Ordering::AcqRel) as usize;
-        match self.slots.get(i) {
-            Some(s) => {
-                s.store(e, Ordering::Release);
-                true
-            }
-            None => {
-                self.len.fetch_sub(1, Ordering::AcqRel);
-                false
-            }
-        }
-    }
-
-    /// Takes the top entry (0 for a slot already taken); None when empty.
-    fn pop(&self) -> Option<u64> {
-        loop {
-            let n = self.len.load(Ordering::Acquire);
-            if n == 0 {
-                return None;
-            }
-            let e = self
-                .slots
-                .get(n as usize - 1)
-                .map_or(0, |s| s.swap(0, Ordering::AcqRel));
-            if self
-                .len
-                .compare_exchange(n, n - 1, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                return Some(e);
-            }
-            // A signal handler pushed meanwhile: put back what we took
-            // (its slot is below the new top, so it is taken again later).
-            if e != 0 {
-                if let Some(s) = self.slots.get(n as usize - 1) {
-                    s.store(e, Ordering::Release);
-                }
-            }
-        }
-    }
-
-    /// Whether the list holds a live window (of the object's current
-    /// incarnation) on `id` that allows this access.
-    fn contains(&self, id: u32, incarnation: u64, write: bool) -> bool {
-        let n = (self.len.load(Ordering::Acquire) as usize).min(self.slots.len());
-        self.slots[..n].iter().any(|s| {
-            let e = s.load(Ordering::Acquire);
-            let (eid, inc, access) = entry_parts(e);
-            e != 0 && eid == id && inc == incarnation && (!write || access == Access::ReadWrite)
-        })
-    }
-
-    fn close_all(&self) {
-        while let Some(e) = self.pop() {
-            if e != 0 {
-                close_entry(e);
-            }
-        }
-    }
-}
-
-fn regular(t: &ThreadRecord) -> List<'_> {
-    List {
-        slots: &t.windows,
-        len: &t.nwindows,
-    }
-}
-
-fn sync_grants(t: &ThreadRecord) -> List<'_> {
-    List {
-        slots: &t.sync_grants,
-        len: &t.nsync_grants,
-    }
-}
-
-fn steps(t: &ThreadRecord) -> List<'_> {
-    List {
-        slots: &t.steps,
-        len: &t.nsteps,
-    }
-}
-
 /// Opens a window on `o` for `t` until its next synchronization. False when
 /// the thread's list is full (the caller then single-steps the access).
 pub fn open(t: &ThreadRecord, id: u32, o: &Object, access: Access) -> bool {
@@ -549,21 +461,5 @@ mod tests {
         let e = entry(7, 3, Access::ReadWrite);
         assert_eq!(entry_parts(e), (7, 3, Access::ReadWrite));
         assert_ne!(entry(0, 0, Access::ReadWrite), 0);
-    }
-
-    #[test]
-    fn list_push_pop_and_overflow() {
-        let slots: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
-        let len = AtomicU32::new(0);
-        let l = List {
-            slots: &slots,
-            len: &len,
-        };
-        assert!(l.push(11));
-        assert!(l.push(22));
-        assert!(!l.push(33), "full");
-        assert_eq!(l.pop(), Some(22));
-        assert_eq!(l.pop(), Some(11));
-        assert_eq!(l.pop(), None);
     }
 }

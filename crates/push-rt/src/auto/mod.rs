@@ -92,9 +92,9 @@ fn sampled(caller: usize) -> bool {
     if ppm >= 1_000_000 {
         return true;
     }
-    let site = crate::domains::mix(caller as u64);
+    let site = crate::hashing::mix(caller as u64);
     let rank = SITE_RANKS[(site as usize) % SITE_RANKS.len()].fetch_add(1, Ordering::Relaxed);
-    let h = crate::domains::mix(site ^ SEED.load(Ordering::Relaxed) ^ (u64::from(rank) << 32));
+    let h = crate::hashing::mix(site ^ SEED.load(Ordering::Relaxed) ^ (u64::from(rank) << 32));
     (h % 1_000_000) < u64::from(ppm)
 }
 

@@ -66,7 +66,7 @@ pub fn init() -> bool {
 
 fn slot(id: u32) -> Option<&'static Record> {
     let t = RECORDS_TABLE.get()?;
-    t.get((crate::domains::mix(u64::from(id)) as usize) % RECORDS)
+    t.get((crate::hashing::mix(u64::from(id)) as usize) % RECORDS)
 }
 
 /// The record of object `id`, locked for the caller; it is emptied first

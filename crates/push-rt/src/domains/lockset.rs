@@ -2,7 +2,8 @@
 //! their owner ordinals, and a small filter that answers "protects nothing"
 //! for most lock operations from cache.
 
-use super::{local_index, next_ordinal};
+use super::next_ordinal;
+use crate::registry::local_index;
 use crate::sys::FixedArray;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;

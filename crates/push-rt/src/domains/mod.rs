@@ -31,6 +31,7 @@
 //! and rehash; in `lockset`: which locks protect objects; in
 //! `program_keys`: keys the program allocates itself.
 
+use crate::hashing::mix;
 use crate::threads::ThreadRecord;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -124,28 +125,6 @@ pub fn init(seed: u64, backend: crate::backend::Backend) -> Result<&'static Keys
 
 pub fn keys() -> Option<&'static Keys> {
     KEYS.get()
-}
-
-/// A table index for a lock address that keeps the table's used part
-/// dense: a lock inside a tracked heap object starts at its arena page's
-/// entry (objects allocated together have neighbouring pages, and a packed
-/// object has a virtual page of its own; more locks on one page probe on
-/// to the next entries); elsewhere,
-/// locks on one page land in one window of 256 neighbouring entries (an
-/// array of locks touches few table pages) and pages scatter.
-pub fn local_index(addr: usize, table_len: usize) -> usize {
-    if let Some(page) = crate::registry::arena_page(addr) {
-        return page & (table_len - 1);
-    }
-    (((mix((addr >> 12) as u64) as usize) << 8) | ((addr >> 4) & 255)) & (table_len - 1)
-}
-
-/// A 64-bit finalizer (splitmix64) used to spread owners over domains.
-pub fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
 }
 
 impl Keys {

@@ -3,7 +3,8 @@
 //! the owner table; placement, retirement of exited threads, and the rehash
 //! that moves colliding owners each period.
 
-use super::{keys, mix, Keys, GIVEN_SLOTS, PERIOD, SEED};
+use super::{keys, Keys, GIVEN_SLOTS, PERIOD, SEED};
+use crate::hashing::mix;
 use crate::sys::FixedArray;
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::OnceLock;

@@ -48,6 +48,6 @@ pub use self::partition::{
     allocation_size, is_later_part, is_partitioned, partition, PartitionError,
 };
 pub use self::table::{
-    arena_page, in_arena, init, lookup, object, prefetch_lookup, scan_id, scan_len, used_ids,
-    ARENA_PAGES, ARENA_SIZE, MAX_IDS,
+    arena_page, in_arena, init, local_index, lookup, object, prefetch_lookup, scan_id, scan_len,
+    used_ids, ARENA_PAGES, ARENA_SIZE, MAX_IDS,
 };

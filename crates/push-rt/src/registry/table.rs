@@ -163,3 +163,18 @@ pub fn used_ids() -> impl Iterator<Item = u32> {
         .chain(GLOBAL_BASE..GLOBAL_BASE + globals)
         .map(|i| i as u32)
 }
+
+/// A table index for a lock address that keeps the table's used part
+/// dense: a lock inside a tracked heap object starts at its arena page's
+/// entry (objects allocated together have neighbouring pages, and a packed
+/// object has a virtual page of its own; more locks on one page probe on
+/// to the next entries); elsewhere,
+/// locks on one page land in one window of 256 neighbouring entries (an
+/// array of locks touches few table pages) and pages scatter.
+pub fn local_index(addr: usize, table_len: usize) -> usize {
+    if let Some(page) = arena_page(addr) {
+        return page & (table_len - 1);
+    }
+    (((crate::hashing::mix((addr >> 12) as u64) as usize) << 8) | ((addr >> 4) & 255))
+        & (table_len - 1)
+}

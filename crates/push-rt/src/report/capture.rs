@@ -59,7 +59,7 @@ impl Dedup {
     fn first_time(self) -> bool {
         let Some(set) = SEEN.get() else { return true };
         let (obj, pc) = self.key();
-        let key = crate::domains::mix((u64::from(obj) << 48) ^ pc as u64) | 1;
+        let key = crate::hashing::mix((u64::from(obj) << 48) ^ pc as u64) | 1;
         let mut i = key as usize % SEEN_LEN;
         for _ in 0..32 {
             let Some(e) = set.get(i) else { return true };
