@@ -16,47 +16,81 @@ use libc::{c_int, c_void, size_t, ssize_t};
 use push_rt as rt;
 use push_rt::real::get as real;
 
-/// Touches `[p, p+len)` when the mode is on (`write`: the call writes it).
+/// Runs `call`, which hands `[p, p+len)` to the kernel (`write`: the call
+/// writes it). Under the mode the range is touched first as the thread
+/// (the object changes hands, the access is observed), then the call runs
+/// with the object open to the thread (as lock calls on tracked memory
+/// do): under `mprotect` a window another thread opened can let the touch
+/// through unobserved and close before the call.
 #[inline]
-fn touch(p: *const c_void, len: usize, write: bool) {
-    if rt::auto::on() && !p.is_null() {
-        rt::auto::prepare_for_call(p as usize, len, write);
+fn with_buffer<R>(p: *const c_void, len: usize, write: bool, call: impl FnOnce() -> R) -> R {
+    if !rt::auto::on() || p.is_null() || !rt::registry::in_arena(p as usize) {
+        return call();
     }
+    with_buffers(&[(p as usize, len)], write, call)
 }
 
-/// Touches an iovec array and every buffer it names.
-fn touch_iov(iov: *const libc::iovec, n: c_int, write: bool) {
+#[cold]
+fn with_buffers<R>(ranges: &[(usize, usize)], write: bool, call: impl FnOnce() -> R) -> R {
+    let Some(t) = rt::hook_thread() else {
+        return call();
+    };
+    let mut addrs = [0usize; 16];
+    let mut n = 0;
+    for &(p, len) in ranges {
+        rt::auto::prepare_for_call(p, len, write);
+        if n < addrs.len() && rt::registry::in_arena(p) {
+            addrs[n] = p;
+            n += 1;
+        }
+    }
+    let granted = rt::grant_for_sync(t, &addrs[..n]);
+    let r = call();
+    rt::end_sync_grant(t, granted);
+    r
+}
+
+/// [`with_buffer`] for an iovec array and every buffer it names.
+fn with_iov<R>(iov: *const libc::iovec, n: c_int, write: bool, call: impl FnOnce() -> R) -> R {
     if !rt::auto::on() || iov.is_null() || n <= 0 {
-        return;
+        return call();
     }
-    let n = n as usize;
-    touch(iov.cast(), n * core::mem::size_of::<libc::iovec>(), false);
-    for i in 0..n {
-        // SAFETY: the caller's array of `n` iovecs (readv/writev's contract).
+    let n = (n as usize).min(64);
+    let mut ranges = [(0usize, 0usize); 65];
+    ranges[0] = (iov as usize, n * core::mem::size_of::<libc::iovec>());
+    for (i, r) in ranges[1..=n].iter_mut().enumerate() {
+        // SAFETY: the caller's array of at least `n` iovecs (readv/writev's
+        // contract). The array itself is read here first: a watched array
+        // of another thread's is touched as a read first.
+        rt::auto::prepare_for_call(iov as usize, n * core::mem::size_of::<libc::iovec>(), false);
         let v = unsafe { iov.add(i).read() };
-        touch(v.iov_base, v.iov_len, write);
+        *r = (v.iov_base as usize, v.iov_len);
     }
+    with_buffers(&ranges[..=n], write, call)
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
-    touch(buf, n, true);
-    // SAFETY: unchanged arguments.
-    unsafe { real::read()(fd, buf, n) }
+    with_buffer(buf.cast_const(), n, true, || {
+        // SAFETY: unchanged arguments.
+        unsafe { real::read()(fd, buf, n) }
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssize_t {
-    touch(buf, n, false);
-    // SAFETY: unchanged arguments.
-    unsafe { real::write()(fd, buf, n) }
+    with_buffer(buf, n, false, || {
+        // SAFETY: unchanged arguments.
+        unsafe { real::write()(fd, buf, n) }
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pread64(fd: c_int, buf: *mut c_void, n: size_t, off: i64) -> ssize_t {
-    touch(buf, n, true);
-    // SAFETY: unchanged arguments.
-    unsafe { real::pread64()(fd, buf, n, off) }
+    with_buffer(buf, n, true, || {
+        // SAFETY: unchanged arguments.
+        unsafe { real::pread64()(fd, buf, n, off) }
+    })
 }
 
 #[no_mangle]
@@ -67,9 +101,10 @@ pub unsafe extern "C" fn pread(fd: c_int, buf: *mut c_void, n: size_t, off: i64)
 
 #[no_mangle]
 pub unsafe extern "C" fn pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: i64) -> ssize_t {
-    touch(buf, n, false);
-    // SAFETY: unchanged arguments.
-    unsafe { real::pwrite64()(fd, buf, n, off) }
+    with_buffer(buf, n, false, || {
+        // SAFETY: unchanged arguments.
+        unsafe { real::pwrite64()(fd, buf, n, off) }
+    })
 }
 
 #[no_mangle]
@@ -80,23 +115,26 @@ pub unsafe extern "C" fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: i
 
 #[no_mangle]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const libc::iovec, n: c_int) -> ssize_t {
-    touch_iov(iov, n, true);
-    // SAFETY: unchanged arguments.
-    unsafe { real::readv()(fd, iov, n) }
+    with_iov(iov, n, true, || {
+        // SAFETY: unchanged arguments.
+        unsafe { real::readv()(fd, iov, n) }
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn writev(fd: c_int, iov: *const libc::iovec, n: c_int) -> ssize_t {
-    touch_iov(iov, n, false);
-    // SAFETY: unchanged arguments.
-    unsafe { real::writev()(fd, iov, n) }
+    with_iov(iov, n, false, || {
+        // SAFETY: unchanged arguments.
+        unsafe { real::writev()(fd, iov, n) }
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int) -> ssize_t {
-    touch(buf, n, true);
-    // SAFETY: unchanged arguments.
-    unsafe { real::recv()(fd, buf, n, flags) }
+    with_buffer(buf, n, true, || {
+        // SAFETY: unchanged arguments.
+        unsafe { real::recv()(fd, buf, n, flags) }
+    })
 }
 
 #[no_mangle]
@@ -108,16 +146,18 @@ pub unsafe extern "C" fn recvfrom(
     addr: *mut libc::sockaddr,
     len: *mut libc::socklen_t,
 ) -> ssize_t {
-    touch(buf, n, true);
-    // SAFETY: unchanged arguments.
-    unsafe { real::recvfrom()(fd, buf, n, flags, addr, len) }
+    with_buffer(buf, n, true, || {
+        // SAFETY: unchanged arguments.
+        unsafe { real::recvfrom()(fd, buf, n, flags, addr, len) }
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, n: size_t, flags: c_int) -> ssize_t {
-    touch(buf, n, false);
-    // SAFETY: unchanged arguments.
-    unsafe { real::send()(fd, buf, n, flags) }
+    with_buffer(buf, n, false, || {
+        // SAFETY: unchanged arguments.
+        unsafe { real::send()(fd, buf, n, flags) }
+    })
 }
 
 #[no_mangle]
@@ -129,9 +169,10 @@ pub unsafe extern "C" fn sendto(
     addr: *const libc::sockaddr,
     len: libc::socklen_t,
 ) -> ssize_t {
-    touch(buf, n, false);
-    // SAFETY: unchanged arguments.
-    unsafe { real::sendto()(fd, buf, n, flags, addr, len) }
+    with_buffer(buf, n, false, || {
+        // SAFETY: unchanged arguments.
+        unsafe { real::sendto()(fd, buf, n, flags, addr, len) }
+    })
 }
 
 #[no_mangle]
@@ -141,9 +182,10 @@ pub unsafe extern "C" fn fread(
     n: size_t,
     f: *mut libc::FILE,
 ) -> size_t {
-    touch(buf, size.saturating_mul(n), true);
-    // SAFETY: unchanged arguments.
-    unsafe { real::fread()(buf, size, n, f) }
+    with_buffer(buf, size.saturating_mul(n), true, || {
+        // SAFETY: unchanged arguments.
+        unsafe { real::fread()(buf, size, n, f) }
+    })
 }
 
 #[no_mangle]
@@ -153,7 +195,8 @@ pub unsafe extern "C" fn fwrite(
     n: size_t,
     f: *mut libc::FILE,
 ) -> size_t {
-    touch(buf, size.saturating_mul(n), false);
-    // SAFETY: unchanged arguments.
-    unsafe { real::fwrite()(buf, size, n, f) }
+    with_buffer(buf, size.saturating_mul(n), false, || {
+        // SAFETY: unchanged arguments.
+        unsafe { real::fwrite()(buf, size, n, f) }
+    })
 }

@@ -37,6 +37,26 @@ pub unsafe extern "C" fn bsd_signal(sig: c_int, handler: libc::sighandler_t) -> 
     unsafe { signal(sig, handler) }
 }
 
+/// glibc's System V `signal` (what `signal()` is under `-std=c99` and
+/// similar: programs such as zstd import `__sysv_signal`).
+#[no_mangle]
+pub unsafe extern "C" fn __sysv_signal(
+    sig: c_int,
+    handler: libc::sighandler_t,
+) -> libc::sighandler_t {
+    if let Some(previous) = rt::fault::app_sysv_signal(sig, handler) {
+        return previous;
+    }
+    // SAFETY: unchanged arguments.
+    unsafe { real::sysv_signal()(sig, handler) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sysv_signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t {
+    // SAFETY: sysv_signal is __sysv_signal under another name in glibc.
+    unsafe { __sysv_signal(sig, handler) }
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn siginterrupt(sig: c_int, flag: c_int) -> c_int {
     if let Some(r) = rt::fault::app_siginterrupt(sig, flag) {

@@ -123,6 +123,25 @@ pub fn app_signal(sig: c_int, handler: libc::sighandler_t) -> Option<libc::sigha
     Some(previous.sa_sigaction)
 }
 
+/// The `sysv_signal()` interposer's work for SIGSEGV and SIGTRAP: what
+/// glibc's System V `signal` installs (the handler, reset to the default
+/// when it runs, the signal not blocked inside it, no SA_RESTART), recorded
+/// as the application's action. Returns the previous handler, or None for
+/// other signals (the caller then uses the real one).
+pub fn app_sysv_signal(sig: c_int, handler: libc::sighandler_t) -> Option<libc::sighandler_t> {
+    if !INSTALLED.load(Ordering::Acquire) {
+        return None;
+    }
+    let a = app_action(sig)?;
+    let mut act: libc::sigaction = frame::zeroed();
+    act.sa_sigaction = handler;
+    act.sa_mask = frame::empty_sigset();
+    act.sa_flags = libc::SA_RESETHAND | libc::SA_NODEFER;
+    let previous = a.get();
+    a.set(&act);
+    Some(previous.sa_sigaction)
+}
+
 /// Records `siginterrupt(sig, flag)` for [`app_signal`]; for SIGSEGV and
 /// SIGTRAP also changes the recorded application action as glibc would the
 /// kernel's (returns Some(0)); None: the caller calls the real one too.

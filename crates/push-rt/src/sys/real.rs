@@ -158,6 +158,7 @@ real_functions! {
     pthread_rwlock_destroy = "pthread_rwlock_destroy": fn(R) -> c_int;
     pthread_spin_destroy = "pthread_spin_destroy": fn(S) -> c_int;
     signal = "signal": fn(c_int, libc::sighandler_t) -> libc::sighandler_t;
+    sysv_signal = "__sysv_signal": fn(c_int, libc::sighandler_t) -> libc::sighandler_t;
     siginterrupt = "siginterrupt": fn(c_int, c_int) -> c_int;
     pkey_alloc = "pkey_alloc": fn(libc::c_uint, libc::c_uint) -> c_int;
     pkey_free = "pkey_free": fn(c_int) -> c_int;
