@@ -128,7 +128,10 @@ pub fn assert_auto_race(
                 race_pairs(result)
             )
         });
-    let previous = report.previous.as_ref().expect("found with a previous access");
+    let previous = report
+        .previous
+        .as_ref()
+        .expect("found with a previous access");
     let text = report.text();
     assert!(
         report.access_address().is_some() && report.access_address() == previous.address(),
@@ -210,9 +213,17 @@ pub fn check_auto_clean(name: &str, expected_stdout: &str, seeds: u64) {
     let bin = native_reference(name, expected_stdout);
     crate::require_pku!();
     for seed in 1..=seeds {
-        let mode = if seed % 2 == 1 { Mode::Preload } else { Mode::Cli };
+        let mode = if seed % 2 == 1 {
+            Mode::Preload
+        } else {
+            Mode::Cli
+        };
         let r = run_auto(mode, &bin, Some(seed));
-        assert_clean_run(&r, expected_stdout, &format!("auto mode, seed {seed}, {mode:?}"));
+        assert_clean_run(
+            &r,
+            expected_stdout,
+            &format!("auto mode, seed {seed}, {mode:?}"),
+        );
     }
 }
 
@@ -246,4 +257,114 @@ fn assert_clean_run(r: &RunResult, expected_stdout: &str, context: &str) {
         r.stdout == expected_stdout,
         "expected stdout {expected_stdout:?} ({context})\n{r}"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run whose stderr is one auto-mode report of `auto_lock_forgotten`
+    /// with the access at line `access` and the previous one at `previous`.
+    fn run_with_report(access: u32, previous: u32, previous_thread: &str) -> RunResult {
+        let alloc = line_containing("auto_lock_forgotten", ALLOC_MARKER);
+        let stderr = format!(
+            "\
+==================
+WARNING: PUSh: data race (pid=1234)
+  Write at 0x7f00001010 (offset 40 in object 0x7f00000fe8) by thread T2 \"prog\" (tid 5678):
+    #0 0x55d0c1 in careless /src/tests/c/auto_lock_forgotten.c:{access}
+    #1 0x55d0d2 in start_thread (/lib/x86_64-linux-gnu/libc.so.6+0x8a144)
+
+  Previous write at 0x7f00001010 by thread {previous_thread} \"prog\" (tid 5677):
+    #0 0x55d0a1 in careful /src/tests/c/auto_lock_forgotten.c:{previous}
+
+  Object 0x7f00000fe8 of 48 bytes, policy racy, watched by --auto
+  allocated by thread T0 (tid 5676) at:
+    #0 0x55d0f1 in main /src/tests/c/auto_lock_forgotten.c:{alloc}
+==================
+SUMMARY: PUSh: 1 report (1 data race, 0 unordered policy changes, 0 annotation errors)
+"
+        );
+        RunResult {
+            command: "sample".to_string(),
+            pid: 1234,
+            code: Some(RACE_EXIT),
+            signal: None,
+            stdout: String::new(),
+            stderr,
+            timed_out: false,
+            threads_at_timeout: String::new(),
+        }
+    }
+
+    fn lines() -> (u32, u32, u32) {
+        let name = "auto_lock_forgotten";
+        (
+            marker_line(name, "a"),
+            marker_line(name, "b"),
+            line_containing(name, ALLOC_MARKER),
+        )
+    }
+
+    #[test]
+    fn a_race_is_found_in_either_order() {
+        let (a, b, alloc) = lines();
+        let file = "auto_lock_forgotten.c";
+        for (x, y) in [(a, b), (b, a)] {
+            let r = run_with_report(x, y, "T1");
+            let report = assert_auto_race(&r, file, a, b, alloc);
+            assert!(report.previous.is_some_and(|p| p.frame0_at(file, y)));
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "expected a data race between")]
+    fn a_race_at_other_lines_is_not_the_one() {
+        let (a, b, alloc) = lines();
+        let r = run_with_report(a, a + 1, "T1");
+        assert_auto_race(&r, "auto_lock_forgotten.c", a, b, alloc);
+    }
+
+    #[test]
+    #[should_panic(expected = "by different threads")]
+    fn a_race_within_one_thread_is_refused() {
+        let (a, b, alloc) = lines();
+        let r = run_with_report(a, b, "T2");
+        assert_auto_race(&r, "auto_lock_forgotten.c", a, b, alloc);
+    }
+
+    #[test]
+    #[should_panic(expected = "allocation stack")]
+    fn the_allocation_must_be_at_its_marker() {
+        let (a, b, alloc) = lines();
+        let r = run_with_report(a, b, "T1");
+        assert_auto_race(&r, "auto_lock_forgotten.c", a, b, alloc + 1);
+    }
+
+    #[test]
+    fn every_racy_auto_program_has_its_markers() {
+        let mut racy = 0;
+        for entry in std::fs::read_dir(crate::paths::c_dir()).unwrap() {
+            let path = entry.unwrap().path();
+            let file = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !file.starts_with("auto_") || file.ends_with(".h") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                !text.contains("push.h") && !text.contains("push_"),
+                "{file}: auto mode's programs are unannotated"
+            );
+            assert!(text.lines().count() < 80, "{file}: keep it under 80 lines");
+            if file.starts_with("auto_clean_") {
+                assert!(!text.contains("/* RACE:"), "{file}: clean, but marked racy");
+                continue;
+            }
+            racy += 1;
+            marker_line(&file, "a");
+            marker_line(&file, "b");
+            line_containing(&file, ALLOC_MARKER);
+        }
+        assert!(racy >= 7, "found only {racy} racy auto programs");
+    }
 }

@@ -109,6 +109,18 @@ pub fn compile_c(name: &str) -> PathBuf {
     bin
 }
 
+/// Whether g++ runs here (the C++ programs need it; scripts/test.sh
+/// installs it when it can). Tests of a C++ program record a skip without.
+pub fn cxx_available() -> bool {
+    static HAVE: OnceLock<bool> = OnceLock::new();
+    *HAVE.get_or_init(|| {
+        Command::new("g++")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
 /// The headers of `tests/c` (`common.h`, `auto_common.h`): a program is
 /// rebuilt when one of them changed.
 fn c_headers() -> Vec<PathBuf> {

@@ -489,7 +489,9 @@ SUMMARY: PUSh: 2 reports (2 data races, 0 unordered policy changes, 0 annotation
         assert_eq!(r.access_stack().len(), 2);
         let p = r.previous.as_ref().expect("a Previous section");
         assert!(p.is_write);
-        assert!(p.line.starts_with("Previous write at 0x7f00001000 by thread T1"));
+        assert!(p
+            .line
+            .starts_with("Previous write at 0x7f00001000 by thread T1"));
         assert_eq!(p.address(), Some("0x7f00001000"));
         assert_eq!(p.thread().as_deref(), Some("T1"));
         assert_eq!(p.stack.len(), 2, "{p:?}");
