@@ -1,5 +1,5 @@
-/* auto mode, race-free: a worker allocates a heap result, fills it and
- * returns it; main reads it after pthread_join and frees it, several times
+/* auto mode, race-free: a worker allocates a heap result (malloc, then
+ * realloc), fills it and returns it; main reads it after pthread_join and frees it, several times
  * in a row (the next worker's malloc may reuse the memory). */
 #include "auto_common.h"
 
@@ -9,9 +9,13 @@
 static void *work(void *arg)
 {
     long seed = (long)arg;
-    long *out = malloc(LEN * sizeof *out);
+    long *out = malloc(LEN / 2 * sizeof *out);
     CHECK_ALLOC(out);
-    for (int i = 0; i < LEN; i++)
+    for (int i = 0; i < LEN / 2; i++)
+        out[i] = seed * i;
+    out = realloc(out, LEN * sizeof *out); /* grows: may move */
+    CHECK_ALLOC(out);
+    for (int i = LEN / 2; i < LEN; i++)
         out[i] = seed * i;
     return out;
 }

@@ -1,5 +1,5 @@
-/* auto mode, race-free: main fills heap data before creating the readers;
- * afterwards every thread, main included, only reads it. */
+/* auto mode, race-free: main fills heap data (valloc) before creating the
+ * readers; afterwards every thread, main included, only reads it. */
 #include "auto_common.h"
 
 #define READERS 4
@@ -26,7 +26,7 @@ static void *reader(void *arg)
 int main(void)
 {
     started();
-    int *fill = malloc(LEN * sizeof *fill);
+    int *fill = valloc(LEN * sizeof *fill);
     CHECK_ALLOC(fill);
     for (int i = 0; i < LEN; i++)
         fill[i] = i % 7;

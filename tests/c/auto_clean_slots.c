@@ -1,7 +1,9 @@
-/* auto mode, race-free: one malloc'd array of per-thread slots; thread i
+/* auto mode, race-free: one heap array (memalign) of per-thread slots; thread i
  * writes only element i, without a lock (neighbouring elements are
  * different addresses); main reads every slot after joining. */
 #include "auto_common.h"
+
+#include <malloc.h>
 
 #define THREADS 4
 #define ROUNDS 1000
@@ -19,8 +21,9 @@ static void *work(void *arg)
 int main(void)
 {
     started();
-    slots = calloc(THREADS, sizeof *slots);
+    slots = memalign(64, THREADS * sizeof *slots);
     CHECK_ALLOC(slots);
+    memset(slots, 0, THREADS * sizeof *slots);
 
     pthread_t t[THREADS];
     for (long i = 0; i < THREADS; i++)

@@ -1,6 +1,6 @@
-/* auto mode: two threads update the same field of a heap object, each
- * under a different mutex -> the locks order nothing between them: data
- * race between the two updates. */
+/* auto mode: two threads update the same field of a heap object (from
+ * posix_memalign), each under a different mutex -> the locks order nothing
+ * between them: data race between the two updates. */
 #include "auto_common.h"
 
 #define ROUNDS 2000
@@ -42,8 +42,8 @@ static void *withdraw(void *arg)
 int main(void)
 {
     started();
-    struct account *acct = malloc(sizeof *acct); /* ALLOC */
-    CHECK_ALLOC(acct);
+    struct account *acct;
+    CHECK(posix_memalign((void **)&acct, 64, sizeof *acct)); /* ALLOC */
     acct->id = 7;
     acct->balance = 0;
 

@@ -1,6 +1,7 @@
-/* auto mode: several readers read a shared heap configuration while a
- * writer updates it without synchronization -> data race between the
- * writer's update and the readers' reads (reads alone never race). */
+/* auto mode: several readers read a shared heap configuration (from
+ * aligned_alloc) while a writer updates it without synchronization -> data
+ * race between the writer's update and the readers' reads (reads alone
+ * never race). */
 #include "auto_common.h"
 
 #define READERS 3
@@ -38,7 +39,7 @@ static void *reader(void *arg)
 int main(void)
 {
     started();
-    cfg = malloc(sizeof *cfg); /* ALLOC */
+    cfg = aligned_alloc(64, 64); /* ALLOC */
     CHECK_ALLOC(cfg);
     cfg->limit = 10;
     cfg->timeout_ms = 100;
