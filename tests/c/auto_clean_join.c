@@ -1,6 +1,6 @@
 /* auto mode, race-free: a worker allocates a heap result (malloc, then
- * realloc), fills it and returns it; main reads it after pthread_join and frees it, several times
- * in a row (the next worker's malloc may reuse the memory). */
+ * realloc), fills it and returns it; main reads it after pthread_join and
+ * frees it, several times in a row (a later malloc may reuse the memory). */
 #include "auto_common.h"
 
 #define RUNS 20

@@ -1,6 +1,6 @@
-/* auto mode, race-free: one heap array (memalign) of per-thread slots; thread i
- * writes only element i, without a lock (neighbouring elements are
- * different addresses); main reads every slot after joining. */
+/* auto mode, race-free: one heap array (memalign) of per-thread slots;
+ * thread i writes only element i, without a lock (neighbouring elements
+ * are different addresses); main reads every slot after joining. */
 #include "auto_common.h"
 
 #include <malloc.h>
