@@ -32,6 +32,8 @@ use push_rt::registry::Policy;
 use push_rt::report::Api;
 use push_rt::{LockKind, LockWord};
 
+mod auto_alloc;
+
 type M = *mut libc::pthread_mutex_t;
 type R = *mut libc::pthread_rwlock_t;
 type C = *mut libc::pthread_cond_t;
@@ -1693,6 +1695,10 @@ fn forget_clocks_in(p: *mut c_void) {
 
 #[no_mangle]
 pub unsafe extern "C" fn free(p: *mut c_void) {
+    if rt::sys::real_alloc::is_bootstrap(p as usize) {
+        // Allocated while the real allocator was being looked up: kept.
+        return;
+    }
     if !p.is_null() && rt::registry::in_arena(p as usize) {
         let _g = rt::enter();
         // p lies in the tracked arena: ours to free (when the runtime is

@@ -25,12 +25,15 @@ fn cli() -> Cli {
              Example: push run --halt-on-error 1 -- ./app arg1",
         );
     for o in OPTIONS {
-        run = run.arg(
-            Arg::new(o.name)
-                .long(o.name.replace('_', "-"))
-                .value_name(o.value)
-                .help(format!("{} [default: {}]", o.help, o.default)),
-        );
+        let mut arg = Arg::new(o.name)
+            .long(o.name.replace('_', "-"))
+            .value_name(o.value)
+            .help(format!("{} [default: {}]", o.help, o.default));
+        if o.value == "0|1" {
+            // `--auto` alone means `--auto 1`.
+            arg = arg.num_args(0..=1).default_missing_value("1");
+        }
+        run = run.arg(arg);
     }
     run = run.arg(
         Arg::new("program")

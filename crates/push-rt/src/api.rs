@@ -34,7 +34,7 @@ fn current_epoch(id: u32, rec: &threads::ThreadRecord) -> u64 {
 
 /// A tracked object private to the caller; 0 when it must be plain memory
 /// (after noting why).
-fn alloc_tracked(size: usize, zero: bool) -> usize {
+pub(crate) fn alloc_tracked(size: usize, zero: bool) -> usize {
     let (Some((id, rec)), Some(keys)) = (current_thread(), domains::keys()) else {
         return 0;
     };
@@ -125,6 +125,7 @@ pub fn api_free(addr: usize, api: Api) -> bool {
                 return true;
             }
             hb::forget_range(addr, registry::allocation_size(id));
+            crate::auto::forget(id);
             registry::free(id);
         }
         other => {
@@ -160,6 +161,7 @@ pub fn api_realloc(addr: usize, size: usize) -> Option<*mut u8> {
     }
     if size == 0 {
         hb::forget_range(addr, o.size());
+        crate::auto::forget(id);
         registry::free(id);
         return Some(core::ptr::null_mut());
     }
@@ -188,8 +190,22 @@ pub fn api_realloc(addr: usize, size: usize) -> Option<*mut u8> {
     sys::arena_copy(addr, new, old_size.min(size));
     new_obj.copy_change(o);
     let _ = registry::set_policy_key(new_obj, o.policy_key(), None);
+    if crate::auto::is_watched(o) {
+        if let Some((new_id, _)) = registry::lookup(new) {
+            crate::auto::watch(new_id, new_obj);
+        }
+        crate::auto::forget(id);
+    }
     registry::free(id);
     Some(new as *mut u8)
+}
+
+/// `malloc_usable_size` of a tracked heap object (None: not the start of
+/// one).
+pub fn api_usable_size(addr: usize) -> Option<usize> {
+    registry::lookup(addr)
+        .filter(|(_, o)| o.base() == addr)
+        .map(|(_, o)| o.capacity())
 }
 
 /// Registers a `PUSH_GLOBAL`, private to the calling (main) thread.

@@ -18,6 +18,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod auto;
 pub mod backend;
 pub mod barriers;
 pub mod clock_index;
@@ -177,6 +178,12 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         ));
     }
     real::resolve_all();
+    sys::real_alloc::resolve_now();
+    if opts.auto && !auto::init(opts.sample_ppm, seed) {
+        return Err(Disabled::Failed(
+            "could not reserve the annotation-free mode's tables".into(),
+        ));
+    }
     maps::init(options().max_maps);
     stack::set_self_range(self_range.0, self_range.1);
     let main = threads::reserve().unwrap_or(0);
@@ -362,8 +369,11 @@ fn stats() -> String {
         faults as f64 / secs,
         mprotects as f64 / secs,
     );
+    let auto = auto::stats_line()
+        .map(|l| format!("PUSh: stats: {l}\n"))
+        .unwrap_or_default();
     format!(
-        "{backend_line}{rehash}{}PUSh: stats: threads={} thread_records={} recycled_records={} live_objects={} faults={} silent_fixes={} reapplied_keys={} changer_read_grants={} suppressed={}\n\
+        "{backend_line}{rehash}{auto}{}PUSh: stats: threads={} thread_records={} recycled_records={} live_objects={} faults={} silent_fixes={} reapplied_keys={} changer_read_grants={} suppressed={}\n\
          PUSh: stats: sync_objects_with_clocks={} sync_clock_bytes={} thread_clock_bytes={}\n",
         maps::stats(),
         threads::created(),

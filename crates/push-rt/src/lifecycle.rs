@@ -168,15 +168,17 @@ pub fn take_over_from_exited(keys: &Keys, id: u32, obj: &Object, owner: u32) -> 
     if r.joined_by.load(Ordering::Acquire) != id + 1 && !hb::ordered_before(c, last, me) {
         return false;
     }
-    let ok = obj
-        .policy
-        .compare_exchange(
-            Policy::Private(owner).encode(),
-            Policy::Private(id).encode(),
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        )
-        .is_ok();
+    let word = obj.policy.load(Ordering::Acquire);
+    let ok = Policy::decode(word) == Some(Policy::Private(owner))
+        && obj
+            .policy
+            .compare_exchange(
+                word,
+                Policy::Private(id).encode() | (word & registry::WATCHED),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok();
     ok && registry::set_policy_key(obj, keys.of_thread(id), None).is_ok()
 }
 

@@ -65,6 +65,10 @@ pub struct Options {
     pub print_suppressions: bool,
     /// `push run`'s run directory, kept after the run (None: a temporary one).
     pub run_dir: Option<String>,
+    /// The annotation-free mode: watch the program's heap objects.
+    pub auto: bool,
+    /// Under `auto`, the share of heap allocations watched, in millionths.
+    pub sample_ppm: u32,
 }
 
 impl Default for Options {
@@ -83,6 +87,8 @@ impl Default for Options {
             max_maps: 0,
             print_suppressions: false,
             run_dir: None,
+            auto: false,
+            sample_ppm: 1_000_000,
         }
     }
 }
@@ -96,6 +102,18 @@ pub struct OptionSpec {
 }
 
 pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        name: "auto",
+        value: "0|1",
+        default: "0",
+        help: "the annotation-free mode for unmodified programs: watch heap objects (malloc and friends, operator new), learn how each is shared from the accesses that fault, and report two accesses of different threads to one address, at least one a write, that happens-before does not order",
+    },
+    OptionSpec {
+        name: "sample",
+        value: "RATE",
+        default: "1",
+        help: "with auto=1, the share (0 < RATE <= 1) of heap allocations watched, drawn from the seed, the allocation's call site and its rank there: runs with different seeds watch different objects",
+    },
     OptionSpec {
         name: "backend",
         value: "auto|mpk|mprotect",
@@ -184,6 +202,17 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, String> {
     }
 }
 
+/// A rate in (0, 1], as millionths.
+fn parse_rate(v: &str) -> Result<u32, String> {
+    let bad =
+        || format!("option 'sample': expected a rate above 0 and at most 1 (e.g. 0.25), got '{v}'");
+    let r: f64 = v.parse().map_err(|_| bad())?;
+    if !(r > 0.0 && r <= 1.0) {
+        return Err(bad());
+    }
+    Ok(((r * 1e6).round() as u32).max(1))
+}
+
 fn parse_num<T: std::str::FromStr>(name: &str, v: &str, what: &str) -> Result<T, String> {
     v.parse()
         .map_err(|_| format!("option '{name}': expected {what}, got '{v}'"))
@@ -200,6 +229,8 @@ impl Options {
             "verbose" => self.verbose = parse_bool(name, value)?,
             "hb" => self.hb = parse_bool(name, value)?,
             "print_suppressions" => self.print_suppressions = parse_bool(name, value)?,
+            "auto" => self.auto = parse_bool(name, value)?,
+            "sample" => self.sample_ppm = parse_rate(value)?,
             "run_dir" => {
                 if value.is_empty() {
                     return Err("option 'run_dir': expected a directory, got ''".into());
@@ -336,6 +367,12 @@ impl Options {
         if let Some(d) = &self.run_dir {
             parts.push(format!("run_dir={d}"));
         }
+        if self.auto {
+            parts.push("auto=1".into());
+        }
+        if self.sample_ppm != d.sample_ppm {
+            parts.push(format!("sample={}", f64::from(self.sample_ppm) / 1e6));
+        }
         parts.join(":")
     }
 }
@@ -390,7 +427,7 @@ mod tests {
     #[test]
     fn parses_all() {
         let o = Options::parse(
-            "backend=mprotect:halt_on_error=1:exitcode=3:log_path=/tmp/x:report_format=json:suppressions=s.txt:rehash_ms=10:seed=7:verbose=1:hb=0:max_maps=900:print_suppressions=1:run_dir=/tmp/r",
+            "backend=mprotect:halt_on_error=1:exitcode=3:log_path=/tmp/x:report_format=json:suppressions=s.txt:rehash_ms=10:seed=7:verbose=1:hb=0:max_maps=900:print_suppressions=1:run_dir=/tmp/r:auto=1:sample=0.25",
         )
         .unwrap();
         assert!(o.halt_on_error && o.verbose);
@@ -399,6 +436,8 @@ mod tests {
         assert_eq!(o.log_path.as_deref(), Some("/tmp/x"));
         assert_eq!(o.report_format, ReportFormat::Json);
         assert_eq!((o.rehash_ms, o.seed), (10, 7));
+        assert!(o.auto);
+        assert_eq!(o.sample_ppm, 250_000);
         assert_eq!(Options::parse(&o.to_spec()).unwrap(), o);
         for f in ["text", "json", "sarif", "github"] {
             let o = Options::parse(&format!("report_format={f}")).unwrap();
@@ -424,6 +463,10 @@ mod tests {
             ("hb=true", "hb"),
             ("print_suppressions=2", "print_suppressions"),
             ("run_dir=", "run_dir"),
+            ("auto=yes", "auto"),
+            ("sample=0", "sample"),
+            ("sample=1.5", "sample"),
+            ("sample=often", "sample"),
         ] {
             let e = Options::parse(spec).unwrap_err();
             assert!(e.contains(needle), "{spec}: {e}");

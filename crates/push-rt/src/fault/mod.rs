@@ -271,6 +271,19 @@ fn handle_pku_fault(f: &mut SignalFrame<'_>) -> bool {
         return true;
     }
 
+    if crate::auto::is_watched(obj) {
+        // The annotation-free mode: an observation, not a report by itself;
+        // the object then takes a policy that lets this thread in.
+        crate::auto::on_refused_access(keys, (id, rec), (obj_id, obj), fault_site(addr, write, f));
+        let fresh = keys.pkru_fresh(id, rec);
+        let key = obj.key();
+        if access_allowed(keys, id, rec, obj, write) && fresh.allows(key, write) {
+            set_saved_pkru(area, fresh);
+        } else {
+            step_with_grant(f, area, rec, fresh, key, write);
+        }
+        return true;
+    }
     capture::data_race((id, rec), fault_site(addr, write, f), (obj_id, obj));
     step_with_grant(f, area, rec, base, key, write);
     true

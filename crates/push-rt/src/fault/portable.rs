@@ -62,6 +62,22 @@ pub(super) fn handle_access_fault(addr: usize, f: &mut SignalFrame<'_>) -> bool 
         }
         return true;
     }
+    if crate::auto::is_watched(obj) {
+        // The annotation-free mode (see `handle_pku_fault`).
+        crate::auto::on_refused_access(keys, (id, rec), (obj_id, obj), fault_site(addr, write, f));
+        if access_allowed(keys, id, rec, obj, write) {
+            let widest = if write || access_allowed(keys, id, rec, obj, true) {
+                windows::Access::ReadWrite
+            } else {
+                windows::Access::Read
+            };
+            if windows::open(rec, obj_id, obj, widest) {
+                return true;
+            }
+        }
+        step_through_window(f, rec, obj_id, obj, access);
+        return true;
+    }
     capture::data_race((id, rec), fault_site(addr, write, f), (obj_id, obj));
     step_through_window(f, rec, obj_id, obj, access);
     true

@@ -43,7 +43,7 @@ pub use self::alloc::{
 };
 pub use self::fork::{after_fork_child, after_fork_parent, before_fork};
 pub use self::keys::{move_key, reapply_key, set_key, set_policy_key};
-pub use self::object::{pack_epoch, unpack_epoch, Object, Policy};
+pub use self::object::{pack_epoch, unpack_epoch, Object, Policy, WATCHED};
 pub use self::partition::{
     allocation_size, is_later_part, is_partitioned, partition, PartitionError,
 };

@@ -20,6 +20,12 @@ pub enum Policy {
     Racy,
 }
 
+/// A flag beside the policy in `Object::policy`: the object is watched by
+/// the annotation-free mode (`auto`), which learns its policy from faults
+/// (see `crate::auto`). An annotation call on it replaces the whole word,
+/// making it an annotated object.
+pub const WATCHED: u64 = 1 << 59;
+
 impl Policy {
     pub fn encode(self) -> u64 {
         match self {
@@ -32,7 +38,7 @@ impl Policy {
     }
 
     pub fn decode(w: u64) -> Option<Policy> {
-        let payload = w & ((1 << 60) - 1);
+        let payload = w & (WATCHED - 1);
         Some(match w >> 60 {
             1 => Policy::Private(payload as u32),
             2 => Policy::ReadOnly,

@@ -125,6 +125,52 @@ pub fn data_race(thread: (u32, &ThreadRecord), site: FaultSite, obj: (u32, &Obje
     from_fault(Kind::Race, thread, site, obj);
 }
 
+/// An earlier access to a watched object (the annotation-free mode), as
+/// observed by the fault handler.
+#[derive(Clone, Copy)]
+pub struct PreviousAccess {
+    pub thread: u32,
+    pub write: bool,
+    pub addr: usize,
+    /// Its stack in the depot.
+    pub stack: u32,
+}
+
+/// The annotation-free mode's race: this access and an earlier observed one
+/// of another thread to the same address, at least one a write, not
+/// ordered by happens-before (from the fault handler).
+#[cold]
+pub fn observed_race(
+    (id, rec): (u32, &ThreadRecord),
+    site: FaultSite,
+    (obj_id, obj): (u32, &Object),
+    previous: PreviousAccess,
+) {
+    let seen = Dedup::Race {
+        obj: obj_id,
+        pc: site.pc,
+    };
+    if !seen.first_time() {
+        return;
+    }
+    let mut r = RawReport {
+        kind: Kind::Race,
+        is_write: site.write as u8,
+        thread: id,
+        tid: rec.tid.load(Ordering::Relaxed),
+        addr: site.addr,
+        has_other: 1,
+        other_thread: previous.thread,
+        other_stack: previous.stack,
+        previous_access: if previous.write { 2 } else { 1 },
+        previous_addr: previous.addr,
+        ..RawReport::default()
+    };
+    stack::walk(site.pc, site.frame_pointer, &mut r.stack);
+    fill_object(&mut r, obj_id, obj);
+    queue_from_handler(&r);
+}
+
 /// Rule 2: another thread's first access to an object whose policy just
 /// changed is not ordered after the change (from the fault handler).
 #[cold]

@@ -58,14 +58,34 @@ pub(super) fn json_value(r: &RawReport, sy: &Symbolized) -> serde_json::Value {
             "errno": errno_name(r.errno), "thread": thread, "stack": frames_json(frames)});
     } else {
         let access = if r.is_write != 0 { "write" } else { "read" };
-        message = format!(
-            "{access} by {} not allowed by {}",
-            tname(r.thread),
-            policy_text(r)
-        );
+        message = if r.previous_access != 0 {
+            let previous = if r.previous_access == 2 {
+                "write"
+            } else {
+                "read"
+            };
+            format!(
+                "{access} by {} races with an earlier {previous} by {} (not ordered by happens-before)",
+                tname(r.thread),
+                tname(r.other_thread)
+            )
+        } else {
+            format!(
+                "{access} by {} not allowed by {}",
+                tname(r.thread),
+                policy_text(r)
+            )
+        };
         v["access"] = json!({"type": access, "address": format!("{:#x}", r.addr),
             "offset": r.addr.wrapping_sub(r.obj_base), "thread": thread, "stack": frames_json(frames)});
-        if let Some(o) = other {
+        if r.previous_access != 0 {
+            v["previous_access"] = json!({
+                "type": if r.previous_access == 2 { "write" } else { "read" },
+                "write": r.previous_access == 2,
+                "address": format!("{:#x}", r.previous_addr),
+                "thread": thread_json(r.other_thread, tid_of(r.other_thread)),
+                "stack": frames_json(other.unwrap_or(&[]))});
+        } else if let Some(o) = other {
             v["call"] = json!({"function": r.other_api.name(),
                 "thread": thread_json(r.other_thread, tid_of(r.other_thread)), "stack": frames_json(o)});
         }
@@ -105,6 +125,7 @@ pub(super) fn json_value(r: &RawReport, sy: &Symbolized) -> serde_json::Value {
                 None => Value::Null,
             },
             "global": sy.global,
+            "watched": r.policy & crate::registry::WATCHED != 0,
             "allocated_by": thread_json(r.alloc_thread, tid_of(r.alloc_thread)),
             "allocation_stack": frames_json(alloc.unwrap_or(&[])),
         });

@@ -276,6 +276,11 @@ pub struct RawReport {
     pub other_thread: u32,
     pub other_stack: u32,
     pub other_api: Api,
+    /// Races of the annotation-free mode: the other access, observed
+    /// earlier (0 none, 1 read, 2 write), and its address; its thread and
+    /// stack are `other_thread` and `other_stack` (with `has_other`).
+    pub previous_access: u8,
+    pub previous_addr: usize,
     /// The rehash period the report was raised in.
     pub period: u64,
     /// The name of the thread `tid` (its `comm`: what `pthread_setname_np`

@@ -473,6 +473,18 @@ pub fn sarif(
                     }
                 }
             }
+            let previous = &r["previous_access"];
+            if previous.is_object() {
+                let s = previous["stack"].as_array().map_or(&[][..], Vec::as_slice);
+                add(
+                    best_frame(s),
+                    format!(
+                        "previous {} in thread T{}",
+                        previous["type"].as_str().unwrap_or("access"),
+                        previous["thread"]["id"]
+                    ),
+                );
+            }
             if r["object"].is_object() {
                 add(
                     best_frame(alloc_stack(r)),

@@ -91,7 +91,9 @@ impl Symbolized {
         Symbolized {
             frames,
             alloc: has_obj.then(|| symbolize_stack(&stack::get(r.alloc_stack), false)),
-            other: (r.has_other != 0).then(|| symbolize_stack(&stack::get(r.other_stack), false)),
+            // An observed access's stack starts at its exact instruction.
+            other: (r.has_other != 0)
+                .then(|| symbolize_stack(&stack::get(r.other_stack), r.previous_access != 0)),
             change: (has_obj && r.has_other == 0 && r.change_api != Api::Allocation)
                 .then(|| symbolize_stack(&stack::get(r.change_stack), false)),
             holder_sites: r.holder_sites[..(r.nholders as usize).min(4)]

@@ -124,7 +124,21 @@ pub(super) fn text(r: &RawReport, sy: &Symbolized) -> String {
                 thread_text(r)
             );
             stack_text(&mut s, frames);
-            if let Some(o) = other {
+            if r.previous_access != 0 {
+                let _ = writeln!(
+                    s,
+                    "\n  Previous {} at {:#x} by thread {} (tid {}):",
+                    if r.previous_access == 2 {
+                        "write"
+                    } else {
+                        "read"
+                    },
+                    r.previous_addr,
+                    tname(r.other_thread),
+                    tid_of(r.other_thread)
+                );
+                stack_text(&mut s, other.unwrap_or(&[]));
+            } else if let Some(o) = other {
                 let _ = writeln!(
                     s,
                     "\n  Policy changed by {} in thread {} (tid {}), not ordered before this access:",
@@ -144,10 +158,15 @@ pub(super) fn text(r: &RawReport, sy: &Symbolized) -> String {
             .unwrap_or_default();
         let _ = writeln!(
             s,
-            "\n  Object {:#x} of {} bytes{global}, policy {}",
+            "\n  Object {:#x} of {} bytes{global}, policy {}{}",
             r.obj_base,
             r.obj_size,
-            policy_text(r)
+            policy_text(r),
+            if r.policy & crate::registry::WATCHED != 0 {
+                ", watched by --auto"
+            } else {
+                ""
+            }
         );
         lock_sites_text(&mut s, r, sy);
         if let Some(change) = &sy.change {

@@ -11,14 +11,13 @@
 
 /// `malloc(size)`: null on failure.
 pub fn malloc(size: usize) -> *mut u8 {
-    // SAFETY: allocation has no precondition.
-    unsafe { libc::malloc(size) }.cast()
+    // libpush.so's own `malloc` would watch it: the real allocator's.
+    super::real_alloc::malloc(size).cast()
 }
 
 /// `calloc(n, size)`: null on failure.
 pub fn calloc(n: usize, size: usize) -> *mut u8 {
-    // SAFETY: allocation has no precondition.
-    unsafe { libc::calloc(n, size) }.cast()
+    super::real_alloc::calloc(n, size).cast()
 }
 
 /// A new `malloc` block of `size` bytes holding the first `len` (at most

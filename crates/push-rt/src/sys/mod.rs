@@ -50,6 +50,7 @@ pub mod own_alloc;
 pub mod pkru;
 pub mod proc;
 pub mod real;
+pub mod real_alloc;
 pub mod signal;
 pub mod slot;
 pub mod zeroable;

@@ -36,3 +36,6 @@ unsafe impl Zeroable for crate::stack::DepotEntry {}
 unsafe impl Zeroable for crate::report::RawReport {}
 // SAFETY: an integer and an array of integers: zero is an empty stack.
 unsafe impl Zeroable for crate::stack::Stack {}
+// SAFETY: atomic integers and an array of `Entry`s (atomic integers only):
+// zero is a free record.
+unsafe impl Zeroable for crate::auto::seen::Record {}

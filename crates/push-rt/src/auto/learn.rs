@@ -1,0 +1,96 @@
+//! The fault handler's decision for a watched object whose policy refused
+//! an access: compare with the object's observations, report a race only
+//! for two unordered accesses to one address (one a write), record this
+//! one, and give the object the policy that lets this access in.
+//! Runs in the SIGSEGV handler: async-signal-safe (atomics, the fixed
+//! observation table, the stack depot, one `pkey_mprotect`/`mprotect`).
+
+use super::seen::{self, Seen};
+use super::{is_watched, GIVEN_UP, LEARNED, MAX_TRANSITIONS};
+use crate::domains::{self, Keys};
+use crate::hb;
+use crate::policy::{self, Verdict};
+use crate::registry::{self, Object, Policy, WATCHED};
+use crate::report::capture::{self, FaultSite, PreviousAccess};
+use crate::stack::{self, Stack};
+use crate::threads::{ThreadRecord, MAX_HELD};
+use core::sync::atomic::Ordering;
+
+/// A watched object refused this access: decide, learn, and leave the
+/// object under a policy that lets the thread make it (or unwatched).
+pub fn on_refused_access(
+    keys: &Keys,
+    (id, rec): (u32, &ThreadRecord),
+    (obj_id, obj): (u32, &Object),
+    site: FaultSite,
+) {
+    let Some(record) = seen::lock(obj_id) else {
+        return;
+    };
+    if !is_watched(obj) {
+        return;
+    }
+    let asker = crate::fault::asker(id, rec);
+    if policy::access(obj.policy(), &asker, site.write) == Verdict::Allow {
+        // Another thread's decision let this one in meanwhile.
+        return;
+    }
+    let racing = record.others(id).find(|s| {
+        let (c, ts) = registry::unpack_epoch(s.epoch);
+        s.addr == site.addr && (s.write || site.write) && !hb::ordered_before(c, ts, rec)
+    });
+    let mut here = Stack::default();
+    stack::walk(site.pc, site.frame_pointer, &mut here);
+    if let Some(other) = racing {
+        capture::observed_race(
+            (id, rec),
+            site,
+            (obj_id, obj),
+            PreviousAccess {
+                thread: other.thread,
+                write: other.write,
+                addr: other.addr,
+                stack: other.stack,
+            },
+        );
+    }
+    let (c, ts) = hb::epoch(id, rec);
+    record.note(Seen {
+        thread: id,
+        write: site.write,
+        addr: site.addr,
+        epoch: registry::pack_epoch(c, ts),
+        stack: stack::intern(&here),
+    });
+    let (learned, word) = if record.count_transition() > MAX_TRANSITIONS {
+        GIVEN_UP.fetch_add(1, Ordering::Relaxed);
+        (Policy::Racy, Policy::Racy.encode())
+    } else {
+        LEARNED.fetch_add(1, Ordering::Relaxed);
+        let p = policy_for(id, rec, site.write);
+        (p, p.encode() | WATCHED)
+    };
+    if let Policy::ProtectedBy(lock) = learned {
+        domains::add_protecting(lock);
+    }
+    obj.policy.store(word, Ordering::Release);
+    let _ = registry::set_policy_key(obj, keys.key_for(learned), None);
+}
+
+/// The policy that lets thread `id` make this access: protected by the
+/// lock it acquired last (held exclusively for a write), read-only for a
+/// read, else private to it.
+fn policy_for(id: u32, rec: &ThreadRecord, write: bool) -> Policy {
+    let len = (rec.held_len.load(Ordering::Acquire) as usize).min(MAX_HELD);
+    let lock = rec.held[..len]
+        .iter()
+        .rev()
+        .find(|h| !write || h.exclusive.load(Ordering::Relaxed))
+        .map(|h| h.addr.load(Ordering::Relaxed))
+        .filter(|&a| a != 0);
+    match lock {
+        Some(lock) => Policy::ProtectedBy(lock),
+        None if !write => Policy::ReadOnly,
+        None => Policy::Private(id),
+    }
+}
