@@ -155,7 +155,7 @@ fn frame_at(frame: &Value, file: &str, line: u32) -> bool {
 /// start at the two marked lines, in either order.
 #[test]
 fn json_report_has_the_previous_access() {
-    let name = "auto_two_locks";
+    let name = "auto_lock_forgotten";
     let bin = compile_c(name);
     require_pku!();
     let file = c_file_name(name);
