@@ -31,6 +31,17 @@ if [ ${#alloc_pkgs[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev
         echo "could not install ${alloc_pkgs[*]}: the allocator tests will record skips"
 fi
 
+# The C++ test programs (tests/c/*.cpp, auto mode's in tests/tests/auto.rs):
+# g++, which Debian's gcc package does not pull in; installed when missing
+# and possible, else those tests record skips.
+if ! command -v g++ >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing g++ for the C++ test programs"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q g++ >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q g++ >/dev/null 2>&1; } ||
+        echo "could not install g++: the C++ tests will record skips"
+fi
+
 # The CI-job tests (tests/tests/ci.rs): cmake for examples/cmake, and
 # Python's jsonschema to validate SARIF logs against the vendored schema;
 # installed when missing and possible, else those checks record skips.

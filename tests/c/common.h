@@ -23,7 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The unannotated programs of auto mode (auto_*.c, through auto_common.h)
+ * define PUSH_TESTS_UNANNOTATED: they must not see the annotation API. */
+#ifndef PUSH_TESTS_UNANNOTATED
 #include "push.h"
+#endif
 
 /* Abort the test program when a call that returns 0 or an errno fails. */
 #define CHECK(call)                                                        \

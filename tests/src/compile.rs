@@ -1,4 +1,5 @@
-//! Compiling the C test programs of `tests/c` with gcc.
+//! Compiling the C test programs of `tests/c` with gcc (and the C++ ones,
+//! `*.cpp`, with g++).
 
 use std::collections::HashMap;
 use std::fs;
@@ -9,7 +10,8 @@ use std::time::SystemTime;
 
 use crate::paths::{c_dir, c_source, include_dir, target_dir, unique_suffix};
 
-/// Flags every C test program is compiled with (plus `-I<include_dir>`).
+/// Flags every C test program is compiled with (plus `-I<include_dir>`);
+/// C++ programs (`.cpp`, auto mode's) get them too, with [`CXXFLAGS`].
 pub const CFLAGS: &[&str] = &[
     "-g",
     "-O1",
@@ -18,6 +20,10 @@ pub const CFLAGS: &[&str] = &[
     "-Wall",
     "-Wextra",
 ];
+
+/// What a C++ program (`tests/c/*.cpp`, compiled with g++) gets on top of
+/// [`CFLAGS`].
+pub const CXXFLAGS: &[&str] = &["-std=c++17"];
 
 fn mtime(path: &Path) -> Option<SystemTime> {
     fs::metadata(path).and_then(|m| m.modified()).ok()
@@ -33,11 +39,12 @@ fn is_up_to_date(out: &Path, inputs: &[PathBuf]) -> bool {
     })
 }
 
-/// Compiles `tests/c/<name>.c` into `target/c-tests/<name>/<name>` and
-/// returns the binary. Safe when tests run in parallel, in one process or in
-/// several: each compilation writes a private file and renames it into place.
-/// A binary newer than its inputs (the source, `common.h`, `push.h`) is
-/// reused.
+/// Compiles `tests/c/<name>.c` (with gcc) or `tests/c/<name>.cpp` (with
+/// g++ and [`CXXFLAGS`]) into `target/c-tests/<name>/<name>` and returns the
+/// binary. Safe when tests run in parallel, in one process or in several:
+/// each compilation writes a private file and renames it into place. A
+/// binary newer than its inputs (the source, the headers of `tests/c`,
+/// `push.h`) is reused.
 pub fn compile_c(name: &str) -> PathBuf {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let src = c_source(name);
@@ -66,19 +73,25 @@ pub fn compile_c(name: &str) -> PathBuf {
     fs::create_dir_all(&out_dir)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", out_dir.display()));
     let bin = out_dir.join(&stem);
-    let inputs = [src.clone(), c_dir().join("common.h"), header];
+    let mut inputs = vec![src.clone(), header];
+    inputs.extend(c_headers());
+    let cxx = src.extension().is_some_and(|e| e == "cpp");
 
     if !is_up_to_date(&bin, &inputs) {
         let tmp = out_dir.join(format!(".{stem}.tmp-{}", unique_suffix()));
-        let mut cmd = Command::new("gcc");
-        cmd.args(CFLAGS)
-            .arg(format!("-I{}", include.display()))
+        let compiler = if cxx { "g++" } else { "gcc" };
+        let mut cmd = Command::new(compiler);
+        cmd.args(CFLAGS);
+        if cxx {
+            cmd.args(CXXFLAGS);
+        }
+        cmd.arg(format!("-I{}", include.display()))
             .arg("-o")
             .arg(&tmp)
             .arg(&src);
         let out = cmd
             .output()
-            .unwrap_or_else(|e| panic!("cannot run gcc (is it installed?): {e}"));
+            .unwrap_or_else(|e| panic!("cannot run {compiler} (is it installed?): {e}"));
         if !out.status.success() {
             let _ = fs::remove_file(&tmp);
             panic!(
@@ -94,4 +107,29 @@ pub fn compile_c(name: &str) -> PathBuf {
     }
     built.insert(stem, bin.clone());
     bin
+}
+
+/// Whether g++ runs here (the C++ programs need it; scripts/test.sh
+/// installs it when it can). Tests of a C++ program record a skip without.
+pub fn cxx_available() -> bool {
+    static HAVE: OnceLock<bool> = OnceLock::new();
+    *HAVE.get_or_init(|| {
+        Command::new("g++")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// The headers of `tests/c` (`common.h`, `auto_common.h`): a program is
+/// rebuilt when one of them changed.
+fn c_headers() -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(c_dir()) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "h"))
+        .collect()
 }

@@ -14,18 +14,22 @@
 //!
 //! * [`paths`]: the repository, the target directory, the built runtime
 //!   and CLI, the C sources, scratch directories;
-//! * [`compile`]: compiling the C programs ([`compile_c`]);
+//! * [`compile`]: compiling the C (and C++) programs ([`compile_c`]);
 //! * [`run`]: running children with a timeout, natively, under
 //!   `LD_PRELOAD` and under `push run` ([`RunResult`]);
 //! * [`pku`]: PKU detection, the suite's backend, skips and the
 //!   `require_pku!` / `mpk_only!` macros;
-//! * [`parse`]: markers, the text-report parser, the summary line;
+//! * [`parse`]: markers, the text-report parser (with auto mode's
+//!   previous access, [`PreviousAccess`]), the summary line;
 //! * [`assert`](mod@assert): `assert_*` on a run;
 //! * [`scenarios`]: [`check_clean`], [`check_racy`] and their kin;
 //! * [`unordered`]: happens-before validation ([`check_unordered`]);
+//! * [`auto`](mod@auto): auto mode's unannotated programs
+//!   ([`check_auto_racy`], [`check_auto_clean`], [`check_auto_off`]);
 //! * [`rust_examples`]: the Rust programs of `examples/rust`.
 
 pub mod assert;
+pub mod auto;
 pub mod compile;
 pub mod parse;
 pub mod paths;
@@ -36,6 +40,7 @@ pub mod scenarios;
 pub mod unordered;
 
 pub use assert::*;
+pub use auto::*;
 pub use compile::*;
 pub use parse::*;
 pub use paths::*;

@@ -92,8 +92,64 @@ pub struct Report {
     /// Frame `#0` of the access (the line right after the access line) or,
     /// without an access line, the first `#0` frame of the block; trimmed.
     pub frame0: Option<String>,
+    /// Auto mode's `Previous read|write at ADDR by thread TN ...:` section:
+    /// the other access of the race, with its stack.
+    pub previous: Option<PreviousAccess>,
     /// Every line of the block after the `WARNING:` line.
     pub lines: Vec<String>,
+}
+
+/// The other access of an auto-mode data race: the `Previous read at ...`
+/// or `Previous write at ...` line and the stack under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviousAccess {
+    /// Whether the line says `Previous write`.
+    pub is_write: bool,
+    /// The `Previous ... at ...` line, trimmed.
+    pub line: String,
+    /// Its frames (`#0 0x... in f /src/x.c:13`), trimmed, in order.
+    pub stack: Vec<String>,
+}
+
+impl PreviousAccess {
+    /// Frame `#0` of the previous access.
+    pub fn frame0(&self) -> Option<&str> {
+        self.stack.first().map(String::as_str)
+    }
+
+    /// Whether frame `#0` of the previous access is at `file:line`.
+    pub fn frame0_at(&self, file: &str, line: u32) -> bool {
+        self.frame0().is_some_and(|f| frame_is_at(f, file, line))
+    }
+
+    /// The address after `at` (`0x7f00001000`).
+    pub fn address(&self) -> Option<&str> {
+        address_after_at(&self.line)
+    }
+
+    /// The thread name (`T1`) in the line.
+    pub fn thread(&self) -> Option<String> {
+        let rest = &self.line[self.line.find("by thread ")? + "by thread ".len()..];
+        Some(rest.split_whitespace().next()?.to_string())
+    }
+}
+
+/// The token after ` at ` in an access line (`Write at 0x10 (offset ...`).
+fn address_after_at(line: &str) -> Option<&str> {
+    let rest = &line[line.find(" at ")? + " at ".len()..];
+    rest.split_whitespace().next()
+}
+
+/// The frame lines (`#N ...`, trimmed) right after `lines[start]`, up to
+/// the first line that is not one.
+fn stack_after(lines: &[String], start: usize) -> Vec<String> {
+    lines
+        .iter()
+        .skip(start + 1)
+        .map(|l| l.trim())
+        .take_while(|l| l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
 }
 
 impl Report {
@@ -109,6 +165,31 @@ impl Report {
             .iter()
             .map(|l| l.trim())
             .find(|l| l.starts_with("Object "))
+    }
+
+    /// The access's stack: the frames under the `Write at`/`Read at` line.
+    pub fn access_stack(&self) -> Vec<String> {
+        self.lines
+            .iter()
+            .position(|l| {
+                let t = l.trim_start();
+                t.starts_with("Write at ") || t.starts_with("Read at ")
+            })
+            .map_or_else(Vec::new, |i| stack_after(&self.lines, i))
+    }
+
+    /// The address of the access (the token after `Write at`/`Read at`).
+    pub fn access_address(&self) -> Option<&str> {
+        address_after_at(self.access_line.as_deref()?)
+    }
+
+    /// The allocation stack: the frames under the `allocated by thread ...
+    /// at:` line (empty without one).
+    pub fn allocation_stack(&self) -> Vec<String> {
+        self.lines
+            .iter()
+            .position(|l| l.trim_start().starts_with("allocated by "))
+            .map_or_else(Vec::new, |i| stack_after(&self.lines, i))
     }
 
     /// The whole block as text.
@@ -205,6 +286,21 @@ fn finish_report(header: &str, lines: Vec<String>) -> Report {
             break;
         }
     }
+    let previous = lines.iter().enumerate().find_map(|(i, l)| {
+        let t = l.trim();
+        let is_write = if t.starts_with("Previous write at ") {
+            true
+        } else if t.starts_with("Previous read at ") {
+            false
+        } else {
+            return None;
+        };
+        Some(PreviousAccess {
+            is_write,
+            line: t.to_string(),
+            stack: stack_after(&lines, i),
+        })
+    });
     if frame0.is_none() {
         frame0 = lines
             .iter()
@@ -218,6 +314,7 @@ fn finish_report(header: &str, lines: Vec<String>) -> Report {
         is_write,
         access_line,
         frame0,
+        previous,
         lines,
     }
 }
@@ -349,6 +446,76 @@ SUMMARY: PUSh: 3 reports (2 data races, 0 unordered policy changes, 1 annotation
         assert!(!b.frame0_at("racy.c", 14));
     }
 
+    /// An auto-mode data race (`push run --auto`): the access, then the
+    /// other access of the pair under `Previous write at`.
+    const AUTO_SAMPLE: &str = "\
+==================
+WARNING: PUSh: data race (pid=1234)
+  Write at 0x7f00001000 (offset 16 in object 0x7f00000ff0) by thread T2 \"prog\" (tid 5678):
+    #0 0x55d0c1 in careless /path/tests/c/auto_lock_forgotten.c:23
+    #1 0x55d0d2 in start_thread (/lib/x86_64-linux-gnu/libc.so.6+0x8a144)
+
+  Previous write at 0x7f00001000 by thread T1 \"prog\" (tid 5677):
+    #0 0x55d0a1 in careful /path/tests/c/auto_lock_forgotten.c:13
+    #1 0x55d0b2 in start_thread (/lib/x86_64-linux-gnu/libc.so.6+0x8a144)
+
+  Object 0x7f00000ff0 of 32 bytes, policy protected_by(lock 0x7f00000ff0, not held), watched by --auto
+  allocated by thread T0 (tid 5676) at:
+    #0 0x55d0f1 in main /path/tests/c/auto_lock_forgotten.c:30
+    #1 0x7ffff7dd1d8f in __libc_start_call_main (/lib/x86_64-linux-gnu/libc.so.6+0x29d8f)
+==================
+==================
+WARNING: PUSh: data race (pid=1234)
+  Read at 0x7f00002008 (offset 8 in object 0x7f00002000) by thread T3 (tid 5679):
+    #0 0x55d111 in reader /path/tests/c/auto_flag.c:40
+  Previous read at 0x7f00002008 by thread T4 (tid 5680):
+    #0 0x55d222 in other /path/tests/c/auto_flag.c:41
+  Object 0x7f00002000 of 16 bytes, policy racy, watched by --auto
+  allocated by thread T0 (tid 5676) at:
+==================
+SUMMARY: PUSh: 2 reports (2 data races, 0 unordered policy changes, 0 annotation errors)
+";
+
+    #[test]
+    fn parses_the_previous_access_of_an_auto_race() {
+        let reports = parse_reports(AUTO_SAMPLE);
+        assert_eq!(reports.len(), 2);
+        let r = &reports[0];
+        assert_eq!(r.kind, DATA_RACE);
+        assert_eq!(r.is_write, Some(true));
+        assert!(r.frame0_at("auto_lock_forgotten.c", 23));
+        assert_eq!(r.access_thread().as_deref(), Some("T2"));
+        assert_eq!(r.access_address(), Some("0x7f00001000"));
+        assert_eq!(r.access_stack().len(), 2);
+        let p = r.previous.as_ref().expect("a Previous section");
+        assert!(p.is_write);
+        assert!(p
+            .line
+            .starts_with("Previous write at 0x7f00001000 by thread T1"));
+        assert_eq!(p.address(), Some("0x7f00001000"));
+        assert_eq!(p.thread().as_deref(), Some("T1"));
+        assert_eq!(p.stack.len(), 2, "{p:?}");
+        assert!(p.frame0_at("auto_lock_forgotten.c", 13));
+        assert!(!p.frame0_at("auto_lock_forgotten.c", 23));
+        assert!(p.stack[1].contains("start_thread"));
+        // The previous section does not leak into the allocation stack.
+        let alloc = r.allocation_stack();
+        assert_eq!(alloc.len(), 2, "{alloc:?}");
+        assert!(frame_is_at(&alloc[0], "auto_lock_forgotten.c", 30));
+        assert!(r.object_line().unwrap().ends_with("watched by --auto"));
+
+        let b = &reports[1];
+        assert_eq!(b.is_write, Some(false));
+        let p = b.previous.as_ref().expect("a Previous section");
+        assert!(!p.is_write);
+        assert_eq!(p.stack.len(), 1);
+        assert!(p.frame0_at("auto_flag.c", 41));
+        assert!(b.allocation_stack().is_empty());
+
+        // The annotated modes' reports have no previous access.
+        assert!(parse_reports(SAMPLE).iter().all(|r| r.previous.is_none()));
+    }
+
     #[test]
     fn parses_summary() {
         assert_eq!(
@@ -382,7 +549,7 @@ SUMMARY: PUSh: 3 reports (2 data races, 0 unordered policy changes, 1 annotation
         let mut count = 0;
         for entry in fs::read_dir(c_dir()).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().and_then(|e| e.to_str()) != Some("c") {
+            if !matches!(path.extension().and_then(|e| e.to_str()), Some("c" | "cpp")) {
                 continue;
             }
             let text = fs::read_to_string(&path).unwrap();

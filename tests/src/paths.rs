@@ -54,18 +54,24 @@ pub fn c_dir() -> PathBuf {
     repo_root().join("tests").join("c")
 }
 
-/// The source of a C test program: `name` with or without `.c`, or a path.
+/// The source of a C or C++ test program: `name` with its extension
+/// (`.c`, `.cpp`), or without it (`<name>.c`, else `<name>.cpp` when only
+/// that exists), or a path.
 pub fn c_source(name: &str) -> PathBuf {
     let p = Path::new(name);
     if p.is_absolute() {
         return p.to_path_buf();
     }
-    let file = if name.ends_with(".c") {
-        name.to_string()
+    if name.ends_with(".c") || name.ends_with(".cpp") {
+        return c_dir().join(name);
+    }
+    let c = c_dir().join(format!("{name}.c"));
+    let cpp = c_dir().join(format!("{name}.cpp"));
+    if !c.exists() && cpp.exists() {
+        cpp
     } else {
-        format!("{name}.c")
-    };
-    c_dir().join(file)
+        c
+    }
 }
 
 /// The directory with `push.h` (`<root>/include`, or `PUSH_INCLUDE_DIR`).

@@ -1,0 +1,279 @@
+//! Auto mode (`push run --auto`, `PUSH_OPTIONS=auto=1`): PUSh watches the
+//! heap objects of an unannotated program (malloc and its kin, C++ `new`)
+//! and reports a data race only when two observed accesses to one address,
+//! from different threads, at least one a write, are not ordered by
+//! happens-before (mutexes, rwlocks, spinlocks, condvars, barriers,
+//! semaphores, pthread_create/join, pthread_once).
+//!
+//! The programs are `tests/c/auto_*.c` and `auto_cpp_new.cpp`: no `push.h`.
+//!
+//! * Racy ones repeat one race many times; each must be reported, in both
+//!   modes, between its `/* RACE:a */` and `/* RACE:b */` lines (either as
+//!   the access, the other as the `Previous` access), with the allocation
+//!   at `/* ALLOC */`, and exit 66.
+//! * Race-free ones must exit 0 with their native stdout and no report,
+//!   with each of 20 seeds (domain placement; 3 inside the QEMU guest, see
+//!   `auto_seed_count`).
+//! * Without auto mode (the default) nothing is tracked: the racy programs
+//!   run as natively.
+//!
+//! Every check runs its program natively first, then passes `require_pku!`
+//! inside the scenario before using the runtime.
+
+use push_tests::*;
+use serde_json::Value;
+
+// --- racy: reported with both sites -----------------------------------------
+
+#[test]
+fn lock_forgotten_by_one_thread() {
+    check_auto_racy("auto_lock_forgotten", "a", "b", "started\nresult=ok\n");
+}
+
+#[test]
+fn two_locks_for_one_field() {
+    check_auto_racy("auto_two_locks", "a", "b", "started\nresult=account 7\n");
+}
+
+#[test]
+fn unsynchronized_flag() {
+    check_auto_racy("auto_flag", "a", "b", "started\nresult=500,1\n");
+}
+
+#[test]
+fn handoff_through_a_plain_flag() {
+    check_auto_racy("auto_handoff_nosync", "a", "b", "started\nresult=367200\n");
+}
+
+#[test]
+fn item_written_after_it_was_enqueued() {
+    check_auto_racy("auto_queue_use_after", "a", "b", "started\nresult=79800\n");
+}
+
+#[test]
+fn write_during_reads() {
+    check_auto_racy(
+        "auto_write_during_reads",
+        "a",
+        "b",
+        "started\nresult=10,1800\n",
+    );
+}
+
+/// Records a skip and says so when `name` is a C++ program and g++ is
+/// missing.
+fn no_compiler_for(name: &str) -> bool {
+    if name.ends_with(".cpp") && !cxx_available() {
+        record_skip(&format!("{name}: g++ is not installed"));
+        return true;
+    }
+    false
+}
+
+#[test]
+fn cpp_object_from_new() {
+    let name = "auto_cpp_new.cpp";
+    if no_compiler_for(name) {
+        return;
+    }
+    check_auto_racy(name, "a", "b", "started\nresult=progress 3\n");
+}
+
+/// The racy programs, with their native stdout.
+const RACY: &[(&str, &str)] = &[
+    ("auto_lock_forgotten", "started\nresult=ok\n"),
+    ("auto_two_locks", "started\nresult=account 7\n"),
+    ("auto_flag", "started\nresult=500,1\n"),
+    ("auto_handoff_nosync", "started\nresult=367200\n"),
+    ("auto_queue_use_after", "started\nresult=79800\n"),
+    ("auto_write_during_reads", "started\nresult=10,1800\n"),
+    ("auto_cpp_new.cpp", "started\nresult=progress 3\n"),
+];
+
+// --- auto mode is off by default ------------------------------------------
+
+/// Without `--auto` / `auto=1`, an unannotated program tracks nothing:
+/// the racy programs exit 0 with their native stdout and no report.
+#[test]
+fn racy_programs_without_auto_report_nothing() {
+    for (name, stdout) in RACY {
+        if no_compiler_for(name) {
+            continue;
+        }
+        check_auto_off(name, stdout);
+    }
+}
+
+// --- the report's shape -------------------------------------------------------
+
+/// The text report of auto mode: the object line says the object is
+/// watched by `--auto`, and both accesses are inside the object (the
+/// `offset N in object 0x...` of the access line).
+#[test]
+fn text_report_names_auto_mode_and_the_object() {
+    let name = "auto_lock_forgotten";
+    let bin = compile_c(name);
+    require_pku!();
+    let file = c_file_name(name);
+    let (a, b) = (marker_line(name, "a"), marker_line(name, "b"));
+    let alloc = line_containing(name, ALLOC_MARKER);
+    let r = run_auto(Mode::Cli, &bin, None);
+    assert_exit_code(&r, RACE_EXIT);
+    let report = assert_auto_race(&r, &file, a, b, alloc);
+    let text = report.text();
+    let object = report.object_line().unwrap_or_default();
+    assert!(object.contains("watched by --auto"), "{text}");
+    let access = report.access_line.as_deref().unwrap_or_default();
+    let base = object.split_whitespace().nth(1).unwrap_or("?");
+    assert!(
+        access.contains(&format!("in object {base})")),
+        "the access line names the object of the `Object` line\n{text}"
+    );
+    let previous = report.previous.as_ref().expect("previous access");
+    assert!(
+        previous.line.contains("by thread T") && previous.line.contains("(tid "),
+        "{text}"
+    );
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn frame_at(frame: &Value, file: &str, line: u32) -> bool {
+    frame["line"] == line
+        && frame["file"]
+            .as_str()
+            .is_some_and(|f| f == file || f.ends_with(&format!("/{file}")))
+}
+
+/// `report_format=json`: the report object has `previous_access` with
+/// `write`, `address` (the access's), `thread` and `stack`; the two stacks
+/// start at the two marked lines, in either order.
+#[test]
+fn json_report_has_the_previous_access() {
+    let name = "auto_lock_forgotten";
+    let bin = compile_c(name);
+    require_pku!();
+    let file = c_file_name(name);
+    let (a, b) = (marker_line(name, "a"), marker_line(name, "b"));
+    for mode in MODES {
+        let r = run_auto_with(
+            mode,
+            &bin,
+            None,
+            "report_format=json",
+            &["--report-format", "json"],
+        );
+        assert_exit_code(&r, RACE_EXIT);
+        assert!(
+            !r.stderr.contains("WARNING: PUSh:"),
+            "text in JSON mode\n{r}"
+        );
+        let lines = json_lines(&r.stderr);
+        let races: Vec<&Value> = lines.iter().filter(|v| v["kind"] == "data race").collect();
+        let rep = races
+            .iter()
+            .find(|v| {
+                let (acc, prev) = (&v["access"]["stack"][0], &v["previous_access"]["stack"][0]);
+                (frame_at(acc, &file, a) && frame_at(prev, &file, b))
+                    || (frame_at(acc, &file, b) && frame_at(prev, &file, a))
+            })
+            .unwrap_or_else(|| {
+                panic!("no data race between {file}:{a} and {file}:{b} ({mode:?})\n{r}")
+            });
+        let prev = &rep["previous_access"];
+        assert!(prev["write"].is_boolean(), "{rep}");
+        assert!(
+            prev["address"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("0x")),
+            "{rep}"
+        );
+        assert_eq!(prev["address"], rep["access"]["address"], "{rep}");
+        assert!(prev["thread"]["id"].is_u64(), "{rep}");
+        assert_ne!(prev["thread"]["id"], rep["access"]["thread"]["id"], "{rep}");
+        assert!(
+            prev["stack"][0]["pc"]
+                .as_str()
+                .is_some_and(|pc| pc.starts_with("0x")),
+            "{rep}"
+        );
+        assert!(
+            prev["write"] == true || rep["access"]["type"] == "write",
+            "{rep}"
+        );
+    }
+}
+
+// --- race-free: no report, same stdout, every seed ------------------------------
+
+fn clean(name: &str, expected_stdout: &str) {
+    check_auto_clean(name, expected_stdout, auto_seed_count());
+}
+
+#[test]
+fn clean_mutex() {
+    clean("auto_clean_mutex", "started\nresult=4000,999\n");
+}
+
+#[test]
+fn clean_rwlock() {
+    clean("auto_clean_rwlock", "started\nresult=300,300,torn=0\n");
+}
+
+#[test]
+fn clean_spinlock() {
+    clean("auto_clean_spin", "started\nresult=3000,1498500\n");
+}
+
+#[test]
+fn clean_condvar_handshake() {
+    clean("auto_clean_cond", "started\nresult=89700\n");
+}
+
+#[test]
+fn clean_barrier_phases() {
+    clean(
+        "auto_clean_barrier",
+        "started\nresult=11936400,11928400,11920400,11912400\n",
+    );
+}
+
+#[test]
+fn clean_semaphores() {
+    clean("auto_clean_sem", "started\nresult=249500,-1\n");
+}
+
+#[test]
+fn clean_once() {
+    clean("auto_clean_once", "started\nresult=17068800,3969\n");
+}
+
+#[test]
+fn clean_queue_handoff_and_free() {
+    clean("auto_clean_queue", "started\nresult=332334000,0\n");
+}
+
+#[test]
+fn clean_per_thread_slots() {
+    clean("auto_clean_slots", "started\nresult=1000,2000,3000,4000\n");
+}
+
+#[test]
+fn clean_read_mostly() {
+    clean("auto_clean_readmostly", "started\nresult=76200\n");
+}
+
+#[test]
+fn clean_init_before_create() {
+    clean("auto_clean_init_create", "started\nresult=79800\n");
+}
+
+#[test]
+fn clean_result_read_after_join() {
+    clean("auto_clean_join", "started\nresult=94240\n");
+}
