@@ -1,5 +1,6 @@
 //! I/O functions whose buffers the kernel reads or writes on the caller's
-//! behalf. The kernel honours the calling thread's rights (a protection
+//! behalf, and the sleeps (window points of the mode, see
+//! `push_rt::auto::window_point`). The kernel honours the calling thread's rights (a protection
 //! key it lacks, or a closed page, fails the call with EFAULT), so under
 //! the annotation-free mode the buffers are touched first as the thread
 //! (`push_rt::auto::prepare_for_call`): a watched object changes hands as at
@@ -199,4 +200,39 @@ pub unsafe extern "C" fn fwrite(
         // SAFETY: unchanged arguments.
         unsafe { real::fwrite()(buf, size, n, f) }
     })
+}
+
+// ------------------------------------------------------------------ sleeps
+
+#[no_mangle]
+pub unsafe extern "C" fn usleep(us: libc::useconds_t) -> c_int {
+    rt::auto::window_point();
+    // SAFETY: unchanged argument.
+    unsafe { real::usleep()(us) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn nanosleep(req: *const libc::timespec, rem: *mut libc::timespec) -> c_int {
+    rt::auto::window_point();
+    // SAFETY: unchanged arguments.
+    unsafe { real::nanosleep()(req, rem) }
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn clock_nanosleep(
+    clock: libc::clockid_t,
+    flags: c_int,
+    req: *const libc::timespec,
+    rem: *mut libc::timespec,
+) -> c_int {
+    rt::auto::window_point();
+    // SAFETY: unchanged arguments.
+    unsafe { real::clock_nanosleep()(clock, flags, req, rem) }
+}
+
+#[no_mangle]
+pub extern "C" fn sched_yield() -> c_int {
+    rt::auto::window_point();
+    // SAFETY: no arguments.
+    unsafe { real::sched_yield()() }
 }

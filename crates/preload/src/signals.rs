@@ -52,7 +52,10 @@ pub unsafe extern "C" fn __sysv_signal(
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn sysv_signal(sig: c_int, handler: libc::sighandler_t) -> libc::sighandler_t {
+pub unsafe extern "C" fn sysv_signal(
+    sig: c_int,
+    handler: libc::sighandler_t,
+) -> libc::sighandler_t {
     // SAFETY: sysv_signal is __sysv_signal under another name in glibc.
     unsafe { __sysv_signal(sig, handler) }
 }

@@ -77,20 +77,23 @@ pub fn on_refused_access(
     let _ = registry::set_policy_key(obj, keys.key_for(learned), None);
 }
 
-/// The policy that lets thread `id` make this access: protected by the
-/// lock it acquired last (held exclusively for a write), read-only for a
-/// read, else private to it.
+/// The policy that lets thread `id` make this access: read-only for a
+/// read (so that a write following it, as in `x += 1`, faults again and is
+/// observed as a write), else protected by the lock it acquired last and
+/// holds exclusively, else private to it.
 fn policy_for(id: u32, rec: &ThreadRecord, write: bool) -> Policy {
+    if !write {
+        return Policy::ReadOnly;
+    }
     let len = (rec.held_len.load(Ordering::Acquire) as usize).min(MAX_HELD);
     let lock = rec.held[..len]
         .iter()
         .rev()
-        .find(|h| !write || h.exclusive.load(Ordering::Relaxed))
+        .find(|h| h.exclusive.load(Ordering::Relaxed))
         .map(|h| h.addr.load(Ordering::Relaxed))
         .filter(|&a| a != 0);
     match lock {
         Some(lock) => Policy::ProtectedBy(lock),
-        None if !write => Policy::ReadOnly,
         None => Policy::Private(id),
     }
 }

@@ -12,9 +12,10 @@
 //!   (see [`seen`]): same address, at least one a write, and the earlier
 //!   one not ordered before this one by happens-before — only then is a
 //!   data race reported, with both stacks and the allocation's;
-//! * the object then takes the policy that lets this access in: protected
-//!   by the lock the thread holds, read-only for a read, else private to
-//!   the thread. The thread that had it loses it, so its next access is
+//! * the object then takes the policy that lets this access in: read-only
+//!   for a read (a write that follows faults again, and is observed as a
+//!   write), protected by the lock the thread holds for a write, else
+//!   private to the thread. The thread that had it loses it, so its next access is
 //!   observed too: a hand-off that happens-before orders passes silently,
 //!   one it does not is decided at the next access of the other side;
 //! * an object that keeps changing hands (false sharing, fine-grained
@@ -169,6 +170,21 @@ pub fn prepare_for_call(addr: usize, len: usize, write: bool) {
     while at < end {
         crate::sys::arena_touch(at, write);
         at = (at & !(crate::sys::PAGE - 1)) + crate::sys::PAGE;
+    }
+}
+
+/// A call where, under the `mprotect` backend, the calling thread's access
+/// windows close as at a synchronization (allocation, `free`, sleeps,
+/// `sched_yield`). A window stays open until its thread's next
+/// synchronization, and every other thread's access to the object goes
+/// through it unseen: a thread that never synchronizes (it sleeps or
+/// spins) would hide the other side of a race for good.
+#[inline]
+pub fn window_point() {
+    if on() && crate::backend::is_mprotect() {
+        if let Some((_, t)) = crate::threads::current() {
+            crate::windows::sync_point(t);
+        }
     }
 }
 

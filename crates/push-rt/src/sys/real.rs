@@ -119,6 +119,10 @@ real_functions! {
     send = "send": fn(c_int, *const c_void, usize, c_int) -> isize;
     sendto = "sendto": fn(c_int, *const c_void, usize, c_int, *const libc::sockaddr, libc::socklen_t) -> isize;
     fread = "fread": fn(*mut c_void, usize, usize, File) -> usize;
+    usleep = "usleep": fn(libc::useconds_t) -> c_int;
+    nanosleep = "nanosleep": fn(*const timespec, *mut timespec) -> c_int;
+    clock_nanosleep = "clock_nanosleep": fn(Clock, c_int, *const timespec, *mut timespec) -> c_int;
+    sched_yield = "sched_yield": fn() -> c_int;
     fwrite = "fwrite": fn(*const c_void, usize, usize, File) -> usize;
     sigaction = "sigaction": fn(c_int, *const SigAction, *mut SigAction) -> c_int;
     sigprocmask = "sigprocmask": fn(c_int, *const libc::sigset_t, *mut libc::sigset_t) -> c_int;
