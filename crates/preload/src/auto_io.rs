@@ -59,11 +59,12 @@ fn with_iov<R>(iov: *const libc::iovec, n: c_int, write: bool, call: impl FnOnce
     let n = (n as usize).min(64);
     let mut ranges = [(0usize, 0usize); 65];
     ranges[0] = (iov as usize, n * core::mem::size_of::<libc::iovec>());
+    // The array itself is read here: a watched array of another thread's
+    // is touched first.
+    rt::auto::prepare_for_call(iov as usize, n * core::mem::size_of::<libc::iovec>(), false);
     for (i, r) in ranges[1..=n].iter_mut().enumerate() {
         // SAFETY: the caller's array of at least `n` iovecs (readv/writev's
-        // contract). The array itself is read here first: a watched array
-        // of another thread's is touched as a read first.
-        rt::auto::prepare_for_call(iov as usize, n * core::mem::size_of::<libc::iovec>(), false);
+        // contract).
         let v = unsafe { iov.add(i).read() };
         *r = (v.iov_base as usize, v.iov_len);
     }
