@@ -277,3 +277,132 @@ fn clean_init_before_create() {
 fn clean_result_read_after_join() {
     clean("auto_clean_join", "started\nresult=94240\n");
 }
+
+// --- real, unmodified binaries ---------------------------------------------
+
+/// Deterministic, compressible text of about `len` bytes.
+fn sample_text(len: usize) -> Vec<u8> {
+    const WORDS: &[&str] = &[
+        "protection",
+        "key",
+        "race",
+        "thread",
+        "lock",
+        "object",
+        "policy",
+        "owner",
+        "fault",
+        "happens",
+        "before",
+        "window",
+        "domain",
+        "heap",
+        "watch",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut out = Vec::with_capacity(len + 16);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(WORDS[(state % WORDS.len() as u64) as usize].as_bytes());
+        out.push(if state % 11 == 0 { b'\n' } else { b' ' });
+        if state % 5 == 0 {
+            out.extend_from_slice(format!("{}", state % 100_000).as_bytes());
+        }
+    }
+    out
+}
+
+/// A multi-threaded compressor installed on this machine, run under
+/// `push run --auto` through `sh -c` (for the redirections): it compresses
+/// and decompresses a generated file to the same bytes as natively, with
+/// no report and exit 0. `compress`/`decompress` use `IN`, `OUT` and
+/// `BACK` as placeholders.
+fn roundtrip_under_auto(tool: &str, compress: &str, decompress: &str) {
+    if !std::path::Path::new(&format!("/usr/bin/{tool}")).exists() {
+        record_skip(&format!("{tool} is not installed (apt-get install {tool})"));
+        return;
+    }
+    require_pku!();
+    let dir = target_dir().join("auto-tools").join(tool);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("input.txt");
+    let len = if under_emulation() { 1 << 20 } else { 4 << 20 };
+    std::fs::write(&input, sample_text(len)).unwrap();
+    let script = |tag: &str| {
+        let out = dir.join(format!("{tag}.z"));
+        let back = dir.join(format!("{tag}.back"));
+        let fill = |s: &str| {
+            s.replace("IN", input.to_str().unwrap())
+                .replace("OUT", out.to_str().unwrap())
+                .replace("BACK", back.to_str().unwrap())
+        };
+        (
+            format!("{} && {}", fill(compress), fill(decompress)),
+            out,
+            back,
+        )
+    };
+    let (native_script, native_out, _) = script("native");
+    let native = std::process::Command::new("/bin/sh")
+        .args(["-c", &native_script])
+        .status()
+        .unwrap();
+    assert!(native.success(), "{tool} natively: {native}");
+    let (push_script, push_out, push_back) = script("push");
+    let r = run_cli_args(
+        std::path::Path::new("/bin/sh"),
+        &["--auto"],
+        &[],
+        &["-c", &push_script],
+    );
+    assert_eq!(r.code, Some(0), "{tool} under push run --auto: {r:?}");
+    assert!(
+        r.reports_of(DATA_RACE).is_empty() && !r.stderr.contains("WARNING: PUSh"),
+        "{tool} under push run --auto reported: {}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read(&push_out).unwrap(),
+        std::fs::read(&native_out).unwrap(),
+        "{tool}: compressed bytes differ from the native run's"
+    );
+    assert!(
+        std::fs::read(&push_back).unwrap() == std::fs::read(&input).unwrap(),
+        "{tool}: decompressed bytes differ from the input"
+    );
+}
+
+#[test]
+fn xz_with_two_threads_round_trips_unchanged() {
+    roundtrip_under_auto(
+        "xz",
+        "xz -T2 --block-size=262144 -c IN > OUT",
+        "xz -T2 -dc OUT > BACK",
+    );
+}
+
+#[test]
+fn zstd_with_two_threads_round_trips_unchanged() {
+    roundtrip_under_auto(
+        "zstd",
+        "zstd -q -T2 -B1048576 -c IN > OUT",
+        "zstd -q -T2 -dc OUT > BACK",
+    );
+}
+
+#[test]
+fn pigz_with_two_threads_round_trips_unchanged() {
+    roundtrip_under_auto(
+        "pigz",
+        "pigz -p 2 -b 128 -n -c IN > OUT",
+        "pigz -p 2 -dc OUT > BACK",
+    );
+}
+
+#[test]
+fn gzip_round_trips_unchanged() {
+    roundtrip_under_auto("gzip", "gzip -n -c IN > OUT", "gzip -dc OUT > BACK");
+}

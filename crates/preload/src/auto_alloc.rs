@@ -34,7 +34,6 @@ fn watched(size: size_t, align: size_t, zero: bool) -> *mut c_void {
 #[no_mangle]
 pub extern "C" fn malloc(size: size_t) -> *mut c_void {
     if watching() {
-        rt::auto::window_point();
         let p = watched(size, 0, false);
         if !p.is_null() {
             return p;
@@ -50,7 +49,6 @@ pub extern "C" fn calloc(n: size_t, size: size_t) -> *mut c_void {
             rt::sys::set_errno(libc::ENOMEM);
             return core::ptr::null_mut();
         };
-        rt::auto::window_point();
         let p = watched(total, 0, true);
         if !p.is_null() {
             return p;

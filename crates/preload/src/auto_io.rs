@@ -24,7 +24,12 @@ use push_rt::real::get as real;
 /// do): under `mprotect` a window another thread opened can let the touch
 /// through unobserved and close before the call.
 #[inline]
-fn with_buffer<R>(p: *const c_void, len: usize, write: bool, call: impl FnOnce() -> R) -> R {
+pub(crate) fn with_buffer<R>(
+    p: *const c_void,
+    len: usize,
+    write: bool,
+    call: impl FnOnce() -> R,
+) -> R {
     if !rt::auto::on() || p.is_null() || !rt::registry::in_arena(p as usize) {
         return call();
     }

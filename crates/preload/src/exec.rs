@@ -2,6 +2,7 @@
 //! enter is noted in the run directory (push_rt::exec_note), then started
 //! as asked.
 
+use crate::auto_paths::{path_copy, vec_arg, vec_copy};
 use libc::c_int;
 use push_rt as rt;
 use push_rt::real::get as real;
@@ -27,32 +28,45 @@ type SpawnArgv = *const *mut libc::c_char;
 pub unsafe extern "C" fn execve(path: CStrP, argv: Argv, envp: Argv) -> c_int {
     // SAFETY: the caller passes a valid path (or null); check only reads it.
     rt::exec_note::check(unsafe { c_str_arg(path) }, false);
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    unsafe { real::execve()(path, argv, envp) }
+    // SAFETY: the caller's strings; copies outside the tracked arena under
+    // the annotation-free mode (see auto_paths).
+    let (p, a, e) = unsafe { (path_copy(path), vec_copy(argv), vec_copy(envp)) };
+    let path_arg = p.as_ref().map_or(path, |c| c.as_ptr());
+    // SAFETY: the caller's arguments, perhaps as equal copies.
+    unsafe { real::execve()(path_arg, vec_arg(argv, &a), vec_arg(envp, &e)) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn execv(path: CStrP, argv: Argv) -> c_int {
     // SAFETY: as in execve.
     rt::exec_note::check(unsafe { c_str_arg(path) }, false);
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    unsafe { real::execv()(path, argv) }
+    // SAFETY: as in execve.
+    let (p, a) = unsafe { (path_copy(path), vec_copy(argv)) };
+    let path_arg = p.as_ref().map_or(path, |c| c.as_ptr());
+    // SAFETY: the caller's arguments, perhaps as equal copies.
+    unsafe { real::execv()(path_arg, vec_arg(argv, &a)) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn execvp(file: CStrP, argv: Argv) -> c_int {
     // SAFETY: as in execve; the file is looked up in PATH.
     rt::exec_note::check(unsafe { c_str_arg(file) }, true);
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    unsafe { real::execvp()(file, argv) }
+    // SAFETY: as in execve.
+    let (p, a) = unsafe { (path_copy(file), vec_copy(argv)) };
+    let file_arg = p.as_ref().map_or(file, |c| c.as_ptr());
+    // SAFETY: the caller's arguments, perhaps as equal copies.
+    unsafe { real::execvp()(file_arg, vec_arg(argv, &a)) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn execvpe(file: CStrP, argv: Argv, envp: Argv) -> c_int {
     // SAFETY: as in execvp.
     rt::exec_note::check(unsafe { c_str_arg(file) }, true);
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    unsafe { real::execvpe()(file, argv, envp) }
+    // SAFETY: as in execve.
+    let (p, a, e) = unsafe { (path_copy(file), vec_copy(argv), vec_copy(envp)) };
+    let file_arg = p.as_ref().map_or(file, |c| c.as_ptr());
+    // SAFETY: the caller's arguments, perhaps as equal copies.
+    unsafe { real::execvpe()(file_arg, vec_arg(argv, &a), vec_arg(envp, &e)) }
 }
 
 #[no_mangle]
@@ -66,8 +80,21 @@ pub unsafe extern "C" fn posix_spawn(
 ) -> c_int {
     // SAFETY: as in execve.
     rt::exec_note::check(unsafe { c_str_arg(path) }, false);
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    unsafe { real::posix_spawn()(pid, path, actions, attr, argv, envp) }
+    // SAFETY: as in execve.
+    let (p, a, e) = unsafe {
+        (
+            path_copy(path),
+            vec_copy(argv.cast()),
+            vec_copy(envp.cast()),
+        )
+    };
+    let path_arg = p.as_ref().map_or(path, |c| c.as_ptr());
+    let (argv, envp) = (
+        vec_arg(argv.cast(), &a).cast(),
+        vec_arg(envp.cast(), &e).cast(),
+    );
+    // SAFETY: the caller's arguments, perhaps as equal copies.
+    unsafe { real::posix_spawn()(pid, path_arg, actions, attr, argv, envp) }
 }
 
 #[no_mangle]
@@ -81,6 +108,19 @@ pub unsafe extern "C" fn posix_spawnp(
 ) -> c_int {
     // SAFETY: as in execvp.
     rt::exec_note::check(unsafe { c_str_arg(file) }, true);
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    unsafe { real::posix_spawnp()(pid, file, actions, attr, argv, envp) }
+    // SAFETY: as in execve.
+    let (p, a, e) = unsafe {
+        (
+            path_copy(file),
+            vec_copy(argv.cast()),
+            vec_copy(envp.cast()),
+        )
+    };
+    let file_arg = p.as_ref().map_or(file, |c| c.as_ptr());
+    let (argv, envp) = (
+        vec_arg(argv.cast(), &a).cast(),
+        vec_arg(envp.cast(), &e).cast(),
+    );
+    // SAFETY: the caller's arguments, perhaps as equal copies.
+    unsafe { real::posix_spawnp()(pid, file_arg, actions, attr, argv, envp) }
 }

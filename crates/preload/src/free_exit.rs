@@ -81,9 +81,6 @@ pub unsafe extern "C" fn free(p: *mut c_void) {
         // Allocated while the real allocator was being looked up: kept.
         return;
     }
-    if rt::auto::on() && !crate::passthrough() {
-        rt::auto::window_point();
-    }
     if !p.is_null() && rt::registry::in_arena(p as usize) {
         let _g = rt::enter();
         // p lies in the tracked arena: ours to free (when the runtime is

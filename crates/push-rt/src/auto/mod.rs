@@ -174,8 +174,7 @@ pub fn prepare_for_call(addr: usize, len: usize, write: bool) {
 }
 
 /// A call where, under the `mprotect` backend, the calling thread's access
-/// windows close as at a synchronization (allocation, `free`, sleeps,
-/// `sched_yield`). A window stays open until its thread's next
+/// windows close as at a synchronization (sleeps, `sched_yield`). A window stays open until its thread's next
 /// synchronization, and every other thread's access to the object goes
 /// through it unseen: a thread that never synchronizes (it sleeps or
 /// spins) would hide the other side of a race for good.
