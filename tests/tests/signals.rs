@@ -93,3 +93,28 @@ fn stack_overflow_without_an_alternate_stack_dies_of_its_own_sigsegv() {
         assert!(!r.stderr.contains("WARNING: PUSh"), "{r}");
     }
 }
+
+#[test]
+fn sysv_signal_handler_is_chained_not_installed_over_the_runtime() {
+    // __sysv_signal (signal() under strict ISO C; zstd uses it) used to
+    // replace PUSh's SIGSEGV handler: the race went unseen and the
+    // program's handler got PUSh's faults.
+    check_racy(
+        "sig_sysv_race",
+        "write",
+        Access::Write,
+        "started\nresult=1,5 faults=5\n",
+    );
+}
+
+#[test]
+fn thread_blocking_every_signal_still_reports_and_sees_its_mask() {
+    // A fault while SIGSEGV is blocked kills the process: PUSh keeps it
+    // deliverable, and the thread still reads back the mask it set.
+    check_racy(
+        "sig_block_all_race",
+        "write",
+        Access::Write,
+        "started\nblocked segv=1 trap=1 usr1=1 was_segv=0\nafter segv=0\nresult=1,5\n",
+    );
+}
