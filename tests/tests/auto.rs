@@ -306,7 +306,11 @@ fn sample_text(len: usize) -> Vec<u8> {
         state ^= state >> 7;
         state ^= state << 17;
         out.extend_from_slice(WORDS[(state % WORDS.len() as u64) as usize].as_bytes());
-        out.push(if state.is_multiple_of(11) { b'\n' } else { b' ' });
+        out.push(if state.is_multiple_of(11) {
+            b'\n'
+        } else {
+            b' '
+        });
         if state.is_multiple_of(5) {
             out.extend_from_slice(format!("{}", state % 100_000).as_bytes());
         }
@@ -405,4 +409,48 @@ fn pigz_with_two_threads_round_trips_unchanged() {
 #[test]
 fn gzip_round_trips_unchanged() {
     roundtrip_under_auto("gzip", "gzip -n -c IN > OUT", "gzip -dc OUT > BACK");
+}
+
+// --- sampling ------------------------------------------------------------------
+
+/// The `watched=N` of the `auto:` statistics line (`verbose=1`).
+fn watched_count(r: &RunResult) -> u64 {
+    r.stderr
+        .lines()
+        .find_map(|l| l.split("auto: watched=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no auto statistics line\n{r}"))
+}
+
+#[test]
+fn sample_watches_about_that_share_of_allocations() {
+    let expected = "started\nresult=7998000\n";
+    let bin = check_native("auto_many_allocs", expected);
+    require_pku!();
+    let all = run_preload(&bin, "auto=1:verbose=1:seed=3");
+    assert_clean_stdout(&all, expected);
+    let all_watched = watched_count(&all);
+    assert!(
+        all_watched >= 4000,
+        "sample=1 watches every allocation: {all_watched}\n{all}"
+    );
+    for seed in [3, 4] {
+        let r = run_preload(&bin, &format!("auto=1:verbose=1:sample=0.25:seed={seed}"));
+        assert_clean_stdout(&r, expected);
+        let n = watched_count(&r);
+        assert!(
+            (700..=1300).contains(&n),
+            "sample=0.25 with seed {seed} watched {n} of about 4000 allocations\n{r}"
+        );
+    }
+}
+
+fn assert_clean_stdout(r: &RunResult, expected: &str) {
+    assert!(
+        !r.stderr.contains("WARNING: PUSh:"),
+        "expected no report\n{r}"
+    );
+    assert_eq!(r.code, Some(0), "{r}");
+    assert_eq!(r.stdout, expected, "{r}");
 }
