@@ -216,6 +216,15 @@ fn clean(name: &str, expected_stdout: &str) {
 }
 
 #[test]
+fn clean_atomic_read_modify_writes() {
+    check_auto_clean(
+        "auto_clean_atomics",
+        "started\nresult=6000,12000\n",
+        auto_seed_count(),
+    );
+}
+
+#[test]
 fn clean_mutex() {
     clean("auto_clean_mutex", "started\nresult=4000,999\n");
 }

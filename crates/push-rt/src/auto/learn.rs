@@ -35,9 +35,13 @@ pub fn on_refused_access(
         // Another thread's decision let this one in meanwhile.
         return;
     }
+    let atomic = super::insn::atomic_at(site.pc);
     let racing = record.others(id).find(|s| {
         let (c, ts) = registry::unpack_epoch(s.epoch);
-        s.addr == site.addr && (s.write || site.write) && !hb::ordered_before(c, ts, rec)
+        s.addr == site.addr
+            && (s.write || site.write)
+            && !(s.atomic || atomic)
+            && !hb::ordered_before(c, ts, rec)
     });
     let mut here = Stack::default();
     stack::walk(site.pc, site.frame_pointer, &mut here);
@@ -58,6 +62,7 @@ pub fn on_refused_access(
     record.note(Seen {
         thread: id,
         write: site.write,
+        atomic,
         addr: site.addr,
         epoch: registry::pack_epoch(c, ts),
         stack: stack::intern(&here),

@@ -10,8 +10,9 @@
 //!
 //! * it is compared with the object's recent observations by other threads
 //!   (see [`seen`]): same address, at least one a write, and the earlier
-//!   one not ordered before this one by happens-before — only then is a
-//!   data race reported, with both stacks and the allocation's;
+//!   one not ordered before this one by happens-before, and neither an
+//!   atomic read-modify-write (see [`insn`]) — only then is a data race
+//!   reported, with both stacks and the allocation's;
 //! * the object then takes the policy that lets this access in: read-only
 //!   for a read (a write that follows faults again, and is observed as a
 //!   write), protected by the lock the thread holds for a write, else
@@ -33,6 +34,7 @@ use crate::stack;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 pub mod callers;
+mod insn;
 mod learn;
 pub(crate) mod seen;
 

@@ -23,7 +23,8 @@ const LOCKED: u64 = 1 << 63;
 pub struct Entry {
     /// Thread id + 1 (0: empty).
     thread: AtomicU32,
-    write: AtomicU32,
+    /// Bit 0: a write; bit 1: an atomic read-modify-write.
+    kind: AtomicU32,
     addr: AtomicUsize,
     /// The thread's epoch at the access (`registry::pack_epoch`).
     epoch: AtomicU64,
@@ -36,6 +37,8 @@ pub struct Entry {
 pub struct Seen {
     pub thread: u32,
     pub write: bool,
+    /// An atomic read-modify-write (see `insn`).
+    pub atomic: bool,
     pub addr: usize,
     pub epoch: u64,
     pub stack: u32,
@@ -130,7 +133,8 @@ impl Locked {
             let t = e.thread.load(Ordering::Relaxed);
             (t != 0 && t != thread + 1).then(|| Seen {
                 thread: t - 1,
-                write: e.write.load(Ordering::Relaxed) != 0,
+                write: e.kind.load(Ordering::Relaxed) & 1 != 0,
+                atomic: e.kind.load(Ordering::Relaxed) & 2 != 0,
                 addr: e.addr.load(Ordering::Relaxed),
                 epoch: e.epoch.load(Ordering::Relaxed),
                 stack: e.stack.load(Ordering::Relaxed),
@@ -148,7 +152,7 @@ impl Locked {
         });
         let e = match same {
             Some(e) => {
-                if !s.write && e.write.load(Ordering::Relaxed) != 0 {
+                if !s.write && e.kind.load(Ordering::Relaxed) & 1 != 0 {
                     // Keep the write (the more useful side of a later race),
                     // at the newer epoch: both are the same thread's.
                     e.epoch.store(s.epoch, Ordering::Relaxed);
@@ -162,7 +166,10 @@ impl Locked {
             }
         };
         e.thread.store(s.thread + 1, Ordering::Relaxed);
-        e.write.store(u32::from(s.write), Ordering::Relaxed);
+        e.kind.store(
+            u32::from(s.write) | (u32::from(s.atomic) << 1),
+            Ordering::Relaxed,
+        );
         e.addr.store(s.addr, Ordering::Relaxed);
         e.epoch.store(s.epoch, Ordering::Relaxed);
         e.stack.store(s.stack, Ordering::Relaxed);
@@ -189,6 +196,7 @@ mod tests {
         Seen {
             thread,
             write,
+            atomic: false,
             addr,
             epoch: 5,
             stack: 0,

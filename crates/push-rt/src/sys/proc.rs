@@ -33,6 +33,27 @@ pub fn thread_comm() -> Option<[u8; 16]> {
     Some(name)
 }
 
+/// Copies up to `buf.len()` bytes of this process's memory at `addr` into
+/// `buf` with `process_vm_readv`: an unmapped or unreadable address gives
+/// a short count (0), never a fault. Async-signal-safe (one system call;
+/// `errno` preserved). Returns the bytes copied.
+pub fn read_own_memory(addr: usize, buf: &mut [u8]) -> usize {
+    let saved = errno();
+    let local = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let remote = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    // SAFETY: `local` is our buffer, borrowed for the call; the kernel
+    // reads `remote` itself and reports an unreadable range as an error.
+    let n = unsafe { libc::process_vm_readv(getpid(), &local, 1, &remote, 1, 0) };
+    set_errno(saved);
+    n.max(0) as usize
+}
+
 pub fn getpid() -> i32 {
     // SAFETY: getpid cannot fail.
     unsafe { libc::getpid() }
