@@ -760,7 +760,7 @@ def run_debian(opts):
             entry["skipped"] = "%s is not installed (apt-get install -y %s)" % (exe, exe)
             log("== %s: skipped: %s" % (title, entry["skipped"]))
             continue
-        entry["version"] = first_line([exe, "--version"]) or first_line([exe, "-V"])
+        entry["version"] = (first_line([exe, "--version"]) or first_line([exe, "-V"]) or "").strip("* ")
         log("== %s (%s)" % (title, entry["version"]))
         zpath = os.path.join(OUT_DIR, "debian-%s.native.z" % exe)
         for step, argv, inp in (("compress", comp, src), ("decompress", decomp, zpath)):
