@@ -49,7 +49,14 @@ CFLAGS = ["-O2", "-g", "-pthread", "-I", INCLUDE]
 TSAN_FLAGS = ["-fsanitize=thread"]
 
 MODES = ["native", "push", "tsan"]
-MODE_TITLE = {"native": "native", "push": "PUSh", "tsan": "TSan", "helgrind": "Helgrind"}
+MODE_TITLE = {"native": "native", "push": "PUSh", "tsan": "TSan", "helgrind": "Helgrind",
+              "plain": "native unannotated", "auto": "PUSh --auto"}
+# --auto: the workloads built without annotations (common.h's
+# -DPUSH_ANNOTATIONS_OFF, target/bench/NAME.plain), natively ("plain", the
+# reference of the auto column) and under `push run --auto` ("auto").
+PLAIN_FLAGS = ["-DPUSH_ANNOTATIONS_OFF"]
+# Extra `push run` flags of the auto mode (--auto-flags), e.g. ["--sample", "0.5"].
+AUTO_FLAGS = []
 
 # The bar of issue 6.
 BAR_TIME_GEOMEAN = 1.05
@@ -57,6 +64,10 @@ BAR_TIME_WORST = 1.25
 BAR_PSS_GEOMEAN = 1.03
 BAR_PSS_WORST = 1.50
 BAR_TSAN_VS_PUSH = 20.0
+# The bar of the annotation-free mode: geometric-mean time overhead at most
+# 15%, TSan's overhead at least 20x the auto mode's, on the same runs.
+BAR_AUTO_TIME_GEOMEAN = 1.15
+BAR_TSAN_VS_AUTO = 20.0
 
 
 class Workload:
@@ -137,8 +148,8 @@ ALL_WORKLOADS = WORKLOADS + RUST_WORKLOADS
 MICRO_FULL = ["2000000", "2000"]
 MICRO_QUICK = ["200000", "200"]
 
-TIMEOUT = {"native": 120, "push": 600, "tsan": 1800, "helgrind": 1800}
-QUICK_TIMEOUT = {"native": 60, "push": 120, "tsan": 300, "helgrind": 600}
+TIMEOUT = {"native": 120, "push": 600, "tsan": 1800, "helgrind": 1800, "plain": 120, "auto": 600}
+QUICK_TIMEOUT = {"native": 60, "push": 120, "tsan": 300, "helgrind": 600, "plain": 60, "auto": 120}
 
 CHECKSUM_RE = re.compile(r"^checksum=(0x[0-9a-f]+)$", re.M)
 
@@ -302,7 +313,7 @@ def build_rust(workloads):
         shutil.copy2(os.path.join(target, "release", w.name), os.path.join(OUT_DIR, w.name))
 
 
-def build(workloads, with_tsan):
+def build(workloads, with_tsan, with_plain=False):
     os.makedirs(OUT_DIR, exist_ok=True)
     build_rust([w for w in workloads if w.rust])
     workloads = [w for w in workloads if not w.rust]
@@ -311,6 +322,8 @@ def build(workloads, with_tsan):
         jobs.append((w.src, os.path.join(OUT_DIR, w.name), []))
         if with_tsan:
             jobs.append((w.src, os.path.join(OUT_DIR, w.name + ".tsan"), TSAN_FLAGS))
+        if with_plain:
+            jobs.append((w.src, os.path.join(OUT_DIR, w.name + ".plain"), PLAIN_FLAGS))
     jobs.append((MICRO_SRC, os.path.join(OUT_DIR, "micro"), []))
     if with_tsan:
         jobs.append((MICRO_SRC, os.path.join(OUT_DIR, "micro.tsan"), TSAN_FLAGS))
@@ -320,6 +333,14 @@ def build(workloads, with_tsan):
         for e in errors:
             log("compile error:\n" + e)
         sys.exit("error: compiling the benchmarks failed")
+    if with_plain and shutil.which("nm"):
+        # The unannotated binaries must not know PUSh at all.
+        for w in workloads:
+            exe = os.path.join(OUT_DIR, w.name + ".plain")
+            r = subprocess.run(["nm", exe], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            syms = sorted(set(re.findall(r"\b(push_\w+)", r.stdout)))
+            if syms:
+                sys.exit("error: %s still references %s" % (os.path.relpath(exe, ROOT), ", ".join(syms)))
 
 
 # ---------------------------------------------------------------- running
@@ -396,11 +417,13 @@ class RunResult:
         return d
 
 
-def run_child(cmd, timeout, sample_pss, env=None):
+def run_child(cmd, timeout, sample_pss, env=None, stdout_path=None):
     """Runs cmd with stdout/stderr to files; returns a RunResult with wall
     time (fork to reaping), CPU time, exit status, peak PSS (KiB) when
-    sampled, stdout and stderr."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    sampled, stdout and stderr. With `stdout_path`, stdout goes to that file
+    (binary output, e.g. a compressor's) and stdout_text is empty."""
+    with (open(stdout_path, "w+b") if stdout_path else tempfile.TemporaryFile()) as out, \
+            tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
                                 start_new_session=True, env=env)
@@ -433,7 +456,7 @@ def run_child(cmd, timeout, sample_pss, env=None):
             pass
         out.seek(0)
         err.seek(0)
-        stdout = out.read().decode(errors="replace")
+        stdout = "" if stdout_path else out.read().decode(errors="replace")
         stderr = err.read().decode(errors="replace")
     m = CHECKSUM_RE.findall(stdout)
     return RunResult(
@@ -461,6 +484,29 @@ def push_stats(stderr):
     return st
 
 
+def auto_stats(stderr):
+    """The key=value pairs of the `PUSh: stats: auto:` line (--auto --verbose 1)."""
+    st = {}
+    for line in stderr.splitlines():
+        if line.startswith("PUSh: stats: auto:"):
+            st.update(re.findall(r"(\w+)=([0-9.]+%?)", line))
+    return st
+
+
+def first_report(stderr, n=40):
+    """The first `WARNING: PUSh` report of a run's stderr (up to n lines)."""
+    lines = stderr.splitlines()
+    for i, line in enumerate(lines):
+        if "WARNING: PUSh" in line:
+            out = []
+            for x in lines[i:i + n]:
+                if out and x.startswith("=================="):
+                    break
+                out.append(x)
+            return "\n".join(out)
+    return None
+
+
 def helgrind_errors(stderr):
     m = re.findall(r"ERROR SUMMARY: (\d+) errors", stderr)
     return int(m[-1]) if m else None
@@ -476,6 +522,12 @@ def command(mode, name, args, threads, verbose=False):
         return [PUSH, "run"] + backend + (["--verbose", "1"] if verbose else []) + ["--", exe] + argv
     if mode == "tsan":
         return [exe + ".tsan"] + argv
+    if mode == "plain":
+        return [exe + ".plain"] + argv
+    if mode == "auto":
+        backend = ["--backend", BACKEND] if BACKEND else []
+        return ([PUSH, "run"] + backend + ["--auto"] + AUTO_FLAGS + (["--verbose", "1"] if verbose else []) +
+                ["--", exe + ".plain"] + argv)
     if mode == "helgrind":
         return ["valgrind", "--tool=helgrind", exe] + argv
     raise ValueError(mode)
@@ -499,8 +551,8 @@ def problems_of(r, mode, expect_checksum=None, expect_rc=0):
         p.append("%s printed no checksum" % mode)
     if expect_checksum and r.checksum and r.checksum != expect_checksum:
         p.append("%s checksum %s differs from %s" % (mode, r.checksum, expect_checksum))
-    if mode == "push" and expect_rc == 0 and r.push_reports:
-        p.append("PUSh reported %d problem(s)" % r.push_reports)
+    if mode in ("push", "auto") and expect_rc == 0 and r.push_reports:
+        p.append("%s reported %d problem(s)" % ("PUSh" if mode == "push" else "PUSh --auto", r.push_reports))
     if mode == "tsan" and r.tsan_reports:
         p.append("TSan reported %d race(s)" % r.tsan_reports)
     return p
@@ -525,7 +577,18 @@ def run_workload(w, opts, modes):
         res[kind][mode].append(r)
         if expect is None and r.checksum:
             expect = r.checksum
-        for p in problems_of(r, mode, expect):
+        probs = problems_of(r, mode, expect)
+        if mode == "auto" and (probs or r.push_reports):
+            # The whole stderr of a failing auto run, for the analysis of its reports.
+            path = os.path.join(OUT_DIR, "%s.auto-%s-%d.stderr" % (w.name, kind, len(res[kind][mode])))
+            with open(path, "w") as f:
+                f.write(r.stderr_text)
+            r.stderr_file = os.path.relpath(path, ROOT)
+            res.setdefault("auto_failures", []).append({
+                "kind": kind, "rc": r.rc, "timed_out": r.timed_out, "checksum": r.checksum,
+                "reports": r.push_reports, "problems": probs, "stderr_file": r.stderr_file,
+                "first_report": first_report(r.stderr_text)})
+        for p in probs:
             res["problems"].append(p)
             log("    PROBLEM: %s (%s)" % (p, r.cmd))
             if r.stderr_text.strip():
@@ -537,10 +600,13 @@ def run_workload(w, opts, modes):
         res.setdefault("busy", []).append(wait_idle(opts.wait_idle))
         # The memory run under PUSh also collects the runtime's statistics
         # (printed at exit; no effect on the run itself).
-        r = run_child(command(mode, w.name, args, opts.threads, verbose=(mode == "push" and kind == "memory")),
+        r = run_child(command(mode, w.name, args, opts.threads,
+                              verbose=(mode in ("push", "auto") and kind == "memory")),
                       timeouts[mode], sample, env)
         if mode == "push" and kind == "memory":
             res["push_stats"] = r.push_stats
+        if mode == "auto" and kind == "memory":
+            res["auto_stats"] = auto_stats(r.stderr_text)
         record(mode, r, kind)
         log("    %-8s %-6s %8.3f s  %s%s" % (mode, kind, r.wall,
                                              ("%7.1f MiB PSS  " % (r.pss_kib / 1024)) if r.pss_kib else "",
@@ -549,7 +615,7 @@ def run_workload(w, opts, modes):
 
     # Memory runs (PSS sampled): one per mode, the modes in turn. In quick
     # mode they are the only runs and their times are the times.
-    run_modes = [m for m in modes if not (w.rust and m == "tsan")]
+    run_modes = [m for m in modes if not (w.rust and m in ("tsan", "plain", "auto"))]
     for m in run_modes:
         one(m, "memory", True)
     if not opts.quick:
@@ -626,6 +692,182 @@ def run_micro(opts, modes):
     return {"args": args, "median": med, "names": names, "problems": problems, "runs": runs}
 
 
+# ---------------------------------------------------------------- Debian binaries
+
+# --debian: real, unmodified multi-threaded binaries from Debian packages
+# under `push run --auto`: (title, executable, compress argv, decompress
+# argv), input file last, output on stdout. xz's block size makes -T2 cut a
+# 20 MiB input into blocks that the two threads compress (and decompress) in
+# parallel; zstd decompresses with one thread whatever -T says.
+DEBIAN_TOOLS = [
+    ("xz -T2", "xz", ["xz", "-T2", "--block-size=2MiB", "-c"], ["xz", "-d", "-T2", "-c"]),
+    ("zstd -T2", "zstd", ["zstd", "-T2", "-q", "-c"], ["zstd", "-d", "-q", "-c"]),
+    ("pigz -p 2", "pigz", ["pigz", "-p", "2", "-c"], ["pigz", "-p", "2", "-d", "-c"]),
+]
+DEBIAN_TIMEOUT = {"native": 120, "auto": 600}
+DEBIAN_QUICK_TIMEOUT = {"native": 60, "auto": 180}
+
+
+def debian_input(mib):
+    """A deterministic, compressible file of `mib` MiB (text: numbered lines
+    of words from a fixed seeded vocabulary; xz shrinks it about 3x)."""
+    import random
+    path = os.path.join(OUT_DIR, "debian-input-%dMiB.txt" % mib)
+    size = mib * 1024 * 1024
+    if os.path.exists(path) and os.path.getsize(path) == size:
+        return path
+    rng = random.Random(20240601)
+    vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 10)))
+             for _ in range(4096)]
+    out, n, i = [], 0, 0
+    while n < size:
+        line = "%08d %s\n" % (i, " ".join(rng.choices(vocab, k=12)))
+        out.append(line)
+        n += len(line)
+        i += 1
+    tmp = path + ".tmp%d" % os.getpid()
+    with open(tmp, "wb") as f:
+        f.write("".join(out).encode()[:size])
+    os.replace(tmp, path)
+    return path
+
+
+def sha256(path):
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_debian(opts):
+    """Each installed tool compresses and decompresses the generated file,
+    natively and under `push run --auto`; the outputs must be identical
+    (the compressed bytes to native's, the decompressed to the input) and
+    --auto must report nothing."""
+    src = debian_input(opts.debian_mib)
+    src_sha = sha256(src)
+    timeouts = DEBIAN_QUICK_TIMEOUT if opts.quick else DEBIAN_TIMEOUT
+    runs = 1 if opts.quick else min(opts.runs, 3)
+    res = {"input": os.path.relpath(src, ROOT), "mib": opts.debian_mib, "tools": [], "problems": []}
+    backend = ["--backend", BACKEND] if BACKEND else []
+    for title, exe, comp, decomp in DEBIAN_TOOLS:
+        path = shutil.which(exe)
+        entry = {"title": title, "version": None, "steps": {}, "problems": []}
+        res["tools"].append(entry)
+        if not path:
+            entry["skipped"] = "%s is not installed (apt-get install -y %s)" % (exe, exe)
+            log("== %s: skipped: %s" % (title, entry["skipped"]))
+            continue
+        entry["version"] = (first_line([exe, "--version"]) or first_line([exe, "-V"]) or "").strip("* ")
+        log("== %s (%s)" % (title, entry["version"]))
+        zpath = os.path.join(OUT_DIR, "debian-%s.native.z" % exe)
+        for step, argv, inp in (("compress", comp, src), ("decompress", decomp, zpath)):
+            st = {}
+            entry["steps"][step] = st
+            for mode in ("native", "auto"):
+                rs = []
+                for i in range(runs + (0 if opts.quick else 1)):
+                    sample = i == 0  # the first run is the memory run (PSS sampled)
+                    outp = os.path.join(OUT_DIR, "debian-%s.%s.%s" % (exe, mode, "z" if step == "compress" else "out"))
+                    cmd = list(argv) + [inp]
+                    if mode == "auto":
+                        cmd = [PUSH, "run"] + backend + ["--auto"] + AUTO_FLAGS + \
+                              (["--verbose", "1"] if sample else []) + ["--"] + cmd
+                    r = run_child(cmd, timeouts[mode], sample, stdout_path=outp)
+                    r.out_sha = sha256(outp) if os.path.exists(outp) else None
+                    rs.append(r)
+                    log("    %-10s %-6s %8.3f s  %s%s" % (step, mode, r.wall,
+                                                        ("%7.1f MiB PSS  " % (r.pss_kib / 1024)) if r.pss_kib else "",
+                                                        "exit %s%s" % (r.rc, " (timed out)" if r.timed_out else "")))
+                    if r.rc != 0 or r.timed_out:
+                        break  # a failing run is not repeated
+                st[mode] = rs
+            nat, aut = st["native"], st["auto"]
+            probs = []
+            if nat[0].rc != 0:
+                probs.append("%s natively exited with %s" % (step, nat[0].rc))
+            expect = nat[0].out_sha if step == "compress" else src_sha
+            if step == "decompress" and nat[0].out_sha != src_sha:
+                probs.append("decompress natively does not give the input back")
+            for r in aut:
+                if r.timed_out:
+                    probs.append("%s under --auto timed out after %d s" % (step, timeouts["auto"]))
+                elif r.rc != 0:
+                    probs.append("%s under --auto exited with %s" % (step, r.rc))
+                elif r.out_sha != expect:
+                    probs.append("%s under --auto: output differs from %s" % (
+                        step, "native's" if step == "compress" else "the input"))
+                if r.push_reports:
+                    probs.append("%s under --auto: %d PUSh report(s)" % (step, r.push_reports))
+            probs = sorted(set(probs), key=probs.index)
+            if probs:
+                errf = os.path.join(OUT_DIR, "debian-%s-%s.auto.stderr" % (exe, step))
+                with open(errf, "w") as f:
+                    f.write(aut[-1].stderr_text)
+                st["stderr_file"] = os.path.relpath(errf, ROOT)
+                st["stderr_excerpt"] = first_report(aut[-1].stderr_text) or excerpt(aut[-1].stderr_text, 15)
+                for p in probs:
+                    log("    PROBLEM: %s" % p)
+            st["problems"] = probs
+            st["auto_stats"] = auto_stats(aut[0].stderr_text)
+            timed = lambda rs: [r.wall for r in (rs[1:] if len(rs) > 1 else rs) if r.rc == 0 and not r.timed_out]  # noqa: E731
+            st["native_s"], st["auto_s"] = median(timed(nat)), median(timed(aut))
+            st["native_mib"] = nat[0].pss_kib / 1024 if nat[0].pss_kib else None
+            st["auto_mib"] = aut[0].pss_kib / 1024 if aut[0].pss_kib and aut[0].rc == 0 else None
+            st["time_ratio"] = st["auto_s"] / st["native_s"] if st["auto_s"] and st["native_s"] and not probs else None
+            st["pss_ratio"] = st["auto_mib"] / st["native_mib"] if st["auto_mib"] and st["native_mib"] and not probs else None
+            st["runs"] = {m: [r.to_json() for r in st[m]] for m in ("native", "auto")}
+            entry["problems"] += probs
+            res["problems"] += ["%s %s" % (title, p) for p in probs]
+    return res
+
+
+def debian_section(deb):
+    L = []
+    add = L.append
+    add("## Debian binaries under --auto")
+    add("")
+    add("Unmodified binaries of the installed Debian packages compress and decompress `%s` (%d MiB of "
+        "generated text, deterministic), natively and under `push run --auto%s --`; the compressed bytes "
+        "must equal native's, the decompressed the input, and PUSh must report nothing. Decompression "
+        "reads native's compressed file. Times are %s; PSS is the peak of the process tree." % (
+            deb["input"], deb["mib"], (" " + " ".join(AUTO_FLAGS)) if AUTO_FLAGS else "",
+            "of one run" if deb.get("quick") else "medians of timed runs after a PSS-sampled run"))
+    add("")
+    add("| tool | step | native s | --auto s | --auto/native | native MiB | --auto MiB | PSS ratio | watched / learned / given_up / system_allocs | result |")
+    add("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for t in deb["tools"]:
+        if t.get("skipped"):
+            add("| %s | | | | | | | | | skipped: %s |" % (t["title"], t["skipped"]))
+            continue
+        for step in ("compress", "decompress"):
+            st = t["steps"].get(step)
+            if not st:
+                continue
+            a = st.get("auto_stats") or {}
+            add("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                t["title"], step, fmt(st["native_s"], 3), fmt(st["auto_s"], 3), fmt_ratio(st["time_ratio"]),
+                fmt(st["native_mib"], 1), fmt(st["auto_mib"], 1), fmt_ratio(st["pss_ratio"]),
+                " / ".join(a.get(k, "?") for k in ("watched", "learned", "given_up", "system_allocs")) if a else "n/a",
+                "; ".join(st["problems"]) or "ok: identical output, no report"))
+    add("")
+    for t in deb["tools"]:
+        for step in ("compress", "decompress"):
+            st = t["steps"].get(step)
+            if st and st.get("problems"):
+                add("* **%s %s**: %s (stderr: `%s`)" % (t["title"], step, "; ".join(st["problems"]),
+                                                     st.get("stderr_file")))
+                add("")
+                add("  ```")
+                for line in (st.get("stderr_excerpt") or "").splitlines()[:20]:
+                    add("  " + line)
+                add("  ```")
+    add("")
+    return L
+
+
 # ---------------------------------------------------------------- statistics
 
 def median(xs):
@@ -656,6 +898,15 @@ def summarize(res, modes, quick):
     for m in modes:
         s[m]["time_ratio"] = s[m]["wall"] / nat["wall"] if s[m]["wall"] and nat["wall"] else None
         s[m]["pss_ratio"] = s[m]["pss_mib"] / nat["pss_mib"] if s[m]["pss_mib"] and nat["pss_mib"] else None
+    if "auto" in modes:
+        # The auto column's reference: the unannotated binary natively
+        # ("plain"), the program --auto is meant for; the annotated native
+        # run where there is no plain run.
+        ref = s["plain"] if "plain" in modes and s["plain"]["wall"] else nat
+        s["auto"]["ref"] = "plain" if ref is not nat else "native"
+        s["auto"]["time_ratio_ref"] = s["auto"]["wall"] / ref["wall"] if s["auto"]["wall"] and ref["wall"] else None
+        s["auto"]["pss_ratio_ref"] = (s["auto"]["pss_mib"] / ref["pss_mib"]
+                                      if s["auto"]["pss_mib"] and ref["pss_mib"] else None)
     if "push" in modes:
         pm = res["memory"]["push"]
         if pm and pm[0].pss_by_process and len(pm[0].pss_by_process) > 1:
@@ -688,7 +939,7 @@ def pct(x):
 # ---------------------------------------------------------------- report
 
 def write_report(path, opts, info, modes, results, summaries, micro, helgrind, scaling, tsan_note,
-                 chart_note, started, elapsed, all_problems):
+                 chart_note, started, elapsed, all_problems, debian=None):
     L = []
     add = L.append
     full = not opts.quick
@@ -902,6 +1153,11 @@ def write_report(path, opts, info, modes, results, summaries, micro, helgrind, s
             add("| %s | %s |" % (r["name"], " | ".join(st.get(k, "") for k in shown)))
         add("")
 
+    if "auto" in modes:
+        L.extend(auto_section(opts, info, modes, results, summaries))
+    if debian:
+        L.extend(debian_section(debian))
+
     if helgrind:
         add("### Helgrind (smaller inputs)")
         add("")
@@ -978,6 +1234,139 @@ def write_report(path, opts, info, modes, results, summaries, micro, helgrind, s
     add("")
     with open(path, "w") as f:
         f.write("\n".join(L))
+
+
+def backend_note(opts, info):
+    """Which backend the PUSh runs used, and whether their times mean anything
+    for the targets (which are about protection keys)."""
+    if opts.backend == "mprotect" or not info["pku"]:
+        return ("**Measured on the portable `mprotect` backend%s**: every first access to a watched object "
+                "after a change of hands is a fault and `mprotect` calls; the times do not represent the "
+                "protection-key hardware the targets are meant for. The 15%% geometric-mean target and the "
+                "TSan ratio must be measured on a machine with PKU: `python3 benchmarks/bench.py --auto "
+                "--backend mpk --no-micro` (full inputs, 5 runs) or `--quick --auto --backend mpk` for a "
+                "smoke test." % ("" if info["pku"] else " (this machine has no protection keys)"))
+    return "Backend: %s (protection keys available here)." % (opts.backend or "auto")
+
+
+def auto_section(opts, info, modes, results, summaries):
+    """RESULTS.md's section on `push run --auto` over the unannotated workloads."""
+    L = []
+    add = L.append
+    S = lambda n: summaries[n]  # noqa: E731
+    names = [r["name"] for r in results if "auto" in summaries[r["name"]] and summaries[r["name"]]["auto"]["walls"]]
+    ok = [n for n in names if not any(p for p in next(r for r in results if r["name"] == n).get("auto_failures", [])
+                                      if p["problems"] or p["reports"])]
+    ref = "plain" if "plain" in modes else "native"
+    add("## Annotation-free mode (--auto)")
+    add("")
+    add("The same workloads built **without** annotations (`gcc %s -DPUSH_ANNOTATIONS_OFF`: common.h defines "
+        "every push.h call away; `target/bench/NAME.plain`, which references no `push_*` symbol), run "
+        "natively (*unannotated native*, the reference of the `--auto` ratios) and under `push run --auto%s "
+        "--` (%s). Checks: exit 0, no `WARNING: PUSh` on stderr, the checksum of the annotated native run." % (
+            " ".join(c if c != INCLUDE else "include" for c in CFLAGS), (" " + " ".join(AUTO_FLAGS)) if AUTO_FLAGS else "",
+            "quick mode: one run each, small inputs" if opts.quick else
+            "%d timed runs each, medians" % opts.runs))
+    add("")
+    add(backend_note(opts, info))
+    add("")
+    auto_t = [S(n)["auto"]["time_ratio_ref"] for n in ok]
+    auto_m = [S(n)["auto"]["pss_ratio_ref"] for n in ok]
+    gm_a, gm_am = geomean(auto_t), geomean(auto_m)
+    gm_ts = geomean([S(n)["tsan"]["time_ratio"] for n in ok]) if "tsan" in modes else None
+    gm_p = geomean([S(n)["push"]["time_ratio"] for n in ok]) if "push" in modes else None
+    rel = None
+    if gm_a and gm_ts:
+        rel = float("inf") if gm_a <= 1 else (gm_ts - 1) / (gm_a - 1)
+    gm_plain = geomean([S(n)["plain"]["wall"] / S(n)["native"]["wall"] for n in names
+                        if "plain" in modes and S(n)["plain"]["wall"] and S(n)["native"]["wall"]])
+    add("| measure (over the %d of %d workloads that passed under --auto%s) | --auto | target | | PUSh annotated | TSan |" % (
+        len(ok), len(results), (": " + ", ".join(ok)) if len(ok) < len(results) else ""))
+    add("| --- | --- | --- | --- | --- | --- |")
+    add("| time / %s, geometric mean | %s (%s) | <= %s | %s | %s | %s |" % (
+        "unannotated native" if ref == "plain" else "native", fmt_ratio(gm_a), pct(gm_a), pct(BAR_AUTO_TIME_GEOMEAN),
+        "n/a" if gm_a is None else ("**holds**" if gm_a <= BAR_AUTO_TIME_GEOMEAN else "**missed**"),
+        fmt_ratio(gm_p), fmt_ratio(gm_ts)))
+    add("| TSan time overhead / --auto time overhead (geomeans, overhead = ratio - 1) | %s | >= %.0f | %s | | |" % (
+        "n/a" if rel is None else ("infinite" if rel == float("inf") else "%.1f" % rel), BAR_TSAN_VS_AUTO,
+        "n/a" if rel is None else ("**holds**" if rel >= BAR_TSAN_VS_AUTO else "**missed**")))
+    add("| PSS / %s, geometric mean | %s (%s) | | | %s | %s |" % (
+        "unannotated native" if ref == "plain" else "native", fmt_ratio(gm_am), pct(gm_am),
+        fmt_ratio(geomean([S(n)["push"]["pss_ratio"] for n in ok])) if "push" in modes else "n/a",
+        fmt_ratio(geomean([S(n)["tsan"]["pss_ratio"] for n in ok])) if "tsan" in modes else "n/a"))
+    add("")
+    if gm_plain:
+        add("Unannotated native / annotated native time, geometric mean: %s (the annotations cost nothing "
+            "natively: push.h's weak symbols are null there)." % fmt_ratio(gm_plain))
+        add("")
+    head = "| workload | native s | unannotated native s | --auto s | --auto / unannotated | PUSh / native |"
+    sep = "| --- | --- | --- | --- | --- | --- |"
+    if "tsan" in modes:
+        head += " TSan / native | TSan overhead / --auto overhead |"
+        sep += " --- | --- |"
+    head += " native MiB | unannotated MiB | --auto MiB | --auto / unannotated PSS | result |"
+    sep += " --- | --- | --- | --- | --- |"
+    add(head)
+    add(sep)
+    for r in results:
+        n = r["name"]
+        s = S(n)
+        if "auto" not in s:
+            continue
+        a = s["auto"]
+        fails = r.get("auto_failures", [])
+        if not a["walls"]:
+            status = "not run"
+        elif not fails:
+            status = "ok"
+        else:
+            status = "; ".join(sorted(set(p for f in fails for p in f["problems"]))) or "reported"
+        row = "| %s | %s | %s | %s | %s | %s |" % (
+            n, fmt(s["native"]["wall"], 3), fmt(s.get("plain", {}).get("wall"), 3), fmt(a["wall"], 3),
+            fmt_ratio(a["time_ratio_ref"]), fmt_ratio(s["push"]["time_ratio"]) if "push" in s else "n/a")
+        if "tsan" in modes:
+            tt = s["tsan"]["time_ratio"]
+            at = a["time_ratio_ref"]
+            rr = None
+            if tt and at:
+                rr = "infinite (--auto not slower)" if at <= 1 else "%.1f" % ((tt - 1) / (at - 1))
+            row += " %s | %s |" % (fmt_ratio(tt), rr or "n/a")
+        row += " %s | %s | %s | %s | %s |" % (
+            fmt(s["native"]["pss_mib"], 1), fmt(s.get("plain", {}).get("pss_mib"), 1), fmt(a["pss_mib"], 1),
+            fmt_ratio(a["pss_ratio_ref"]), status)
+        add(row)
+    add("")
+    if any(r.get("auto_stats") for r in results):
+        keys = ["watched", "learned", "given_up", "sampled_out", "system_allocs", "unwatchable"]
+        add("`--auto` statistics (`--verbose 1`, memory run), with the runtime's fault and `mprotect` counts:")
+        add("")
+        add("| workload | " + " | ".join(keys) + " | faults | mprotect_calls |")
+        add("| --- | " + " | ".join("---" for _ in keys) + " | --- | --- |")
+        for r in results:
+            st = r.get("auto_stats") or {}
+            mem = r["memory"].get("auto") or []
+            ps = mem[0].push_stats if mem else {}
+            add("| %s | %s | %s | %s |" % (r["name"], " | ".join(st.get(k, "") for k in keys),
+                                         ps.get("faults", ""), ps.get("mprotect_calls", "")))
+        add("")
+    failed = [r for r in results if r.get("auto_failures")]
+    if failed:
+        add("Failures under `--auto` (each failing run's whole stderr is in the file named):")
+        add("")
+        for r in failed:
+            for f in r["auto_failures"]:
+                add("* **%s** (%s run): %s; exit %s%s, checksum %s, %d report(s); `%s`" % (
+                    r["name"], f["kind"], "; ".join(f["problems"]) or "reported", f["rc"],
+                    " (timed out)" if f["timed_out"] else "", f["checksum"] or "none", f["reports"],
+                    f["stderr_file"]))
+                if f.get("first_report"):
+                    add("")
+                    add("  ```")
+                    for line in f["first_report"].splitlines()[:30]:
+                        add("  " + line)
+                    add("  ```")
+        add("")
+    return L
 
 
 def small_objects(name, args):
@@ -1172,14 +1561,14 @@ def write_chart(path, results, summaries, modes, helgrind):
     names = [r["name"] for r in results]
     labels = names + ["geomean"]
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 8.5))
-    colours = {"push": "#1f77b4", "tsan": "#d62728", "helgrind": "#7f7f7f"}
+    colours = {"push": "#1f77b4", "tsan": "#d62728", "helgrind": "#7f7f7f", "auto": "#2ca02c"}
     two_digits = lambda v: ("%.2f" % v) if v < 10 else ("%.0f" % v)  # noqa: E731
 
     def groups(key, helgrind_ratio, helgrind_fmt):
         """(legend, colour, values with the geomean last, label format) per bar series."""
         out = []
         for m in modes:
-            if m != "native":
+            if m not in ("native", "plain"):
                 vals = [summaries[n][m][key] or 0 for n in names]
                 out.append((MODE_TITLE[m], colours[m],
                             vals + [geomean([summaries[n][m][key] for n in names]) or 0], two_digits))
@@ -1263,12 +1652,23 @@ def main():
                          "under a quarter of a core); default 60, 0 in quick mode")
     ap.add_argument("--scaling", choices=["auto", "off"], default="auto",
                     help="2/4/8/16-thread table when the machine has the cores (default auto; off in quick mode)")
+    ap.add_argument("--auto", action="store_true",
+                    help="also build each workload without annotations (-DPUSH_ANNOTATIONS_OFF) and run it "
+                         "natively and under `push run --auto` (docs/auto.md)")
+    ap.add_argument("--auto-flags", default="", metavar="FLAGS",
+                    help="extra `push run` flags of the auto mode, e.g. '--sample 0.5'")
+    ap.add_argument("--debian", action="store_true",
+                    help="also run xz -T2, zstd -T2 and pigz -p 2 (those installed) on a generated file, "
+                         "natively and under `push run --auto` (with --only debian: only that)")
+    ap.add_argument("--debian-mib", type=int, default=20, metavar="MIB",
+                    help="size of the generated input of --debian (default 20)")
     ap.add_argument("--out", default=None,
                     help="where to write the report (default: benchmarks/RESULTS.md for a full run of "
                          "everything, else target/bench/RESULTS-<mode>.md)")
     opts = ap.parse_args()
-    global BACKEND
+    global BACKEND, AUTO_FLAGS
     BACKEND = opts.backend
+    AUTO_FLAGS = opts.auto_flags.split()
     opts.argv = sys.argv[1:]
     if opts.wait_idle is None:
         opts.wait_idle = 0.0 if opts.quick else 60.0
@@ -1291,7 +1691,9 @@ def main():
                  "the mpk backend cannot run here (use --backend mprotect)")
 
     only = [x for x in opts.only.split(",") if x]
-    unknown = [x for x in only if x not in [w.name for w in ALL_WORKLOADS] + ["micro"]]
+    if "debian" in only:
+        opts.debian = True
+    unknown = [x for x in only if x not in [w.name for w in ALL_WORKLOADS] + ["micro", "debian"]]
     if unknown:
         ap.error("unknown workload(s): %s (choose from %s, micro)" % (", ".join(unknown), ", ".join(WORKLOAD_NAMES)))
     workloads = [w for w in ALL_WORKLOADS if (w.name in only if only else not w.rust)]
@@ -1299,6 +1701,8 @@ def main():
     full_run = not opts.quick and not only and opts.threads == 2 and not opts.no_tsan and not opts.no_micro
     out_path = opts.out or (os.path.join(BENCH_DIR, "RESULTS.md") if full_run else
                             os.path.join(OUT_DIR, "RESULTS-%s.md" % ("quick" if opts.quick else "partial")))
+    if only == ["debian"] and not opts.out:
+        out_path = os.path.join(OUT_DIR, "RESULTS-debian%s.md" % ("-quick" if opts.quick else ""))
 
     os.makedirs(OUT_DIR, exist_ok=True)
     modes = ["native", "push"]
@@ -1312,8 +1716,13 @@ def main():
             log("TSan " + tsan_note)
     log("machine: %s, %d cores, Linux %s; load average %.2f" % (info["cpu"], info["cores"], info["kernel"],
                                                              loadavg() or 0))
+    if opts.auto:
+        modes += ["plain", "auto"]
+        if not info["pku"] or opts.backend == "mprotect":
+            log("note: --auto runs on the mprotect backend here%s: its times do not represent PKU hardware" % (
+                "" if info["pku"] else " (no protection keys)"))
     log("building into %s ..." % os.path.relpath(OUT_DIR, ROOT))
-    build(workloads, "tsan" in modes)
+    build(workloads, "tsan" in modes, "auto" in modes)
 
     results, summaries, problems = [], {}, []
     for w in workloads:
@@ -1323,8 +1732,12 @@ def main():
         summaries[w.name] = summarize(res, modes, opts.quick)
         problems += ["%s: %s" % (w.name, p) for p in res["problems"]]
         s = summaries[w.name]
-        log("   -> PUSh %s time, %s PSS%s" % (fmt_ratio(s["push"]["time_ratio"]), fmt_ratio(s["push"]["pss_ratio"]),
-                                             ("; TSan %s time" % fmt_ratio(s["tsan"]["time_ratio"])) if "tsan" in modes else ""))
+        log("   -> PUSh %s time, %s PSS%s%s" % (
+            fmt_ratio(s["push"]["time_ratio"]), fmt_ratio(s["push"]["pss_ratio"]),
+            ("; TSan %s time" % fmt_ratio(s["tsan"]["time_ratio"])) if "tsan" in modes else "",
+            ("; --auto %s time, %s PSS (to the unannotated native run)" % (
+                fmt_ratio(s["auto"].get("time_ratio_ref")), fmt_ratio(s["auto"].get("pss_ratio_ref"))))
+            if "auto" in modes and not w.rust else ""))
 
     helgrind = {}
     if opts.helgrind and not opts.quick:
@@ -1339,10 +1752,18 @@ def main():
     micro = None
     if do_micro:
         log("== micro %s" % " ".join(MICRO_QUICK if opts.quick else MICRO_FULL))
-        micro = run_micro(opts, modes)
+        micro = run_micro(opts, [m for m in modes if m in MODES])
         problems += ["micro: %s" % p for p in micro["problems"]]
         for k in micro["names"]:
-            log("    %-30s %s" % (k, "  ".join("%s %8.1f" % (m, micro["median"][m].get(k) or float("nan")) for m in modes)))
+            log("    %-30s %s" % (k, "  ".join("%s %8.1f" % (m, micro["median"][m].get(k) or float("nan"))
+                                          for m in modes if m in micro["median"])))
+
+    debian = None
+    if opts.debian:
+        log("== Debian binaries under --auto (%d MiB input)" % opts.debian_mib)
+        debian = run_debian(opts)
+        debian["quick"] = opts.quick
+        problems += ["debian: %s" % p for p in debian["problems"]]
 
     scaling = {"skipped": "quick mode."} if opts.quick or opts.scaling == "off" else None
     if scaling is None:
@@ -1364,7 +1785,15 @@ def main():
         log("note: libpush.so changed during the run (built %s, now %s)" % (info.get("libpush_mtime"), now_mtime))
     if results:
         write_report(out_path, opts, info, modes, results, summaries, micro, helgrind, scaling, tsan_note,
-                     chart_note, started, elapsed, problems)
+                     chart_note, started, elapsed, problems, debian)
+        log("report: %s" % os.path.relpath(out_path, ROOT))
+    elif debian:
+        with open(out_path, "w") as f:
+            f.write("# PUSh: Debian binaries under --auto\n\nGenerated by `python3 benchmarks/bench.py %s` on %s. "
+                    "Machine: %s (PKU: %s), %d cores.\n\n%s\n\n" % (
+                        " ".join(opts.argv), started, info["cpu"], "yes" if info["pku"] else "no", info["cores"],
+                        backend_note(opts, info)))
+            f.write("\n".join(debian_section(debian)))
         log("report: %s" % os.path.relpath(out_path, ROOT))
     raw = {"machine": info, "options": opts.argv, "modes": modes,
            "workloads": [{**{k: v for k, v in r.items() if k not in ("timed", "memory", "one_thread")},
@@ -1373,10 +1802,15 @@ def main():
                           "summary": summaries[r["name"]]} for r in results],
            "helgrind": {k: {"args": v["args"], "native": v["native"].to_json(), "helgrind": v["helgrind"].to_json()}
                         for k, v in helgrind.items()},
-           "micro": micro, "scaling": scaling, "problems": problems}
+           "micro": micro, "scaling": scaling, "problems": problems, "debian": debian}
     with open(os.path.join(OUT_DIR, "results%s.json" % ("-quick" if opts.quick else "")), "w") as f:
         json.dump(raw, f, indent=1, default=str)
 
+    if results and "auto" in modes:
+        ok = [r["name"] for r in results if not r.get("auto_failures") and summaries[r["name"]]["auto"]["walls"]]
+        log("geomean --auto/unannotated native over %d of %d workloads that passed: time %s, PSS %s" % (
+            len(ok), len(results), fmt_ratio(geomean([summaries[n]["auto"]["time_ratio_ref"] for n in ok])),
+            fmt_ratio(geomean([summaries[n]["auto"]["pss_ratio_ref"] for n in ok]))))
     if results:
         gm_t = geomean([summaries[r["name"]]["push"]["time_ratio"] for r in results])
         gm_m = geomean([summaries[r["name"]]["push"]["pss_ratio"] for r in results])

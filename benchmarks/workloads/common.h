@@ -7,6 +7,9 @@
  * by the same operations whichever thread computes it, and every reduction
  * is either integer (exact, order-independent), a max, or done in a fixed
  * order by one thread.
+ *
+ * Built with -DPUSH_ANNOTATIONS_OFF, the annotations are defined away (see
+ * below): the unannotated program that `push run --auto` is meant for.
  */
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
@@ -20,7 +23,40 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef PUSH_ANNOTATIONS_OFF
+/* The unannotated build (bench.py's `auto` mode: gcc -DPUSH_ANNOTATIONS_OFF,
+ * target/bench/NAME.plain): the program as it would be without PUSh. push.h
+ * is not included and no push_* symbol is referenced; allocation calls are
+ * the C library's, policy calls evaluate their arguments and return 0 (as
+ * push.h's weak fallbacks do natively), so the checksum is the annotated
+ * build's. */
+#define push_malloc(size) malloc(size)
+#define push_calloc(nmemb, size) calloc((nmemb), (size))
+#define push_realloc(ptr, size) realloc((ptr), (size))
+#define push_free(ptr) free(ptr)
+#define push_private(obj) ((void)(obj), 0)
+#define push_readonly(obj) ((void)(obj), 0)
+#define push_protected_by(obj, lock) ((void)(obj), (void)(lock), 0)
+#define push_transfer(obj, to) ((void)(obj), (void)(to), 0)
+#define push_release(obj) ((void)(obj), 0)
+#define push_acquire(obj) ((void)(obj), 0)
+#define push_racy(obj) ((void)(obj), 0)
+#define push_partition(obj, part_size) ((void)(obj), (void)(part_size), 0)
+#define push_private_at(barrier, obj, to) ((void)(barrier), (void)(obj), (void)(to), 0)
+#define push_readonly_at(barrier, obj) ((void)(barrier), (void)(obj), 0)
+#define push_protected_by_at(barrier, obj, lock) \
+  ((void)(barrier), (void)(obj), (void)(lock), 0)
+#define push_racy_at(barrier, obj) ((void)(barrier), (void)(obj), 0)
+#define push_barrier_opens(barrier) ((void)(barrier))
+#define push_happens_before(addr) ((void)(addr))
+#define push_happens_after(addr) ((void)(addr))
+#define push_lock_acquired(lock, exclusive) ((void)(lock), (void)(exclusive))
+#define push_lock_released(lock) ((void)(lock))
+#define PUSH_GLOBAL(type, name) __typeof__(type) name
+#define PUSH_GLOBAL_INIT(type, name, ...) __typeof__(type) name = __VA_ARGS__
+#else
 #include "push.h"
+#endif
 
 #define MAX_THREADS 256
 
