@@ -1,6 +1,5 @@
-//! The C API (`include/push.h`): tracked allocation, policy changes and
-//! their happens-before checks (rule 1 at the change, rule 2 armed for the
-//! first access by another thread), globals, custom locks. Misuse is
+//! The C API (`include/push.h`): tracked allocation, policy changes (their
+//! happens-before checks are `validate`'s), globals, custom locks. Misuse is
 //! reported as an annotation error and returns an errno, never crashes.
 
 mod memory;
@@ -11,7 +10,7 @@ use crate::locks::{on_acquire, on_lock_acquired, on_lock_releasing, on_release, 
 use crate::registry::{self, Object, Policy};
 use crate::report::{capture, Api, Refusal};
 use crate::{
-    domains, enabled, fault, hb, maps, options, phases, policy, refresh_pkru_of, stack, threads,
+    domains, enabled, fault, maps, phases, policy, refresh_pkru_of, stack, threads, validate,
     windows,
 };
 use core::sync::atomic::Ordering;
@@ -20,12 +19,6 @@ use memory::UNTRACKED_FALLBACK;
 pub use memory::{
     api_calloc, api_free, api_malloc, api_realloc, api_register_global, api_usable_size,
 };
-
-/// The calling thread's current epoch, packed for `Object::change_epoch`.
-fn current_epoch(id: u32, rec: &threads::ThreadRecord) -> u64 {
-    let (c, ts) = hb::epoch(id, rec);
-    registry::pack_epoch(c, ts)
-}
 
 /// May thread `id` change the policy of `obj` now?
 fn may_change(keys: &Keys, id: u32, rec: &threads::ThreadRecord, obj: &Object) -> bool {
@@ -98,7 +91,8 @@ pub fn api_set_policy(api: Api, obj_ptr: usize, new: Policy) -> i32 {
 }
 
 /// A policy change the caller may make: checks rule 1, sets policy and
-/// key, and arms rule 2 for the first access of another thread.
+/// key, and arms rule 2 for the first access of another thread (see
+/// `validate`).
 fn change_policy(
     api: Api,
     obj_ptr: usize,
@@ -107,15 +101,7 @@ fn change_policy(
     (id, rec): (u32, &threads::ThreadRecord),
     keys: &Keys,
 ) -> i32 {
-    // Rule 1: a change must happen after the previous one, unless the same
-    // thread made both.
-    let prev_thread = obj.change_thread();
-    if prev_thread != id {
-        let (c, ts) = registry::unpack_epoch(obj.change_epoch.load(Ordering::Acquire));
-        if !hb::ordered_before(c, ts, rec) {
-            capture::unordered_change(api, obj_ptr, (obj_id, obj), (id, rec));
-        }
-    }
+    let pending_key = validate::on_change(api, obj_ptr, (obj_id, obj), new, (id, rec), keys);
     let key = match new {
         Policy::Private(t) => keys.of_thread(t),
         Policy::ReadOnly => keys.readonly,
@@ -131,26 +117,9 @@ fn change_policy(
         id,
         stack::intern(&stack::capture_here()),
         api.code(),
-        current_epoch(id, rec),
+        validate::current_epoch(id, rec),
     );
-    // Rule 2 is checked at the first access by another thread that the new
-    // policy lets in: until then the object sits on the `validate` key
-    // (not with `hb=0`: nothing would be checked).
-    // Not needed when the changer holds the new protecting lock exclusively:
-    // anyone else must take it after this thread's release.
-    let others_may_access = options().hb
-        && match new {
-            Policy::Private(t) => t != id,
-            Policy::ReadOnly => true,
-            Policy::ProtectedBy(lock) => rec.holds(lock) != Some(true),
-            Policy::Released | Policy::Racy => false,
-        };
-    let pending_key = if new == Policy::ReadOnly {
-        keys.validate_read
-    } else {
-        keys.validate
-    };
-    match registry::set_policy_key(obj, key, others_may_access.then_some(pending_key)) {
+    match registry::set_policy_key(obj, key, pending_key) {
         // Out of mappings: the object keeps its key and the fault handler
         // enforces the new policy at every access.
         Err(libc::ENOMEM) => maps::flush_warnings(),

@@ -6,7 +6,8 @@
 //! [`registry`]. The [`domains`] module maps owners (threads, locks) to
 //! protection keys and derives each thread's PKRU from its own domain and
 //! the locks it holds. The [`fault`] handler treats a key fault as a hint:
-//! the policy decides whether it is a race ([`report`] says so). The hooks
+//! the policy decides whether it is a race ([`report`] says so). Policy
+//! changes are themselves checked with happens-before ([`validate`]). The hooks
 //! of the `preload` crate call the `on_*` functions: lock and
 //! synchronization hooks in `locks`, thread and fork hooks in `lifecycle`;
 //! the C API calls the `api_*` functions of `api`. This file holds
@@ -26,7 +27,9 @@
 //! 4. `windows` (the `mprotect` backend's access windows);
 //! 5. `domains`, `policy`, `hb`, `stack`, `rehash`, `recycle`;
 //! 6. `report`;
-//! 7. `fault`, `phases`, `auto` (the annotation-free mode: its allocation entry and the fault handler's learning);
+//! 7. `validate` (the happens-before checks of policy changes), `fault`,
+//!    `phases`, `auto` (the annotation-free mode: its allocation entry and
+//!    the fault handler's learning);
 //! 8. `exec_note`, `run_dir`;
 //! 9. `locks`, `lifecycle`, `api`; then this file.
 //!
@@ -46,8 +49,7 @@
 //!   use each other (a program that could not be watched is noted in the
 //!   run directory and read back at the end of the run).
 //! * `locks`, `lifecycle` and `api` call each other (a barrier releasing
-//!   registered policy changes, the changer's validation grant dropped at
-//!   a thread's exit).
+//!   registered policy changes).
 //! * Every layer may read the runtime's state kept in this file
 //!   (`enabled()`, `options()`, the global range).
 #![deny(unsafe_code)]
@@ -81,6 +83,7 @@ pub mod stack;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod threads;
+pub mod validate;
 pub mod windows;
 
 mod api;
@@ -420,7 +423,7 @@ fn stats() -> String {
         faults,
         fault::SILENT_FIXES.load(Ordering::Relaxed),
         fault::REAPPLIED_KEYS.load(Ordering::Relaxed),
-        fault::CHANGER_READ_GRANTS.load(Ordering::Relaxed),
+        validate::CHANGER_READ_GRANTS.load(Ordering::Relaxed),
         report::SUPPRESSED.load(Ordering::Relaxed),
         sync_objects,
         clock_bytes,

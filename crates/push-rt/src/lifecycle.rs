@@ -4,8 +4,8 @@
 //! `fork`.
 
 use crate::domains::Keys;
-use crate::locks::drop_validate_grant;
 use crate::registry::{self, Object, Policy};
+use crate::validate::drop_validate_grant;
 use crate::{
     backend, barriers, domains, enabled, ensure_background, hb, recycle, refresh_pkru, report, sys,
     threads, windows, BACKGROUND_STARTED, EXITING, RESTART_BACKGROUND,

@@ -11,6 +11,7 @@
 //! call) guarantees. The `preload` crate's hooks choose between them with
 //! [`lock_window_begin`] / [`lock_word`].
 
+use crate::validate::{drop_validate_grant, take_validate_grant};
 use crate::{
     backend, barriers, domains, enabled, fault, hb, maybe_tracked, phases, refresh_pkru_of,
     registry, sys, threads, windows,
@@ -361,27 +362,6 @@ pub fn on_acquire(t: (u32, &threads::ThreadRecord), addr: usize) {
     windows::sync_point(t.1);
     hb::acquire(t.1, addr, true);
     drop_validate_grant(t);
-}
-
-/// After an acquire-like event: ends a changer's read grant on
-/// `validate_read` (see `fault`), so that from here on its first read of
-/// another thread's fresh read-only object is checked again.
-#[inline]
-pub(crate) fn drop_validate_grant(t: (u32, &threads::ThreadRecord)) {
-    if take_validate_grant(t.1) {
-        refresh_pkru_of(t.0, t.1);
-    }
-}
-
-/// Clears the thread's read grant mark; true if it had one (its PKRU must
-/// then be recomputed, which drops the grant).
-#[inline]
-pub(crate) fn take_validate_grant(t: &threads::ThreadRecord) -> bool {
-    let had = t.validate_grant.load(Ordering::Relaxed) != 0;
-    if had {
-        t.validate_grant.store(0, Ordering::Relaxed);
-    }
-    had
 }
 
 /// An untracked block `[addr, addr + len)` is about to be freed.

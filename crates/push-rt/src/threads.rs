@@ -73,7 +73,7 @@ pub struct ThreadRecord {
     pub sync_window: AtomicUsize,
     /// Non-zero while the thread's PKRU carries the read grant on the
     /// `validate_read` key given at a changer's fault (dropped at its next
-    /// synchronization).
+    /// synchronization; see `validate`).
     pub validate_grant: AtomicU32,
     /// Internal runtime threads (the reporter): hooks pass through.
     pub internal: AtomicBool,

@@ -2,10 +2,10 @@
 //! `free` (plain memory when the arena cannot take an object) and
 //! registered globals.
 
-use super::current_epoch;
 use crate::lifecycle::current_thread;
 use crate::registry::{self, Policy};
 use crate::report::{self, capture, Api, Refusal};
+use crate::validate::current_epoch;
 use crate::{
     backend, domains, enabled, ensure_background, hb, maps, stack, sys, threads, windows,
     GLOBAL_HI, GLOBAL_LO,
