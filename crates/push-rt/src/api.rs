@@ -8,10 +8,9 @@ use crate::domains::Keys;
 use crate::lifecycle::{current_thread, take_over_from_exited};
 use crate::locks::{on_acquire, on_lock_acquired, on_lock_releasing, on_release, LockKind};
 use crate::registry::{self, Object, Policy};
-use crate::report::{capture, Api, Refusal};
+use crate::report::{self, capture, Api, Refusal};
 use crate::{
-    domains, enabled, fault, maps, phases, policy, refresh_pkru_of, stack, threads, validate,
-    windows,
+    domains, enabled, fault, phases, policy, refresh_pkru_of, stack, threads, validate, windows,
 };
 use core::sync::atomic::Ordering;
 pub(crate) use memory::alloc_tracked;
@@ -122,7 +121,7 @@ fn change_policy(
     match registry::set_policy_key(obj, key, pending_key) {
         // Out of mappings: the object keeps its key and the fault handler
         // enforces the new policy at every access.
-        Err(libc::ENOMEM) => maps::flush_warnings(),
+        Err(libc::ENOMEM) => report::flush_map_warnings(),
         Err(e) => return e,
         Ok(()) => {}
     }

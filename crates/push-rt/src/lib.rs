@@ -60,6 +60,7 @@ pub mod auto;
 pub mod backend;
 pub mod barriers;
 pub mod clock_index;
+pub mod counters;
 pub use sys::defaults;
 pub mod domains;
 pub mod exec_note;
@@ -68,6 +69,7 @@ pub mod hashing;
 pub mod hb;
 #[cfg(test)]
 mod hb_oracle;
+pub mod limits;
 pub mod maps;
 pub mod options;
 pub use sys::own_alloc;
@@ -378,7 +380,7 @@ pub fn on_exit() -> Option<i32> {
     if EXITING.swap(true, Ordering::AcqRel) || !INIT_DONE.load(Ordering::Acquire) {
         return None;
     }
-    maps::flush_warnings();
+    report::flush_map_warnings();
     let stats = options().verbose.then(stats);
     report::finish(stats);
     run_dir::record(run_dir::State::Exited);
@@ -401,7 +403,7 @@ fn stats() -> String {
         .get()
         .map_or(0.0, |t| t.elapsed().as_secs_f64())
         .max(1e-6);
-    let faults = fault::FAULTS.load(Ordering::Relaxed);
+    let faults = counters::FAULTS.load(Ordering::Relaxed);
     let mprotects = backend::MPROTECT_CALLS.load(Ordering::Relaxed);
     let backend_line = format!(
         "PUSh: stats: backend={} run_s={secs:.3} faults_per_s={:.0} mprotect_calls={mprotects} mprotect_calls_per_s={:.0}\n",
@@ -419,10 +421,10 @@ fn stats() -> String {
         threads::created(),
         threads::count(),
         recycle::RECYCLED.load(Ordering::Relaxed),
-        registry::LIVE_OBJECTS.load(Ordering::Relaxed),
+        counters::LIVE_OBJECTS.load(Ordering::Relaxed),
         faults,
-        fault::SILENT_FIXES.load(Ordering::Relaxed),
-        fault::REAPPLIED_KEYS.load(Ordering::Relaxed),
+        counters::SILENT_FIXES.load(Ordering::Relaxed),
+        counters::REAPPLIED_KEYS.load(Ordering::Relaxed),
         validate::CHANGER_READ_GRANTS.load(Ordering::Relaxed),
         report::SUPPRESSED.load(Ordering::Relaxed),
         sync_objects,

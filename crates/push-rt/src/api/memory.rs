@@ -30,7 +30,7 @@ pub(crate) fn alloc_tracked(size: usize, zero: bool) -> usize {
     let (Some((id, rec)), Some(keys)) = (current_thread(), domains::keys()) else {
         return 0;
     };
-    maps::flush_warnings();
+    report::flush_map_warnings();
     match registry::alloc(size, new_object_origin(id, rec), keys.of_thread(id), zero) {
         Ok((obj_id, base)) => {
             if backend::is_mprotect() {
@@ -45,7 +45,10 @@ pub(crate) fn alloc_tracked(size: usize, zero: bool) -> usize {
         Err(e) => {
             UNTRACKED_FALLBACK.store(true, Ordering::Relaxed);
             match e {
-                registry::AllocError::Budget => maps::note_untracked(),
+                registry::AllocError::Budget => {
+                    maps::note_untracked();
+                    report::flush_map_warnings();
+                }
                 registry::AllocError::NoRoom => warn_untracked(),
             }
             0

@@ -17,6 +17,7 @@
 //! [`sys::frame::SignalFrame`]; the application's handler is kept in a
 //! [`sys::frame::ActionCell`] (double-buffered, read lock-free).
 
+pub use crate::counters::{FAULTS, REAPPLIED_KEYS, SILENT_FIXES};
 use crate::domains::{self, Keys};
 use crate::policy::{self, Verdict};
 use crate::registry::{self, Object};
@@ -25,7 +26,7 @@ use crate::sys::frame::{self, ActionCell, SavedPkru, SignalFrame, SignalHandler}
 use crate::threads::{self, ThreadRecord};
 use crate::validate::{self, FirstAccess};
 use crate::{backend, sys};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use libc::c_int;
 use x86_check::pkru::Access;
 use x86_check::Pkru;
@@ -41,11 +42,6 @@ static APP_SEGV: AppAction = AppAction::new(frame::zeroed());
 static APP_TRAP: AppAction = AppAction::new(frame::zeroed());
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 static PKRU_OFFSET: AtomicU32 = AtomicU32::new(0);
-pub static FAULTS: AtomicUsize = AtomicUsize::new(0);
-/// Objects whose pages were found under another key than their metadata's
-/// and put back (see the silent fix in the handler).
-pub static REAPPLIED_KEYS: AtomicUsize = AtomicUsize::new(0);
-pub static SILENT_FIXES: AtomicUsize = AtomicUsize::new(0);
 
 fn app_action(sig: c_int) -> Option<&'static AppAction> {
     match sig {
