@@ -7,14 +7,13 @@ mod memory;
 use crate::domains::Keys;
 use crate::lifecycle::{current_thread, take_over_from_exited};
 use crate::locks::{on_acquire, on_lock_acquired, on_lock_releasing, on_release, LockKind};
+use crate::objects::UNTRACKED_FALLBACK;
 use crate::registry::{self, Object, Policy};
 use crate::report::{self, capture, Api, Refusal};
 use crate::{
     domains, enabled, fault, phases, policy, refresh_pkru_of, stack, threads, validate, windows,
 };
 use core::sync::atomic::Ordering;
-pub(crate) use memory::alloc_tracked;
-use memory::UNTRACKED_FALLBACK;
 pub use memory::{
     api_calloc, api_free, api_malloc, api_realloc, api_register_global, api_usable_size,
 };

@@ -71,6 +71,7 @@ pub mod hb;
 mod hb_oracle;
 pub mod limits;
 pub mod maps;
+pub mod objects;
 pub mod options;
 pub use sys::own_alloc;
 pub mod phases;
