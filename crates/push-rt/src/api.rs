@@ -4,15 +4,14 @@
 
 mod memory;
 
+use crate::access::{asker, take_over_from_exited};
 use crate::domains::Keys;
-use crate::lifecycle::{current_thread, take_over_from_exited};
+use crate::lifecycle::current_thread;
 use crate::locks::{on_acquire, on_lock_acquired, on_lock_releasing, on_release, LockKind};
 use crate::objects::UNTRACKED_FALLBACK;
 use crate::registry::{self, Object, Policy};
 use crate::report::{self, capture, Api, Refusal};
-use crate::{
-    domains, enabled, fault, phases, policy, refresh_pkru_of, stack, threads, validate, windows,
-};
+use crate::{domains, enabled, phases, policy, refresh_pkru_of, stack, threads, validate, windows};
 use core::sync::atomic::Ordering;
 pub use memory::{
     api_calloc, api_free, api_malloc, api_realloc, api_register_global, api_usable_size,
@@ -20,7 +19,7 @@ pub use memory::{
 
 /// May thread `id` change the policy of `obj` now?
 fn may_change(keys: &Keys, id: u32, rec: &threads::ThreadRecord, obj: &Object) -> bool {
-    match policy::change(obj.policy(), &fault::asker(id, rec)) {
+    match policy::change(obj.policy(), &asker(id, rec)) {
         policy::Verdict::Allow => true,
         policy::Verdict::Deny => false,
         policy::Verdict::OwnerMayHaveExited(owner) => take_over_from_exited(keys, id, obj, owner),

@@ -56,6 +56,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod access;
 pub mod auto;
 pub mod backend;
 pub mod barriers;
@@ -92,6 +93,7 @@ pub mod windows;
 mod api;
 mod lifecycle;
 mod locks;
+pub use access::take_over_from_exited;
 pub use api::*;
 pub use lifecycle::*;
 pub use locks::*;

@@ -13,7 +13,7 @@
 
 use crate::validate::{drop_validate_grant, take_validate_grant};
 use crate::{
-    backend, barriers, domains, enabled, fault, hb, maybe_tracked, phases, refresh_pkru_of,
+    access, backend, barriers, domains, enabled, hb, maybe_tracked, phases, refresh_pkru_of,
     registry, sys, threads, windows,
 };
 use core::sync::atomic::Ordering;
@@ -82,7 +82,7 @@ pub fn end_sync_grant(t: (u32, &threads::ThreadRecord), granted: bool) {
     if backend::is_mprotect() {
         let keys = domains::keys();
         windows::end_sync_grant(t.1, |o| {
-            keys.is_some_and(|k| fault::access_allowed(k, t.0, t.1, o, true))
+            keys.is_some_and(|k| access::access_allowed(k, t.0, t.1, o, true))
         });
     } else {
         refresh_pkru_of(t.0, t.1);

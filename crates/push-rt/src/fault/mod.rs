@@ -17,9 +17,9 @@
 //! [`sys::frame::SignalFrame`]; the application's handler is kept in a
 //! [`sys::frame::ActionCell`] (double-buffered, read lock-free).
 
+pub use crate::access::{access_allowed, asker};
 pub use crate::counters::{FAULTS, REAPPLIED_KEYS, SILENT_FIXES};
-use crate::domains::{self, Keys};
-use crate::policy::{self, Verdict};
+use crate::domains;
 use crate::registry::{self, Object};
 use crate::report::capture::{self, FaultSite};
 use crate::sys::frame::{self, ActionCell, SavedPkru, SignalFrame, SignalHandler};
@@ -172,28 +172,6 @@ fn frame_pkru<'a>(f: &SignalFrame<'a>) -> Option<SavedPkru<'a>> {
 fn set_saved_pkru(area: SavedPkru<'_>, p: Pkru) {
     // The program's own keys keep the rights it gave them.
     area.set(crate::domains::keep_program_bits(p, area.get()));
-}
-
-/// Whether `id` may make this access under the object's current policy.
-/// May hand the object over (private to an exited thread the caller joined).
-pub fn access_allowed(keys: &Keys, id: u32, rec: &ThreadRecord, obj: &Object, write: bool) -> bool {
-    if rec.unchecked.load(Ordering::Relaxed) {
-        return true;
-    }
-    match policy::access(obj.policy(), &asker(id, rec), write) {
-        Verdict::Allow => true,
-        Verdict::Deny => false,
-        Verdict::OwnerMayHaveExited(owner) => crate::take_over_from_exited(keys, id, obj, owner),
-    }
-}
-
-/// The thread as the policy decision sees it.
-pub fn asker(id: u32, rec: &ThreadRecord) -> policy::Asker<impl Fn(usize) -> Option<bool> + '_> {
-    policy::Asker {
-        id,
-        holds: move |lock| rec.holds(lock),
-        overflowed: rec.overflowed(),
-    }
 }
 
 struct OnSegv;
