@@ -91,10 +91,12 @@ pub mod validate;
 pub mod windows;
 
 mod api;
+mod change;
 mod lifecycle;
 mod locks;
 pub use access::take_over_from_exited;
 pub use api::*;
+pub use change::apply_registered;
 pub use lifecycle::*;
 pub use locks::*;
 

@@ -325,7 +325,7 @@ pub fn on_barrier_arrival(t: Option<(u32, &threads::ThreadRecord)>, addr: usize)
         if opens && phases::any_for(addr) {
             let _inside = threads::enter();
             on_acquire(t, clock);
-            crate::api::apply_registered(t, addr);
+            crate::change::apply_registered(t, addr);
         }
         on_release(t, clock);
     }
