@@ -21,37 +21,43 @@
 //! Top-level modules, each importing only from the layers before it
 //! (within a layer, in the order listed):
 //!
-//! 1. `sys`, `options`, `hashing`, `backend`, `barriers`, `clock_index`;
+//! 1. `sys`, `options`, `hashing`, `backend`, `barriers`, `clock_index`,
+//!    `limits` (the capacities of a thread record), `counters` (event
+//!    counters for the summary and the stats), `maps` (the mapping budget);
 //! 2. `threads` (the thread records);
-//! 3. `maps`, `registry` (tracked objects and their policies);
-//! 4. `windows` (the `mprotect` backend's access windows);
-//! 5. `domains`, `policy`, `hb`, `stack`, `rehash`, `recycle`;
+//! 3. `registry` (tracked objects and their policies);
+//! 4. `domains` (owners and keys), `windows` (the `mprotect` backend's
+//!    access windows);
+//! 5. `policy`, `hb`, `stack`, `rehash`, `recycle`;
 //! 6. `report`;
-//! 7. `validate` (the happens-before checks of policy changes), `fault`,
-//!    `phases`, `auto` (the annotation-free mode: its allocation entry and
-//!    the fault handler's learning);
-//! 8. `exec_note`, `run_dir`;
-//! 9. `locks`, `lifecycle`, `api`; then this file.
+//! 7. `validate` (the happens-before checks of policy changes), `access`
+//!    (may this thread make this access or change now), `objects` (new
+//!    tracked objects), `phases`, `change` (making a policy change);
+//! 8. `locks` (the lock and synchronization hooks), `auto` (the
+//!    annotation-free mode: its allocation entry and the fault handler's
+//!    learning), `fault`;
+//! 9. `exec_note`, `run_dir`;
+//! 10. `lifecycle`, `api`; then this file.
 //!
 //! Back-edges that remain (a lower layer naming a higher one), and why:
 //!
 //! * `sys::zeroable` implements its unsafe `Zeroable` trait for types of
-//!   `threads`, `registry`, `hb`, `domains`, `stack` and `report`: the impls
-//!   are unsafe, so they must live in `sys`.
-//! * `threads` sizes the arrays of its records with `hb::VC_LEN` and the
-//!   `windows::MAX_*` capacities, and calls `hb` and `domains` when a record
-//!   is adopted or recycled (its clock, its domain ordinal).
+//!   `threads`, `registry`, `hb`, `domains`, `stack`, `report` and `auto`:
+//!   the impls are unsafe, so they must live in `sys`.
+//! * `threads` calls `hb` and `domains` when a record is reserved, adopted
+//!   or recycled (its clock, its domain ordinal), also from the fault
+//!   handler's registration of an unknown thread: moving those calls to
+//!   the callers would change what registration does in one step.
 //! * `registry` re-applies page protection through `windows` when a key or
-//!   policy changes; `windows` reads `domains::keys()` (the read-only key).
-//! * `maps` warns through `report::warn` (the report printer's output).
-//! * `report` reads `fault::FAULTS` (the summary's counters) and
-//!   `run_dir::ENV` (where the run directory is); `exec_note` and `run_dir`
-//!   use each other (a program that could not be watched is noted in the
-//!   run directory and read back at the end of the run).
-//! * `locks`, `lifecycle` and `api` call each other (a barrier releasing
-//!   registered policy changes).
+//!   policy changes (under `mprotect` a key change is a protection change).
+//! * `auto` reads `fault::asker` (now `access::asker`, which `fault`
+//!   re-exports): `auto`'s files are being changed elsewhere, and the path
+//!   is a one-line change there.
+//! * `exec_note` and `run_dir` use each other (a program that could not be
+//!   watched is noted in the run directory and read back at the end of the
+//!   run, with the reader of per-process files `run_dir` keeps).
 //! * Every layer may read the runtime's state kept in this file
-//!   (`enabled()`, `options()`, the global range).
+//!   (`enabled()`, `options()`, the global range, `refresh_pkru_of`).
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
