@@ -1,35 +1,27 @@
-//! The C API (`include/push.h`): tracked allocation, policy changes and
-//! their happens-before checks (rule 1 at the change, rule 2 armed for the
-//! first access by another thread), globals, custom locks. Misuse is
+//! The C API (`include/push.h`): tracked allocation, policy changes (who
+//! may make one; making it is `change`'s, its happens-before checks
+//! `validate`'s), globals, custom locks. Misuse is
 //! reported as an annotation error and returns an errno, never crashes.
 
 mod memory;
 
+use crate::access::{asker, take_over_from_exited};
+use crate::change::{apply_registered, change_policy};
 use crate::domains::Keys;
-use crate::lifecycle::{current_thread, take_over_from_exited};
+use crate::lifecycle::current_thread;
 use crate::locks::{on_acquire, on_lock_acquired, on_lock_releasing, on_release, LockKind};
+use crate::objects::UNTRACKED_FALLBACK;
 use crate::registry::{self, Object, Policy};
 use crate::report::{capture, Api, Refusal};
-use crate::{
-    domains, enabled, fault, hb, maps, options, phases, policy, refresh_pkru_of, stack, threads,
-    windows,
-};
+use crate::{domains, enabled, phases, policy, refresh_pkru_of, threads, windows};
 use core::sync::atomic::Ordering;
-pub(crate) use memory::alloc_tracked;
-use memory::UNTRACKED_FALLBACK;
 pub use memory::{
     api_calloc, api_free, api_malloc, api_realloc, api_register_global, api_usable_size,
 };
 
-/// The calling thread's current epoch, packed for `Object::change_epoch`.
-fn current_epoch(id: u32, rec: &threads::ThreadRecord) -> u64 {
-    let (c, ts) = hb::epoch(id, rec);
-    registry::pack_epoch(c, ts)
-}
-
 /// May thread `id` change the policy of `obj` now?
 fn may_change(keys: &Keys, id: u32, rec: &threads::ThreadRecord, obj: &Object) -> bool {
-    match policy::change(obj.policy(), &fault::asker(id, rec)) {
+    match policy::change(obj.policy(), &asker(id, rec)) {
         policy::Verdict::Allow => true,
         policy::Verdict::Deny => false,
         policy::Verdict::OwnerMayHaveExited(owner) => take_over_from_exited(keys, id, obj, owner),
@@ -95,75 +87,6 @@ pub fn api_set_policy(api: Api, obj_ptr: usize, new: Policy) -> i32 {
         return rc;
     }
     change_policy(api, obj_ptr, (obj_id, obj), new, (id, rec), keys)
-}
-
-/// A policy change the caller may make: checks rule 1, sets policy and
-/// key, and arms rule 2 for the first access of another thread.
-fn change_policy(
-    api: Api,
-    obj_ptr: usize,
-    (obj_id, obj): (u32, &Object),
-    new: Policy,
-    (id, rec): (u32, &threads::ThreadRecord),
-    keys: &Keys,
-) -> i32 {
-    // Rule 1: a change must happen after the previous one, unless the same
-    // thread made both.
-    let prev_thread = obj.change_thread();
-    if prev_thread != id {
-        let (c, ts) = registry::unpack_epoch(obj.change_epoch.load(Ordering::Acquire));
-        if !hb::ordered_before(c, ts, rec) {
-            capture::unordered_change(api, obj_ptr, (obj_id, obj), (id, rec));
-        }
-    }
-    let key = match new {
-        Policy::Private(t) => keys.of_thread(t),
-        Policy::ReadOnly => keys.readonly,
-        Policy::ProtectedBy(lock) => {
-            domains::add_protecting(lock);
-            keys.of_lock(lock)
-        }
-        Policy::Released => keys.noaccess,
-        Policy::Racy => 0,
-    };
-    obj.policy.store(new.encode(), Ordering::Release);
-    obj.record_change(
-        id,
-        stack::intern(&stack::capture_here()),
-        api.code(),
-        current_epoch(id, rec),
-    );
-    // Rule 2 is checked at the first access by another thread that the new
-    // policy lets in: until then the object sits on the `validate` key
-    // (not with `hb=0`: nothing would be checked).
-    // Not needed when the changer holds the new protecting lock exclusively:
-    // anyone else must take it after this thread's release.
-    let others_may_access = options().hb
-        && match new {
-            Policy::Private(t) => t != id,
-            Policy::ReadOnly => true,
-            Policy::ProtectedBy(lock) => rec.holds(lock) != Some(true),
-            Policy::Released | Policy::Racy => false,
-        };
-    let pending_key = if new == Policy::ReadOnly {
-        keys.validate_read
-    } else {
-        keys.validate
-    };
-    match registry::set_policy_key(obj, key, others_may_access.then_some(pending_key)) {
-        // Out of mappings: the object keeps its key and the fault handler
-        // enforces the new policy at every access.
-        Err(libc::ENOMEM) => maps::flush_warnings(),
-        Err(e) => return e,
-        Ok(()) => {}
-    }
-    if let Policy::ProtectedBy(lock) = new {
-        if rec.holds(lock).is_some() {
-            // The lock's key is new: refresh the cached keys of held locks.
-            domains::apply_pkru(keys.pkru_fresh(id, rec));
-        }
-    }
-    0
 }
 
 /// `push_*_at(barrier, obj, ...)`: registers a policy change for the next
@@ -256,35 +179,6 @@ pub fn api_private_at(barrier: usize, obj: usize, to: u64) -> i32 {
             obj,
             registry::lookup(obj),
         ),
-    }
-}
-
-/// The barrier `barrier` opens, with thread `t` as its last arrival (it
-/// has joined every arrival's clock): makes the changes registered for it.
-/// An object freed since its change was registered is skipped; a change
-/// to a thread that has exited since is dropped with an annotation error.
-pub fn apply_registered(t: (u32, &threads::ThreadRecord), barrier: usize) {
-    let Some(keys) = domains::keys() else { return };
-    windows::sync_point(t.1);
-    for p in phases::take(barrier) {
-        let Some((obj_id, obj)) = registry::lookup(p.obj) else {
-            continue;
-        };
-        if let Policy::Private(owner) = p.policy {
-            let live = threads::record(owner)
-                .is_some_and(|r| r.state.load(Ordering::Acquire) == threads::STATE_LIVE);
-            if !live {
-                capture::annotation_error(
-                    p.api,
-                    Refusal::NoThread,
-                    libc::EINVAL,
-                    p.obj,
-                    Some((obj_id, obj)),
-                );
-                continue;
-            }
-        }
-        let _ = change_policy(p.api, p.obj, (obj_id, obj), p.policy, t, keys);
     }
 }
 

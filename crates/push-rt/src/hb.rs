@@ -35,8 +35,7 @@ pub(crate) use exclusive::{ExClock, ExSlot};
 use push_hb::{ThreadIdx, VClock};
 use std::collections::HashMap;
 
-/// Clock components; thread ids fold onto them modulo this length.
-pub const VC_LEN: usize = 128;
+pub use crate::limits::VC_LEN;
 const SHARDS: usize = 64;
 
 static ENABLED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);

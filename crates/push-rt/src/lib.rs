@@ -6,7 +6,8 @@
 //! [`registry`]. The [`domains`] module maps owners (threads, locks) to
 //! protection keys and derives each thread's PKRU from its own domain and
 //! the locks it holds. The [`fault`] handler treats a key fault as a hint:
-//! the policy decides whether it is a race ([`report`] says so). The hooks
+//! the policy decides whether it is a race ([`report`] says so). Policy
+//! changes are themselves checked with happens-before ([`validate`]). The hooks
 //! of the `preload` crate call the `on_*` functions: lock and
 //! synchronization hooks in `locks`, thread and fork hooks in `lifecycle`;
 //! the C API calls the `api_*` functions of `api`. This file holds
@@ -20,44 +21,53 @@
 //! Top-level modules, each importing only from the layers before it
 //! (within a layer, in the order listed):
 //!
-//! 1. `sys`, `options`, `hashing`, `backend`, `barriers`, `clock_index`;
+//! 1. `sys`, `options`, `hashing`, `backend`, `barriers`, `clock_index`,
+//!    `limits` (the capacities of a thread record), `counters` (event
+//!    counters for the summary and the stats), `maps` (the mapping budget);
 //! 2. `threads` (the thread records);
-//! 3. `maps`, `registry` (tracked objects and their policies);
-//! 4. `windows` (the `mprotect` backend's access windows);
-//! 5. `domains`, `policy`, `hb`, `stack`, `rehash`, `recycle`;
+//! 3. `registry` (tracked objects and their policies);
+//! 4. `domains` (owners and keys), `windows` (the `mprotect` backend's
+//!    access windows);
+//! 5. `policy`, `hb`, `stack`, `rehash`, `recycle`;
 //! 6. `report`;
-//! 7. `fault`, `phases`, `auto` (the annotation-free mode: its allocation entry and the fault handler's learning);
-//! 8. `exec_note`, `run_dir`;
-//! 9. `locks`, `lifecycle`, `api`; then this file.
+//! 7. `validate` (the happens-before checks of policy changes), `access`
+//!    (may this thread make this access or change now), `objects` (new
+//!    tracked objects), `phases`, `change` (making a policy change);
+//! 8. `locks` (the lock and synchronization hooks), `auto` (the
+//!    annotation-free mode: its allocation entry and the fault handler's
+//!    learning), `fault`;
+//! 9. `exec_note`, `run_dir`;
+//! 10. `lifecycle`, `api`; then this file.
 //!
 //! Back-edges that remain (a lower layer naming a higher one), and why:
 //!
 //! * `sys::zeroable` implements its unsafe `Zeroable` trait for types of
-//!   `threads`, `registry`, `hb`, `domains`, `stack` and `report`: the impls
-//!   are unsafe, so they must live in `sys`.
-//! * `threads` sizes the arrays of its records with `hb::VC_LEN` and the
-//!   `windows::MAX_*` capacities, and calls `hb` and `domains` when a record
-//!   is adopted or recycled (its clock, its domain ordinal).
+//!   `threads`, `registry`, `hb`, `domains`, `stack`, `report` and `auto`:
+//!   the impls are unsafe, so they must live in `sys`.
+//! * `threads` calls `hb` and `domains` when a record is reserved, adopted
+//!   or recycled (its clock, its domain ordinal), also from the fault
+//!   handler's registration of an unknown thread: moving those calls to
+//!   the callers would change what registration does in one step.
 //! * `registry` re-applies page protection through `windows` when a key or
-//!   policy changes; `windows` reads `domains::keys()` (the read-only key).
-//! * `maps` warns through `report::warn` (the report printer's output).
-//! * `report` reads `fault::FAULTS` (the summary's counters) and
-//!   `run_dir::ENV` (where the run directory is); `exec_note` and `run_dir`
-//!   use each other (a program that could not be watched is noted in the
-//!   run directory and read back at the end of the run).
-//! * `locks`, `lifecycle` and `api` call each other (a barrier releasing
-//!   registered policy changes, the changer's validation grant dropped at
-//!   a thread's exit).
+//!   policy changes (under `mprotect` a key change is a protection change).
+//! * `auto` reads `fault::asker` (now `access::asker`, which `fault`
+//!   re-exports): `auto`'s files are being changed elsewhere, and the path
+//!   is a one-line change there.
+//! * `exec_note` and `run_dir` use each other (a program that could not be
+//!   watched is noted in the run directory and read back at the end of the
+//!   run, with the reader of per-process files `run_dir` keeps).
 //! * Every layer may read the runtime's state kept in this file
-//!   (`enabled()`, `options()`, the global range).
+//!   (`enabled()`, `options()`, the global range, `refresh_pkru_of`).
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod access;
 pub mod auto;
 pub mod backend;
 pub mod barriers;
 pub mod clock_index;
+pub mod counters;
 pub use sys::defaults;
 pub mod domains;
 pub mod exec_note;
@@ -66,7 +76,9 @@ pub mod hashing;
 pub mod hb;
 #[cfg(test)]
 mod hb_oracle;
+pub mod limits;
 pub mod maps;
+pub mod objects;
 pub mod options;
 pub use sys::own_alloc;
 pub mod phases;
@@ -81,12 +93,16 @@ pub mod stack;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod threads;
+pub mod validate;
 pub mod windows;
 
 mod api;
+mod change;
 mod lifecycle;
 mod locks;
+pub use access::take_over_from_exited;
 pub use api::*;
+pub use change::apply_registered;
 pub use lifecycle::*;
 pub use locks::*;
 
@@ -375,7 +391,7 @@ pub fn on_exit() -> Option<i32> {
     if EXITING.swap(true, Ordering::AcqRel) || !INIT_DONE.load(Ordering::Acquire) {
         return None;
     }
-    maps::flush_warnings();
+    report::flush_map_warnings();
     let stats = options().verbose.then(stats);
     report::finish(stats);
     run_dir::record(run_dir::State::Exited);
@@ -398,7 +414,7 @@ fn stats() -> String {
         .get()
         .map_or(0.0, |t| t.elapsed().as_secs_f64())
         .max(1e-6);
-    let faults = fault::FAULTS.load(Ordering::Relaxed);
+    let faults = counters::FAULTS.load(Ordering::Relaxed);
     let mprotects = backend::MPROTECT_CALLS.load(Ordering::Relaxed);
     let backend_line = format!(
         "PUSh: stats: backend={} run_s={secs:.3} faults_per_s={:.0} mprotect_calls={mprotects} mprotect_calls_per_s={:.0}\n",
@@ -416,11 +432,11 @@ fn stats() -> String {
         threads::created(),
         threads::count(),
         recycle::RECYCLED.load(Ordering::Relaxed),
-        registry::LIVE_OBJECTS.load(Ordering::Relaxed),
+        counters::LIVE_OBJECTS.load(Ordering::Relaxed),
         faults,
-        fault::SILENT_FIXES.load(Ordering::Relaxed),
-        fault::REAPPLIED_KEYS.load(Ordering::Relaxed),
-        fault::CHANGER_READ_GRANTS.load(Ordering::Relaxed),
+        counters::SILENT_FIXES.load(Ordering::Relaxed),
+        counters::REAPPLIED_KEYS.load(Ordering::Relaxed),
+        validate::CHANGER_READ_GRANTS.load(Ordering::Relaxed),
         report::SUPPRESSED.load(Ordering::Relaxed),
         sync_objects,
         clock_bytes,

@@ -3,9 +3,8 @@
 //! owners' objects passing to their joiner) and the runtime's side of
 //! `fork`.
 
-use crate::domains::Keys;
-use crate::locks::drop_validate_grant;
-use crate::registry::{self, Object, Policy};
+use crate::registry;
+use crate::validate::drop_validate_grant;
 use crate::{
     backend, barriers, domains, enabled, ensure_background, hb, recycle, refresh_pkru, report, sys,
     threads, windows, BACKGROUND_STARTED, EXITING, RESTART_BACKGROUND,
@@ -152,34 +151,6 @@ pub fn on_thread_joined(handle: u64) {
             drop_validate_grant((me, rec));
         }
     }
-}
-
-/// Private to `owner`, which has exited and was joined by `id`: the object
-/// passes to `id`. Called from the fault handler and policy changes.
-pub fn take_over_from_exited(keys: &Keys, id: u32, obj: &Object, owner: u32) -> bool {
-    let (Some(r), Some(me)) = (threads::record(owner), threads::record(id)) else {
-        return false;
-    };
-    if r.state.load(Ordering::Acquire) != threads::STATE_EXITED {
-        return false;
-    }
-    // Joined by `id`, or the owner's whole life happens before `id` now.
-    let (c, last) = hb::epoch(owner, r);
-    if r.joined_by.load(Ordering::Acquire) != id + 1 && !hb::ordered_before(c, last, me) {
-        return false;
-    }
-    let word = obj.policy.load(Ordering::Acquire);
-    let ok = Policy::decode(word) == Some(Policy::Private(owner))
-        && obj
-            .policy
-            .compare_exchange(
-                word,
-                Policy::Private(id).encode() | (word & registry::WATCHED),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
-            .is_ok();
-    ok && registry::set_policy_key(obj, keys.of_thread(id), None).is_ok()
 }
 
 /// Before `fork`: take the runtime's locks so the child gets them free.

@@ -11,8 +11,9 @@
 //! call) guarantees. The `preload` crate's hooks choose between them with
 //! [`lock_window_begin`] / [`lock_word`].
 
+use crate::validate::{drop_validate_grant, take_validate_grant};
 use crate::{
-    backend, barriers, domains, enabled, fault, hb, maybe_tracked, phases, refresh_pkru_of,
+    access, backend, barriers, domains, enabled, hb, maybe_tracked, phases, refresh_pkru_of,
     registry, sys, threads, windows,
 };
 use core::sync::atomic::Ordering;
@@ -81,7 +82,7 @@ pub fn end_sync_grant(t: (u32, &threads::ThreadRecord), granted: bool) {
     if backend::is_mprotect() {
         let keys = domains::keys();
         windows::end_sync_grant(t.1, |o| {
-            keys.is_some_and(|k| fault::access_allowed(k, t.0, t.1, o, true))
+            keys.is_some_and(|k| access::access_allowed(k, t.0, t.1, o, true))
         });
     } else {
         refresh_pkru_of(t.0, t.1);
@@ -324,7 +325,7 @@ pub fn on_barrier_arrival(t: Option<(u32, &threads::ThreadRecord)>, addr: usize)
         if opens && phases::any_for(addr) {
             let _inside = threads::enter();
             on_acquire(t, clock);
-            crate::api::apply_registered(t, addr);
+            crate::change::apply_registered(t, addr);
         }
         on_release(t, clock);
     }
@@ -361,27 +362,6 @@ pub fn on_acquire(t: (u32, &threads::ThreadRecord), addr: usize) {
     windows::sync_point(t.1);
     hb::acquire(t.1, addr, true);
     drop_validate_grant(t);
-}
-
-/// After an acquire-like event: ends a changer's read grant on
-/// `validate_read` (see `fault`), so that from here on its first read of
-/// another thread's fresh read-only object is checked again.
-#[inline]
-pub(crate) fn drop_validate_grant(t: (u32, &threads::ThreadRecord)) {
-    if take_validate_grant(t.1) {
-        refresh_pkru_of(t.0, t.1);
-    }
-}
-
-/// Clears the thread's read grant mark; true if it had one (its PKRU must
-/// then be recomputed, which drops the grant).
-#[inline]
-pub(crate) fn take_validate_grant(t: &threads::ThreadRecord) -> bool {
-    let had = t.validate_grant.load(Ordering::Relaxed) != 0;
-    if had {
-        t.validate_grant.store(0, Ordering::Relaxed);
-    }
-    had
 }
 
 /// An untracked block `[addr, addr + len)` is about to be freed.

@@ -135,25 +135,26 @@ pub fn may_add(delta: i64) -> bool {
 pub static REFUSED_CHANGES: AtomicU64 = AtomicU64::new(0);
 static LIMIT_SEEN: AtomicBool = AtomicBool::new(false);
 
-/// An allocation falls back to plain memory.
+/// An allocation falls back to plain memory (the caller then prints the
+/// warning of [`take_warning`]).
 pub fn note_untracked() {
     UNTRACKED_ALLOCS.fetch_add(1, Ordering::Relaxed);
     LIMIT_SEEN.store(true, Ordering::Relaxed);
-    flush_warnings();
 }
 
 /// `pkey_mprotect` failed with ENOMEM: the kernel's limit was reached.
-/// Async-signal-safe: the warning is printed later by [`flush_warnings`].
+/// Async-signal-safe: the warning is printed later (see [`take_warning`]).
 pub fn note_enomem() {
     REFUSED_CHANGES.fetch_add(1, Ordering::Relaxed);
     LIMIT_SEEN.store(true, Ordering::Relaxed);
 }
 
-/// Prints, once, the warning that the mapping limit was reached (ordinary
-/// context; the fault handler only records it).
-pub fn flush_warnings() {
+/// The warning that the mapping limit was reached, once (ordinary
+/// context; the fault handler only records it): the caller prints it
+/// (`report::flush_map_warnings`).
+pub fn take_warning() -> Option<String> {
     if !LIMIT_SEEN.load(Ordering::Relaxed) || EXHAUSTED_WARNED.swap(true, Ordering::Relaxed) {
-        return;
+        return None;
     }
     let limit = limit();
     let system = SYSTEM_LIMIT.load(Ordering::Relaxed);
@@ -162,14 +163,14 @@ pub fn flush_warnings() {
     } else {
         format!("vm.max_map_count={system}")
     };
-    crate::report::warn(&format!(
+    Some(format!(
         "PUSh: warning: the process is near its limit of memory mappings ({why}, about {} in use): \
          new objects are allocated untracked from now on, and objects whose protection cannot \
          change are checked at every access (slower). To track everything, raise the limit: \
          sysctl vm.max_map_count={}\n",
         in_use(),
         (system * 4).max(262_144)
-    ));
+    ))
 }
 
 /// The verbose-mode line.

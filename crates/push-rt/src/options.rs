@@ -5,6 +5,11 @@
 //! `PUSH_OPTIONS="halt_on_error=1:log_path=/tmp/push"`.
 #![forbid(unsafe_code)]
 
+/// The environment variable naming the run directory of `push run` (see
+/// `run_dir`, which also exports it as `run_dir::ENV`); the report printer
+/// reads it too.
+pub const RUN_DIR_ENV: &str = "PUSH_RUN_DIR";
+
 /// How reports are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReportFormat {

@@ -24,7 +24,7 @@
 use core::sync::atomic::Ordering;
 
 /// The environment variable naming the run directory.
-pub const ENV: &str = "PUSH_RUN_DIR";
+pub use crate::options::RUN_DIR_ENV as ENV;
 
 /// Where a process's runtime is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,8 +134,8 @@ pub fn record(state: State) {
         backend: crate::backend::current()
             .map_or("none", |b| b.name())
             .to_string(),
-        objects: crate::registry::TRACKED_OBJECTS.load(Ordering::Relaxed) as u64,
-        faults: crate::fault::FAULTS.load(Ordering::Relaxed) as u64,
+        objects: crate::counters::TRACKED_OBJECTS.load(Ordering::Relaxed) as u64,
+        faults: crate::counters::FAULTS.load(Ordering::Relaxed) as u64,
         reports: u64::from(crate::report::total()),
         dropped: u64::from(crate::report::dropped()),
         keys: crate::domains::keys_given_to_program() as u64,

@@ -73,7 +73,7 @@ pub struct ThreadRecord {
     pub sync_window: AtomicUsize,
     /// Non-zero while the thread's PKRU carries the read grant on the
     /// `validate_read` key given at a changer's fault (dropped at its next
-    /// synchronization).
+    /// synchronization; see `validate`).
     pub validate_grant: AtomicU32,
     /// Internal runtime threads (the reporter): hooks pass through.
     pub internal: AtomicBool,
@@ -87,21 +87,21 @@ pub struct ThreadRecord {
     /// The thread's vector clock (see `hb`). Written only by the thread
     /// itself (and by its creator before it starts); read by the fault
     /// handler on the same thread and by joiners after it exits.
-    pub vc: [AtomicU64; crate::hb::VC_LEN],
+    pub vc: [AtomicU64; crate::limits::VC_LEN],
     /// Components at and above this index are zero.
     pub vc_len: AtomicU32,
     /// Direct-mapped cache of lock address -> clock (see `hb`), owner only.
     pub clock_cache: [[AtomicUsize; 2]; CLOCK_CACHE],
     /// `mprotect` backend: the windows this thread opened (see `windows`).
-    pub windows: [AtomicU64; crate::windows::MAX_WINDOWS],
+    pub windows: [AtomicU64; crate::limits::MAX_WINDOWS],
     pub nwindows: AtomicU32,
     /// Non-zero while the thread itself closes its windows.
     pub closing_windows: AtomicU32,
     /// Windows on lock words for the duration of a lock call.
-    pub sync_grants: [AtomicU64; crate::windows::MAX_SYNC_GRANTS],
+    pub sync_grants: [AtomicU64; crate::limits::MAX_SYNC_GRANTS],
     pub nsync_grants: AtomicU32,
     /// Windows of the single-stepped instruction.
-    pub steps: [AtomicU64; crate::windows::MAX_STEPS],
+    pub steps: [AtomicU64; crate::limits::MAX_STEPS],
     pub nsteps: AtomicU32,
 }
 

@@ -58,13 +58,7 @@ const APPLYING: u64 = 1 << 47;
 /// same object waits that long, and it must not wait forever.
 const APPLYING_SPINS: u32 = 1 << 20;
 
-/// Regular windows a thread may hold at once; past that, the fault handler
-/// closes them all and starts again.
-pub const MAX_WINDOWS: usize = 128;
-/// Lock-call windows at once (a condvar wait needs two).
-pub const MAX_SYNC_GRANTS: usize = 4;
-/// Objects one single-stepped instruction may touch.
-pub const MAX_STEPS: usize = 4;
+pub use crate::limits::{MAX_STEPS, MAX_SYNC_GRANTS, MAX_WINDOWS};
 
 static STATE: OnceLock<FixedArray<AtomicU64>> = OnceLock::new();
 

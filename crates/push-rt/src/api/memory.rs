@@ -1,70 +1,13 @@
 //! The allocation calls of the C API: tracked `malloc`/`calloc`/`realloc`/
-//! `free` (plain memory when the arena cannot take an object) and
-//! registered globals.
+//! `free` (plain memory when the arena cannot take an object; the
+//! allocation itself is `objects`') and registered globals.
 
-use super::current_epoch;
 use crate::lifecycle::current_thread;
-use crate::registry::{self, Policy};
-use crate::report::{self, capture, Api, Refusal};
-use crate::{
-    backend, domains, enabled, ensure_background, hb, maps, stack, sys, threads, windows,
-    GLOBAL_HI, GLOBAL_LO,
-};
-use core::sync::atomic::{AtomicBool, Ordering};
-
-/// A new tracked object, private to its creator (which starts the
-/// background threads on first use).
-fn new_object_origin(id: u32, rec: &threads::ThreadRecord) -> registry::Origin {
-    ensure_background();
-    registry::Origin {
-        policy: Policy::Private(id),
-        thread: id,
-        stack: stack::intern(&stack::capture_here()),
-        epoch: current_epoch(id, rec),
-    }
-}
-
-/// A tracked object private to the caller; 0 when it must be plain memory
-/// (after noting why).
-pub(crate) fn alloc_tracked(size: usize, zero: bool) -> usize {
-    let (Some((id, rec)), Some(keys)) = (current_thread(), domains::keys()) else {
-        return 0;
-    };
-    maps::flush_warnings();
-    match registry::alloc(size, new_object_origin(id, rec), keys.of_thread(id), zero) {
-        Ok((obj_id, base)) => {
-            if backend::is_mprotect() {
-                // The creator is about to write it: open it now rather than
-                // at the first fault.
-                if let Some(o) = registry::object(obj_id) {
-                    windows::open_from_thread(rec, obj_id, o, windows::Access::ReadWrite);
-                }
-            }
-            base
-        }
-        Err(e) => {
-            UNTRACKED_FALLBACK.store(true, Ordering::Relaxed);
-            match e {
-                registry::AllocError::Budget => maps::note_untracked(),
-                registry::AllocError::NoRoom => warn_untracked(),
-            }
-            0
-        }
-    }
-}
-
-/// Some allocation fell back to plain memory: annotations of untracked
-/// pointers are then taken for annotations of such objects and ignored.
-pub(super) static UNTRACKED_FALLBACK: AtomicBool = AtomicBool::new(false);
-static UNTRACKED_WARNED: AtomicBool = AtomicBool::new(false);
-
-fn warn_untracked() {
-    if !UNTRACKED_WARNED.swap(true, Ordering::Relaxed) {
-        report::warn(
-            "PUSh: warning: out of room for tracked objects (arena or system); further objects are allocated untracked\n",
-        );
-    }
-}
+use crate::objects::{alloc_tracked, new_object_origin};
+use crate::registry;
+use crate::report::{capture, Api, Refusal};
+use crate::{domains, enabled, hb, sys, GLOBAL_HI, GLOBAL_LO};
+use core::sync::atomic::Ordering;
 
 /// `push_malloc`: a tracked object private to the caller, on a virtual page
 /// of its own.

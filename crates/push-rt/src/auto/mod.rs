@@ -121,7 +121,7 @@ pub fn alloc(size: usize, align: usize, zero: bool) -> usize {
         UNWATCHABLE.fetch_add(1, Ordering::Relaxed);
         return 0;
     };
-    let p = crate::api::alloc_tracked(want, zero);
+    let p = crate::objects::alloc_tracked(want, zero);
     let Some((id, o)) = (p != 0).then(|| registry::lookup(p)).flatten() else {
         UNWATCHABLE.fetch_add(1, Ordering::Relaxed);
         return 0;

@@ -7,7 +7,7 @@
 //! another thread faults so it can be checked against the change:
 //! `validate_read` for objects that became read-only, `validate` for the
 //! rest. The split lets a changer read its fresh read-only objects without
-//! a fault per access (see `fault`): a read grant on `validate_read` opens
+//! a fault per access (see `validate`): a read grant on `validate_read` opens
 //! only objects every thread may read anyway.
 //! The rest are domains, shared among owners: each owner (a thread, or a lock
 //! once it protects an object) gets an ordinal in order of appearance, and a

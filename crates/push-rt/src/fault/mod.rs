@@ -17,14 +17,16 @@
 //! [`sys::frame::SignalFrame`]; the application's handler is kept in a
 //! [`sys::frame::ActionCell`] (double-buffered, read lock-free).
 
-use crate::domains::{self, Keys};
-use crate::policy::{self, Verdict};
+pub use crate::access::{access_allowed, asker};
+pub use crate::counters::{FAULTS, REAPPLIED_KEYS, SILENT_FIXES};
+use crate::domains;
 use crate::registry::{self, Object};
 use crate::report::capture::{self, FaultSite};
 use crate::sys::frame::{self, ActionCell, SavedPkru, SignalFrame, SignalHandler};
 use crate::threads::{self, ThreadRecord};
+use crate::validate::{self, FirstAccess};
 use crate::{backend, sys};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use libc::c_int;
 use x86_check::pkru::Access;
 use x86_check::Pkru;
@@ -40,12 +42,6 @@ static APP_SEGV: AppAction = AppAction::new(frame::zeroed());
 static APP_TRAP: AppAction = AppAction::new(frame::zeroed());
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 static PKRU_OFFSET: AtomicU32 = AtomicU32::new(0);
-pub static FAULTS: AtomicUsize = AtomicUsize::new(0);
-/// Objects whose pages were found under another key than their metadata's
-/// and put back (see the silent fix in the handler).
-pub static REAPPLIED_KEYS: AtomicUsize = AtomicUsize::new(0);
-pub static SILENT_FIXES: AtomicUsize = AtomicUsize::new(0);
-pub static CHANGER_READ_GRANTS: AtomicUsize = AtomicUsize::new(0);
 
 fn app_action(sig: c_int) -> Option<&'static AppAction> {
     match sig {
@@ -178,28 +174,6 @@ fn set_saved_pkru(area: SavedPkru<'_>, p: Pkru) {
     area.set(crate::domains::keep_program_bits(p, area.get()));
 }
 
-/// Whether `id` may make this access under the object's current policy.
-/// May hand the object over (private to an exited thread the caller joined).
-pub fn access_allowed(keys: &Keys, id: u32, rec: &ThreadRecord, obj: &Object, write: bool) -> bool {
-    if rec.unchecked.load(Ordering::Relaxed) {
-        return true;
-    }
-    match policy::access(obj.policy(), &asker(id, rec), write) {
-        Verdict::Allow => true,
-        Verdict::Deny => false,
-        Verdict::OwnerMayHaveExited(owner) => crate::take_over_from_exited(keys, id, obj, owner),
-    }
-}
-
-/// The thread as the policy decision sees it.
-pub fn asker(id: u32, rec: &ThreadRecord) -> policy::Asker<impl Fn(usize) -> Option<bool> + '_> {
-    policy::Asker {
-        id,
-        holds: move |lock| rec.holds(lock),
-        overflowed: rec.overflowed(),
-    }
-}
-
 struct OnSegv;
 
 impl SignalHandler for OnSegv {
@@ -244,15 +218,12 @@ fn handle_pku_fault(f: &mut SignalFrame<'_>) -> bool {
     let key = obj.key();
 
     if access_allowed(keys, id, rec, obj, write) {
-        if obj.pending() && !check_pending(id, rec, obj_id, obj, fault_site(addr, write, f)) {
-            // The changing thread itself.
-            if !write && key == keys.validate_read {
-                // Reading what it just made read-only: let it read every
-                // object on that key until its next synchronization
-                // (every thread may read them; only the first-access
-                // check of another thread's change could be skipped).
-                CHANGER_READ_GRANTS.fetch_add(1, Ordering::Relaxed);
-                rec.validate_grant.store(1, Ordering::Relaxed);
+        let site = || fault_site(addr, write, f);
+        if validate::first_access((id, rec), (obj_id, obj), site) == FirstAccess::ChangerAccess {
+            if validate::changer_read_grant(keys, key, write) {
+                // Reading what it just made read-only: the grant stays in
+                // its PKRU until its next synchronization.
+                validate::hold_read_grant(rec);
                 set_saved_pkru(area, base.grant(key, Access::Read));
                 return true;
             }
@@ -326,44 +297,6 @@ fn fault_site(addr: usize, write: bool, f: &SignalFrame<'_>) -> FaultSite {
         pc: f.pc(),
         frame_pointer: f.frame_pointer(),
     }
-}
-
-/// How many of its own accesses the changing thread may make to a pending
-/// object (each a fault) before the object stops waiting for another
-/// thread's first access.
-const CHANGER_FAULTS_BEFORE_SETTLING: u32 = 15;
-
-/// An allowed access to an object whose policy just changed. A first access
-/// by another thread is checked against the change (rule 2), reported if not
-/// ordered after it, and settles the object on its policy's key. Returns
-/// false when the object stays pending (an access by the changer itself).
-fn check_pending(id: u32, rec: &ThreadRecord, obj_id: u32, obj: &Object, site: FaultSite) -> bool {
-    if rec.unchecked.load(Ordering::Relaxed) {
-        return true;
-    }
-    let changer = obj.change_thread();
-    if changer == id
-        && !holds_protecting_lock_exclusively(rec, obj)
-        && obj.bump_pending_faults() < CHANGER_FAULTS_BEFORE_SETTLING
-    {
-        return false;
-    }
-    if changer != id {
-        let (c, ts) = registry::unpack_epoch(obj.change_epoch.load(Ordering::Acquire));
-        if !crate::hb::ordered_before(c, ts, rec) {
-            capture::unordered_access((id, rec), site, (obj_id, obj));
-        }
-    }
-    let _ = registry::set_key(obj, obj.policy_key());
-    true
-}
-
-/// Whether `obj` is protected by a lock the thread holds exclusively. Then
-/// every other thread that may access it must take that lock after this
-/// thread releases it, so its first access is ordered after a change this
-/// thread made: rule 2 holds without waiting for that access.
-fn holds_protecting_lock_exclusively(rec: &ThreadRecord, obj: &Object) -> bool {
-    matches!(obj.policy(), Some(registry::Policy::ProtectedBy(lock)) if rec.holds(lock) == Some(true))
 }
 
 fn step_with_grant(

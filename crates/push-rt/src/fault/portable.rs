@@ -3,13 +3,12 @@
 //! opens a window or reports and single-steps through a one-instruction
 //! window (see `windows`). Same signal-context rules as the parent module.
 
-use super::{
-    access_allowed, check_pending, fault_site, tracked_fault, CHANGER_READ_GRANTS, SILENT_FIXES,
-};
+use super::{access_allowed, fault_site, tracked_fault, SILENT_FIXES};
 use crate::registry::Object;
 use crate::report::capture;
 use crate::sys::frame::SignalFrame;
 use crate::threads::{self, ThreadRecord};
+use crate::validate::{self, FirstAccess};
 use crate::{domains, windows};
 use core::sync::atomic::Ordering;
 
@@ -41,13 +40,14 @@ pub(super) fn handle_access_fault(addr: usize, f: &mut SignalFrame<'_>) -> bool 
         windows::Access::Read
     };
     if access_allowed(keys, id, rec, obj, write) {
-        if obj.pending() && !check_pending(id, rec, obj_id, obj, fault_site(addr, write, f)) {
-            // The changing thread itself (see `handle_pku_fault`).
-            if !write && obj.key() == keys.validate_read {
-                CHANGER_READ_GRANTS.fetch_add(1, Ordering::Relaxed);
-                if windows::open(rec, obj_id, obj, windows::Access::Read) {
-                    return true;
-                }
+        let site = || fault_site(addr, write, f);
+        if validate::first_access((id, rec), (obj_id, obj), site) == FirstAccess::ChangerAccess {
+            // The changing thread itself (see `handle_pku_fault`): a read
+            // grant is a window, closed at its next synchronization.
+            if validate::changer_read_grant(keys, obj.key(), write)
+                && windows::open(rec, obj_id, obj, windows::Access::Read)
+            {
+                return true;
             }
             step_through_window(f, rec, obj_id, obj, access);
             return true;

@@ -20,7 +20,7 @@ use super::object::{bits, class_of_state, site, Object, Policy};
 use super::table::{object, Tables, ARENA_PAGES, GLOBAL_BASE, MAX_GLOBALS, NEXT_PAGE, TABLES};
 use crate::maps;
 use crate::sys::{self, FutexMutex, PAGE};
-use core::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicI32, Ordering};
 
 /// Slot sizes of packed objects: multiples of 16, at most 128 per page.
 pub(super) const CLASSES: [usize; 20] = [
@@ -86,9 +86,7 @@ pub(super) static ALLOC: FutexMutex<AllocState> = FutexMutex::new(AllocState {
 /// The memfd backing packed objects (-1 until the first chunk).
 pub(super) static MEMFD: AtomicI32 = AtomicI32::new(-1);
 
-pub static LIVE_OBJECTS: AtomicUsize = AtomicUsize::new(0);
-/// Objects ever tracked in this process (allocations and globals).
-pub static TRACKED_OBJECTS: AtomicUsize = AtomicUsize::new(0);
+pub use crate::counters::{LIVE_OBJECTS, TRACKED_OBJECTS};
 
 /// Where a new object comes from: its first owner and allocation stack.
 #[derive(Clone, Copy)]

@@ -132,8 +132,9 @@ pub(super) fn rekey_pages(
     Ok(())
 }
 
-/// Gives the object the key its policy calls for, and (if `pending`) puts its
-/// pages on `pending_key` until the first access by another thread.
+/// Gives the object the key its policy calls for, and (if `pending_key`)
+/// puts its pages on `pending_key` until the first access by another thread
+/// (see `validate`, which chooses it and settles the object).
 pub fn set_policy_key(o: &Object, key: u32, pending_key: Option<u32>) -> Result<(), i32> {
     o.update(|s| {
         (s & !(0xf << bits::POLICY_KEY_SHIFT) & !(0xf << bits::PENDING_SHIFT))

@@ -29,7 +29,8 @@ use crate::sys;
 use core::sync::atomic::{AtomicU32, Ordering};
 
 pub use printer::{
-    backend_label, expand_log_path, finish, init, summary_line, suppressions_text, warn,
+    backend_label, expand_log_path, finish, flush_map_warnings, init, summary_line,
+    suppressions_text, warn,
 };
 pub use queue::{
     after_fork_child, after_fork_parent, before_fork, drain, ensure_reporter, HALT_PENDING,
@@ -337,8 +338,8 @@ impl Checked {
     /// This process so far.
     pub fn of_this_process() -> Checked {
         Checked {
-            objects: crate::registry::TRACKED_OBJECTS.load(Ordering::Relaxed) as u64,
-            accesses: crate::fault::FAULTS.load(Ordering::Relaxed) as u64,
+            objects: crate::counters::TRACKED_OBJECTS.load(Ordering::Relaxed) as u64,
+            accesses: crate::counters::FAULTS.load(Ordering::Relaxed) as u64,
         }
     }
 

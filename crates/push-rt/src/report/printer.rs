@@ -51,7 +51,7 @@ pub fn init(opts: &Options) -> Result<(), String> {
     if let Some(text) = crate::defaults::program_string("push_default_suppressions") {
         suppressions.extend(parse_suppressions("push_default_suppressions()", &text)?);
     }
-    let from_env = std::env::var(crate::run_dir::ENV).ok();
+    let from_env = std::env::var(crate::options::RUN_DIR_ENV).ok();
     *PRINTER.lock() = Some(Printer {
         opts: opts.clone(),
         suppressions,
@@ -225,6 +225,14 @@ pub fn finish(verbose_stats: Option<String>) {
     }
     if let Some(stats) = verbose_stats {
         p.write(stats.as_bytes());
+    }
+}
+
+/// Prints, once, the warning that the mapping limit was reached (see
+/// `maps::take_warning`; ordinary context).
+pub fn flush_map_warnings() {
+    if let Some(msg) = crate::maps::take_warning() {
+        warn(&msg);
     }
 }
 
