@@ -50,9 +50,6 @@
 //!   the callers would change what registration does in one step.
 //! * `registry` re-applies page protection through `windows` when a key or
 //!   policy changes (under `mprotect` a key change is a protection change).
-//! * `auto` reads `fault::asker` (now `access::asker`, which `fault`
-//!   re-exports): `auto`'s files are being changed elsewhere, and the path
-//!   is a one-line change there.
 //! * `exec_note` and `run_dir` use each other (a program that could not be
 //!   watched is noted in the run directory and read back at the end of the
 //!   run, with the reader of per-process files `run_dir` keeps).

@@ -30,7 +30,7 @@ pub fn on_refused_access(
     if !is_watched(obj) {
         return;
     }
-    let asker = crate::fault::asker(id, rec);
+    let asker = crate::access::asker(id, rec);
     if policy::access(obj.policy(), &asker, site.write) == Verdict::Allow {
         // Another thread's decision let this one in meanwhile.
         return;
