@@ -463,3 +463,39 @@ fn assert_clean_stdout(r: &RunResult, expected: &str) {
     assert_eq!(r.code, Some(0), "{r}");
     assert_eq!(r.stdout, expected, "{r}");
 }
+
+#[test]
+fn summary_counts_objects_no_longer_watched() {
+    // Two threads alternating on one field under two locks: the object
+    // changes hands until the mode stops watching it; the SUMMARY says how
+    // many objects it gave up, as the statistics line does.
+    let bin = check_native("auto_two_locks", "started\nresult=account 7\n");
+    require_pku!();
+    let r = run_cli_args(&bin, &["--auto", "--verbose", "1"], &[], &[]);
+    assert_eq!(r.code, Some(66), "{r}");
+    let given_up: u64 = r
+        .stderr
+        .lines()
+        .find_map(|l| l.split("given_up=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no auto statistics line\n{r}"));
+    let summary = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("SUMMARY: PUSh:"))
+        .unwrap_or_else(|| panic!("no SUMMARY\n{r}"));
+    match given_up {
+        0 => assert!(!summary.contains("no longer watched"), "{summary}"),
+        1 => assert!(
+            summary.ends_with(", 1 object no longer watched (shared too finely)"),
+            "{summary}"
+        ),
+        n => assert!(
+            summary.ends_with(&format!(
+                ", {n} objects no longer watched (shared too finely)"
+            )),
+            "{summary}"
+        ),
+    }
+}

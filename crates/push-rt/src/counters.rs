@@ -17,3 +17,6 @@ pub static SILENT_FIXES: AtomicUsize = AtomicUsize::new(0);
 pub static LIVE_OBJECTS: AtomicUsize = AtomicUsize::new(0);
 /// Objects ever tracked in this process (allocations and globals).
 pub static TRACKED_OBJECTS: AtomicUsize = AtomicUsize::new(0);
+/// Objects the annotation-free mode stopped watching: they changed hands
+/// too often to check at bounded cost (see `auto`).
+pub static UNWATCHED_OBJECTS: AtomicUsize = AtomicUsize::new(0);

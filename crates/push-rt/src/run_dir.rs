@@ -9,7 +9,7 @@
 //! `LD_PRELOAD` runs (no `PUSH_RUN_DIR`) write nothing.
 //!
 //! Line format (one line, fields separated by spaces, `exe` last):
-//! `state=started|exited|disabled backend=mpk|mprotect objects=N faults=N reports=N dropped=N keys=N exe=PATH`
+//! `state=started|exited|disabled backend=mpk|mprotect objects=N faults=N unwatched=N reports=N dropped=N keys=N exe=PATH`
 //!
 //! Next to it, a process that reported writes `<dir>/<pid>.reports`: each
 //! report as one JSON line (the JSON format of docs/reports.md plus its
@@ -53,6 +53,8 @@ pub struct ProcessRecord {
     pub backend: String,
     pub objects: u64,
     pub faults: u64,
+    /// Objects the annotation-free mode stopped watching.
+    pub unwatched: u64,
     pub reports: u64,
     pub dropped: u64,
     /// Protection keys PUSh gave to the program.
@@ -68,11 +70,12 @@ impl ProcessRecord {
     /// The line written for this process.
     pub fn line(&self) -> String {
         format!(
-            "state={} backend={} objects={} faults={} reports={} dropped={} keys={}{}{} exe={}\n",
+            "state={} backend={} objects={} faults={} unwatched={} reports={} dropped={} keys={}{}{} exe={}\n",
             self.state,
             self.backend,
             self.objects,
             self.faults,
+            self.unwatched,
             self.reports,
             self.dropped,
             self.keys,
@@ -107,6 +110,7 @@ impl ProcessRecord {
                 "backend" => r.backend = v.to_string(),
                 "objects" => r.objects = v.parse().ok()?,
                 "faults" => r.faults = v.parse().ok()?,
+                "unwatched" => r.unwatched = v.parse().ok()?,
                 "reports" => r.reports = v.parse().ok()?,
                 "dropped" => r.dropped = v.parse().ok()?,
                 "keys" => r.keys = v.parse().ok()?,
@@ -136,6 +140,7 @@ pub fn record(state: State) {
             .to_string(),
         objects: crate::counters::TRACKED_OBJECTS.load(Ordering::Relaxed) as u64,
         faults: crate::counters::FAULTS.load(Ordering::Relaxed) as u64,
+        unwatched: crate::counters::UNWATCHED_OBJECTS.load(Ordering::Relaxed) as u64,
         reports: u64::from(crate::report::total()),
         dropped: u64::from(crate::report::dropped()),
         keys: crate::domains::keys_given_to_program() as u64,
@@ -200,6 +205,7 @@ pub fn checked(records: &[ProcessRecord]) -> crate::report::Checked {
     crate::report::Checked {
         objects: records.iter().map(|r| r.objects).sum(),
         accesses: records.iter().map(|r| r.faults).sum(),
+        unwatched: records.iter().map(|r| r.unwatched).sum(),
     }
 }
 

@@ -58,8 +58,9 @@ pub static SYSTEM_ALLOCS: AtomicUsize = AtomicUsize::new(0);
 pub static UNWATCHABLE: AtomicUsize = AtomicUsize::new(0);
 /// Policies learned from refused accesses.
 pub static LEARNED: AtomicUsize = AtomicUsize::new(0);
-/// Objects that stopped being watched after too many changes of hands.
-pub static GIVEN_UP: AtomicUsize = AtomicUsize::new(0);
+/// Objects that stopped being watched after too many changes of hands
+/// (counted for the SUMMARY with the other counters).
+pub use crate::counters::UNWATCHED_OBJECTS as GIVEN_UP;
 
 /// Turns the mode on (start-up, with the options parsed). Returns false
 /// when its tables cannot be reserved.

@@ -332,6 +332,9 @@ pub fn total() -> u32 {
 pub struct Checked {
     pub objects: u64,
     pub accesses: u64,
+    /// Objects the annotation-free mode stopped watching (shared too
+    /// finely to check at bounded cost).
+    pub unwatched: u64,
 }
 
 impl Checked {
@@ -340,19 +343,30 @@ impl Checked {
         Checked {
             objects: crate::counters::TRACKED_OBJECTS.load(Ordering::Relaxed) as u64,
             accesses: crate::counters::FAULTS.load(Ordering::Relaxed) as u64,
+            unwatched: crate::counters::UNWATCHED_OBJECTS.load(Ordering::Relaxed) as u64,
         }
     }
 
-    /// `2 objects tracked, 5 accesses checked`, as the SUMMARY ends.
+    /// `2 objects tracked, 5 accesses checked`, as the SUMMARY ends (and
+    /// `, 1 object no longer watched (shared too finely)` when the
+    /// annotation-free mode gave some up).
     pub fn text(self) -> String {
         let plural = |n: u64| if n == 1 { "" } else { "s" };
-        format!(
+        let mut s = format!(
             "{} object{} tracked, {} access{} checked",
             self.objects,
             plural(self.objects),
             self.accesses,
             if self.accesses == 1 { "" } else { "es" }
-        )
+        );
+        if self.unwatched > 0 {
+            s.push_str(&format!(
+                ", {} object{} no longer watched (shared too finely)",
+                self.unwatched,
+                plural(self.unwatched)
+            ));
+        }
+        s
     }
 }
 
@@ -367,10 +381,26 @@ mod tests {
 
     #[test]
     fn what_was_checked_reads_as_words() {
-        let c = |objects, accesses| Checked { objects, accesses }.text();
+        let c = |objects, accesses| {
+            Checked {
+                objects,
+                accesses,
+                unwatched: 0,
+            }
+            .text()
+        };
         assert_eq!(c(0, 0), "0 objects tracked, 0 accesses checked");
         assert_eq!(c(1, 1), "1 object tracked, 1 access checked");
         assert_eq!(c(12, 40), "12 objects tracked, 40 accesses checked");
+        let given_up = Checked {
+            objects: 9,
+            accesses: 300,
+            unwatched: 2,
+        };
+        assert_eq!(
+            given_up.text(),
+            "9 objects tracked, 300 accesses checked, 2 objects no longer watched (shared too finely)"
+        );
     }
 
     #[test]

@@ -115,10 +115,14 @@ pub fn summary_line(c: &SummaryCounts<'_>, processes: &str) -> String {
 
 /// The SUMMARY in JSON: one object, `{"summary": {...}}`.
 pub fn summary_json(c: &SummaryCounts<'_>, keys_given: u64) -> serde_json::Value {
-    serde_json::json!({"summary": {"reports": c.reports, "data_races": c.data_races,
+    let mut v = serde_json::json!({"summary": {"reports": c.reports, "data_races": c.data_races,
         "unordered_policy_changes": c.unordered, "annotation_errors": c.annotations,
         "backend": c.backend, "keys_given_to_program": keys_given,
-        "objects_tracked": c.checked.objects, "accesses_checked": c.checked.accesses}})
+        "objects_tracked": c.checked.objects, "accesses_checked": c.checked.accesses}});
+    if c.checked.unwatched > 0 {
+        v["summary"]["objects_no_longer_watched"] = c.checked.unwatched.into();
+    }
+    v
 }
 
 /// The lines `print_suppressions=1` prints: each suppression with its

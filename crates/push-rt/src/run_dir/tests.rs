@@ -8,6 +8,7 @@ fn lines_round_trip() {
         backend: "mpk".into(),
         objects: 3,
         faults: 7,
+        unwatched: 4,
         reports: 1,
         dropped: 2,
         keys: 1,

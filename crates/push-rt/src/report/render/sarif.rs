@@ -239,6 +239,9 @@ pub fn sarif(
         // What the run checked: a log without results is not "no races"
         // when these are zero.
         run["properties"] = json!({"objectsTracked": c.objects, "accessesChecked": c.accesses});
+        if c.unwatched > 0 {
+            run["properties"]["objectsNoLongerWatched"] = c.unwatched.into();
+        }
     }
     if !base.is_empty() {
         run["originalUriBaseIds"] =
