@@ -195,6 +195,107 @@ pub unsafe extern "C" fn readlink(path: CStrP, buf: *mut c_char, n: usize) -> is
     })
 }
 
+macro_rules! dir_path {
+    ($($name:ident($($a:ident: $t:ty),*) -> $r:ty;)*) => {$(
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(dir: c_int, path: CStrP, $($a: $t),*) -> $r {
+            // SAFETY: the caller's NUL-terminated path (or null).
+            let copy = unsafe { path_copy(path) };
+            // SAFETY: the caller's arguments, the path perhaps as an equal copy.
+            unsafe { real::$name()(dir, arg(path, &copy), $($a),*) }
+        }
+    )*};
+}
+
+dir_path! {
+    faccessat(mode: c_int, flags: c_int) -> c_int;
+    unlinkat(flags: c_int) -> c_int;
+    mkdirat(mode: mode_t) -> c_int;
+    fchmodat(mode: mode_t, flags: c_int) -> c_int;
+    fchownat(uid: libc::uid_t, gid: libc::gid_t, flags: c_int) -> c_int;
+    utimensat(times: *const libc::timespec, flags: c_int) -> c_int;
+}
+
+path_first! {
+    chown(uid: libc::uid_t, gid: libc::gid_t) -> c_int;
+    lchown(uid: libc::uid_t, gid: libc::gid_t) -> c_int;
+}
+
+macro_rules! two_paths {
+    ($($name:ident;)*) => {$(
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(from: CStrP, to: CStrP) -> c_int {
+            // SAFETY: the caller's NUL-terminated paths (or null).
+            let (a, b) = unsafe { (path_copy(from), path_copy(to)) };
+            // SAFETY: the caller's arguments, perhaps as equal copies.
+            unsafe { real::$name()(arg(from, &a), arg(to, &b)) }
+        }
+    )*};
+}
+
+two_paths! {
+    symlink;
+    link;
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn renameat(fd1: c_int, from: CStrP, fd2: c_int, to: CStrP) -> c_int {
+    // SAFETY: the caller's NUL-terminated paths (or null).
+    let (a, b) = unsafe { (path_copy(from), path_copy(to)) };
+    // SAFETY: the caller's arguments, perhaps as equal copies.
+    unsafe { real::renameat()(fd1, arg(from, &a), fd2, arg(to, &b)) }
+}
+
+macro_rules! fstatat_like {
+    ($($name:ident($buf:ty);)*) => {$(
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(dir: c_int, path: CStrP, buf: *mut $buf, flags: c_int) -> c_int {
+            // SAFETY: the caller's NUL-terminated path (or null).
+            let copy = unsafe { path_copy(path) };
+            with_buffer(buf.cast_const().cast(), core::mem::size_of::<$buf>(), true, || {
+                // SAFETY: the caller's arguments, the path perhaps as an equal copy.
+                unsafe { real::$name()(dir, arg(path, &copy), buf, flags) }
+            })
+        }
+    )*};
+}
+
+fstatat_like! {
+    fstatat(libc::stat);
+    fstatat64(libc::stat64);
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn statx(
+    dir: c_int,
+    path: CStrP,
+    flags: c_int,
+    mask: c_uint,
+    buf: *mut libc::statx,
+) -> c_int {
+    // SAFETY: the caller's NUL-terminated path (or null).
+    let copy = unsafe { path_copy(path) };
+    with_buffer(
+        buf.cast_const().cast(),
+        core::mem::size_of::<libc::statx>(),
+        true,
+        || {
+            // SAFETY: the caller's arguments, the path perhaps as an equal copy.
+            unsafe { real::statx()(dir, arg(path, &copy), flags, mask, buf) }
+        },
+    )
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn readlinkat(dir: c_int, path: CStrP, buf: *mut c_char, n: usize) -> isize {
+    // SAFETY: the caller's NUL-terminated path (or null).
+    let copy = unsafe { path_copy(path) };
+    with_buffer(buf.cast_const().cast(), n, true, || {
+        // SAFETY: the caller's arguments, the path perhaps as an equal copy.
+        unsafe { real::readlinkat()(dir, arg(path, &copy), buf, n) }
+    })
+}
+
 // ---------------------------------------------------------- program starts
 
 /// Copies of a NULL-terminated string vector (`argv`, `envp`) outside the

@@ -1,9 +1,44 @@
 //! `sigaction`/`signal` interposers: the application's SIGSEGV/SIGTRAP
-//! handlers are chained behind PUSh's instead of replacing them.
+//! handlers are chained behind PUSh's instead of replacing them, and the
+//! handlers of other signals never run with SIGSEGV or SIGTRAP blocked
+//! (a fault in a handler whose `sa_mask` blocks every signal, as bash's
+//! SIGCHLD handler does, would kill the process): the two are taken out
+//! of `sa_mask` and put back into the action the program reads back.
 
+use core::sync::atomic::{AtomicU8, Ordering};
 use libc::c_int;
 use push_rt as rt;
 use push_rt::real::get as real;
+
+/// Per signal: whether the program's action asked to block SIGSEGV (bit 0)
+/// and SIGTRAP (bit 1) while its handler runs.
+static WISHED: [AtomicU8; 65] = [const { AtomicU8::new(0) }; 65];
+
+/// The program's action for `sig` with SIGSEGV and SIGTRAP out of its
+/// mask (their presence noted for [`restore_wish`]).
+fn without_fault_signals(sig: c_int, act: &libc::sigaction) -> libc::sigaction {
+    let mut mine = *act;
+    let has = |s| rt::sys::frame::sigset_has(&act.sa_mask, s);
+    let wish = u8::from(has(libc::SIGSEGV)) | (u8::from(has(libc::SIGTRAP)) << 1);
+    rt::sys::frame::sigset_del(&mut mine.sa_mask, libc::SIGSEGV);
+    rt::sys::frame::sigset_del(&mut mine.sa_mask, libc::SIGTRAP);
+    if let Some(w) = WISHED.get(sig as usize) {
+        w.store(wish, Ordering::Relaxed);
+    }
+    mine
+}
+
+/// Puts back into an action read from the kernel the fault signals the
+/// program had in its mask.
+fn restore_wish(sig: c_int, old: &mut libc::sigaction, wish: u8) {
+    let _ = sig;
+    if wish & 1 != 0 {
+        rt::sys::frame::sigset_add(&mut old.sa_mask, libc::SIGSEGV);
+    }
+    if wish & 2 != 0 {
+        rt::sys::frame::sigset_add(&mut old.sa_mask, libc::SIGTRAP);
+    }
+}
 
 #[no_mangle]
 pub unsafe extern "C" fn sigaction(
@@ -17,8 +52,23 @@ pub unsafe extern "C" fn sigaction(
     if let Some(r) = rt::fault::app_sigaction(sig, act_ref, old_ref) {
         return r;
     }
-    // SAFETY: unchanged arguments.
-    unsafe { real::sigaction()(sig, act, old) }
+    if !rt::enabled() || !(1..=64).contains(&sig) {
+        // SAFETY: unchanged arguments.
+        return unsafe { real::sigaction()(sig, act, old) };
+    }
+    let before = WISHED[sig as usize].load(Ordering::Relaxed);
+    let mine = act_ref.map(|a| without_fault_signals(sig, a));
+    let act_arg = mine.as_ref().map_or(act, |m| m as *const libc::sigaction);
+    // SAFETY: the caller's arguments, the new action without SIGSEGV and
+    // SIGTRAP in its mask.
+    let r = unsafe { real::sigaction()(sig, act_arg, old) };
+    if r != 0 {
+        WISHED[sig as usize].store(before, Ordering::Relaxed);
+    } else if !old.is_null() {
+        // SAFETY: the caller's old action, just written by the real call.
+        restore_wish(sig, unsafe { &mut *old }, before);
+    }
+    r
 }
 
 #[no_mangle]

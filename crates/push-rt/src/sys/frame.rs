@@ -50,6 +50,14 @@ pub fn empty_sigset() -> libc::sigset_t {
     set
 }
 
+/// The set of every signal.
+pub fn full_sigset() -> libc::sigset_t {
+    let mut set: libc::sigset_t = zeroed();
+    // SAFETY: fills a local set.
+    unsafe { libc::sigfillset(&mut set) };
+    set
+}
+
 /// Adds `sig` to `set` (ignored out of range).
 pub fn sigset_add(set: &mut libc::sigset_t, sig: c_int) {
     // SAFETY: a local set; sigaddset checks the range.
@@ -114,7 +122,20 @@ pub fn install<H: SignalHandler>(sig: c_int) -> Option<libc::sigaction> {
     let mut old: libc::sigaction = zeroed();
     act.sa_sigaction = entry::<H> as extern "C" fn(c_int, *mut siginfo_t, *mut c_void) as usize;
     act.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_RESTART;
-    act.sa_mask = empty_sigset();
+    // Every asynchronous signal waits until the handler returns: a program
+    // handler run inside ours (bash's SIGCHLD handler, during one of our
+    // system calls) would fault on a tracked object with SIGSEGV blocked,
+    // which kills the process. The synchronous ones stay deliverable.
+    act.sa_mask = full_sigset();
+    for s in [
+        libc::SIGSEGV,
+        libc::SIGTRAP,
+        libc::SIGBUS,
+        libc::SIGILL,
+        libc::SIGFPE,
+    ] {
+        sigset_del(&mut act.sa_mask, s);
+    }
     // SAFETY: the real sigaction with valid pointers to locals.
     (unsafe { super::real::get::sigaction()(sig, &act, &mut old) } == 0).then_some(old)
 }
