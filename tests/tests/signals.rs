@@ -118,3 +118,15 @@ fn thread_blocking_every_signal_still_reports_and_sees_its_mask() {
         "started\nblocked segv=1 trap=1 usr1=1 was_segv=0\nafter segv=0\nresult=1,5\n",
     );
 }
+
+#[test]
+fn asynchronous_signals_reach_program_threads_outside_the_runtimes_handler() {
+    // A process-directed SIGALRM used to land on PUSh's reporter thread (a
+    // false report: the program's handler ran on a thread it never made),
+    // and one arriving while PUSh's fault handler ran could run the
+    // program's handler inside it, faulting with SIGSEGV blocked.
+    check_transparent(
+        "sig_async_in_handler",
+        "started\nresult=20000,200010000 ticks=some\n",
+    );
+}

@@ -55,13 +55,15 @@ pub fn start(period_ms: u64) {
     if period_ms == 0 {
         return;
     }
-    let _ = std::thread::Builder::new()
-        .name("push-rehash".into())
-        .stack_size(256 << 10)
-        .spawn(move || {
-            crate::threads::mark_internal();
-            run(period_ms)
-        });
+    let _ = crate::sys::frame::with_async_signals_blocked(|| {
+        std::thread::Builder::new()
+            .name("push-rehash".into())
+            .stack_size(256 << 10)
+            .spawn(move || {
+                crate::threads::mark_internal();
+                run(period_ms)
+            })
+    });
 }
 
 fn run(period_ms: u64) {

@@ -108,20 +108,22 @@ pub fn ensure_reporter() {
     if REPORTER_RUNNING.swap(true, Ordering::AcqRel) {
         return;
     }
-    let spawned = std::thread::Builder::new()
-        .name("push-reporter".into())
-        .stack_size(1 << 20)
-        .spawn(|| {
-            crate::threads::mark_internal();
-            loop {
-                REPORTER_ASLEEP.store(false, Ordering::Release);
-                let seen = SEQ.load(Ordering::Acquire);
-                drain();
-                REPORTER_ASLEEP.store(true, Ordering::SeqCst);
-                // A report queued after `seen` changes SEQ, so the wait returns.
-                sys::futex_wait(&SEQ, seen, 0);
-            }
-        });
+    let spawned = sys::frame::with_async_signals_blocked(|| {
+        std::thread::Builder::new()
+            .name("push-reporter".into())
+            .stack_size(1 << 20)
+            .spawn(|| {
+                crate::threads::mark_internal();
+                loop {
+                    REPORTER_ASLEEP.store(false, Ordering::Release);
+                    let seen = SEQ.load(Ordering::Acquire);
+                    drain();
+                    REPORTER_ASLEEP.store(true, Ordering::SeqCst);
+                    // A report queued after `seen` changes SEQ, so the wait returns.
+                    sys::futex_wait(&SEQ, seen, 0);
+                }
+            })
+    });
     if spawned.is_err() {
         REPORTER_RUNNING.store(false, Ordering::Release);
     }

@@ -58,6 +58,33 @@ pub fn full_sigset() -> libc::sigset_t {
     set
 }
 
+/// Every asynchronous signal: all but the synchronous ones (SIGSEGV,
+/// SIGTRAP, SIGBUS, SIGILL, SIGFPE), which a fault must still deliver.
+pub fn async_sigset() -> libc::sigset_t {
+    let mut set = full_sigset();
+    for s in [
+        libc::SIGSEGV,
+        libc::SIGTRAP,
+        libc::SIGBUS,
+        libc::SIGILL,
+        libc::SIGFPE,
+    ] {
+        sigset_del(&mut set, s);
+    }
+    set
+}
+
+/// Runs `spawn` (which starts one of PUSh's own threads) with every
+/// asynchronous signal blocked, so the new thread starts with them blocked
+/// and never takes a signal meant for the program (a process-directed
+/// signal goes to any thread that does not block it).
+pub fn with_async_signals_blocked<R>(spawn: impl FnOnce() -> R) -> R {
+    let previous = set_thread_mask(&async_sigset());
+    let r = spawn();
+    set_thread_mask(&previous);
+    r
+}
+
 /// Adds `sig` to `set` (ignored out of range).
 pub fn sigset_add(set: &mut libc::sigset_t, sig: c_int) {
     // SAFETY: a local set; sigaddset checks the range.
@@ -126,16 +153,7 @@ pub fn install<H: SignalHandler>(sig: c_int) -> Option<libc::sigaction> {
     // handler run inside ours (bash's SIGCHLD handler, during one of our
     // system calls) would fault on a tracked object with SIGSEGV blocked,
     // which kills the process. The synchronous ones stay deliverable.
-    act.sa_mask = full_sigset();
-    for s in [
-        libc::SIGSEGV,
-        libc::SIGTRAP,
-        libc::SIGBUS,
-        libc::SIGILL,
-        libc::SIGFPE,
-    ] {
-        sigset_del(&mut act.sa_mask, s);
-    }
+    act.sa_mask = async_sigset();
     // SAFETY: the real sigaction with valid pointers to locals.
     (unsafe { super::real::get::sigaction()(sig, &act, &mut old) } == 0).then_some(old)
 }
