@@ -35,6 +35,7 @@ use crate::backend;
 use crate::registry::{self, Object};
 use crate::sys::FixedArray;
 use crate::threads::ThreadRecord;
+use core::cell::Cell;
 use core::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use thread_lists::{regular, steps, sync_grants};
@@ -122,11 +123,18 @@ pub fn reprotect(id: u32, o: &Object) -> Result<(), i32> {
         return Err(libc::EINVAL);
     }
     loop {
-        let held = take_applying(w);
+        // A signal handler that interrupted this thread's own re-protection
+        // of this object would wait for the APPLYING bit it holds itself.
+        let interrupted_own = APPLYING_HERE.try_with(Cell::get) == Ok(id + 1);
+        let held = !interrupted_own && take_applying(w);
+        if held {
+            let _ = APPLYING_HERE.try_with(|a| a.set(id + 1));
+        }
         let s = w.load(Ordering::Acquire) & !APPLYING;
         let key = o.key();
         let r = backend::protect(start, span, key, prot_of(s, key));
         if held {
+            let _ = APPLYING_HERE.try_with(|a| a.set(0));
             w.fetch_and(!APPLYING, Ordering::AcqRel);
         }
         r?;
@@ -134,6 +142,11 @@ pub fn reprotect(id: u32, o: &Object) -> Result<(), i32> {
             return Ok(());
         }
     }
+}
+
+thread_local! {
+    /// The object (id + 1) whose APPLYING bit this thread holds, 0 none.
+    static APPLYING_HERE: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Takes [`APPLYING`]; false if it gave up after [`APPLYING_SPINS`].
