@@ -7,7 +7,7 @@
 pub const VC_LEN: usize = 128;
 
 /// Regular windows a thread may hold at once; past that, the fault handler
-/// closes them all and starts again.
+/// closes the older half.
 pub const MAX_WINDOWS: usize = 128;
 /// Lock-call windows at once (a condvar wait needs two).
 pub const MAX_SYNC_GRANTS: usize = 4;

@@ -266,12 +266,14 @@ fn close_entry(e: u64) {
 pub fn open(t: &ThreadRecord, id: u32, o: &Object, access: Access) -> bool {
     let list = regular(t);
     if list.len.load(Ordering::Relaxed) as usize >= MAX_WINDOWS {
-        // Full: close them all and start again, unless this interrupted the
+        // Full: close the older half, unless this interrupted the
         // thread's own closing (two poppers would break the list).
         if t.closing_windows.load(Ordering::Relaxed) != 0 {
             return false;
         }
-        list.close_all();
+        // The older half: the newer windows are likelier to be in use (a
+        // buffer about to go to a system call, which a closed page fails).
+        list.close_older_half();
     }
     let Some(e) = open_count(id, o, access, false) else {
         return false;

@@ -67,6 +67,26 @@ impl List<'_> {
         })
     }
 
+    /// Closes the older half of the entries and moves the newer half
+    /// down. Only from the thread's own fault handler when it did not
+    /// interrupt an edit of the list (the thread's `closing_windows` flag is
+    /// clear): nothing else changes the list meanwhile.
+    pub(super) fn close_older_half(&self) {
+        let n = (self.len.load(Ordering::Acquire) as usize).min(self.slots.len());
+        let half = n / 2;
+        for s in &self.slots[..half] {
+            let e = s.swap(0, Ordering::AcqRel);
+            if e != 0 {
+                close_entry(e);
+            }
+        }
+        for i in half..n {
+            let e = self.slots[i].swap(0, Ordering::AcqRel);
+            self.slots[i - half].store(e, Ordering::Release);
+        }
+        self.len.store((n - half) as u32, Ordering::Release);
+    }
+
     pub(super) fn close_all(&self) {
         while let Some(e) = self.pop() {
             if e != 0 {
@@ -114,6 +134,28 @@ mod tests {
         assert!(!l.push(33), "full");
         assert_eq!(l.pop(), Some(22));
         assert_eq!(l.pop(), Some(11));
+        assert_eq!(l.pop(), None);
+    }
+
+    #[test]
+    fn the_older_half_goes_first() {
+        let slots: [AtomicU64; 5] = Default::default();
+        let len = AtomicU32::new(0);
+        let l = List {
+            slots: &slots,
+            len: &len,
+        };
+        // Zero entries are slots already taken: closing them does nothing.
+        for e in [0, 0, 0, 0, 0] {
+            assert!(l.push(e));
+        }
+        slots[3].store(44, Ordering::Relaxed);
+        slots[4].store(55, Ordering::Relaxed);
+        l.close_older_half();
+        assert_eq!(len.load(Ordering::Relaxed), 3);
+        assert_eq!(l.pop(), Some(55));
+        assert_eq!(l.pop(), Some(44));
+        assert_eq!(l.pop(), Some(0));
         assert_eq!(l.pop(), None);
     }
 }
