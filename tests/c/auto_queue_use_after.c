@@ -28,8 +28,10 @@ static void *producer(void *arg)
         queue[tail++] = it;
         CHECK(pthread_cond_signal(&nonempty));
         CHECK(pthread_mutex_unlock(&lock));
+        /* Late: by now the consumer has written the item and gone back to
+         * the queue (under mprotect its window on the item is closed). */
+        usleep(200);
         it->state = 2; /* RACE:a */
-        usleep(30);
     }
     return NULL;
 }
