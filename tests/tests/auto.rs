@@ -435,7 +435,7 @@ fn watched_count(r: &RunResult) -> u64 {
 #[test]
 fn sample_watches_about_that_share_of_allocations() {
     let expected = "started\nresult=7998000\n";
-    let bin = check_native("auto_many_allocs", expected);
+    let bin = check_native("auto_clean_many_allocs", expected);
     require_pku!();
     let all = run_preload(&bin, "auto=1:verbose=1:seed=3");
     assert_clean_stdout(&all, expected);
