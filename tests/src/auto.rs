@@ -14,12 +14,11 @@
 use std::path::Path;
 
 use crate::assert::{assert_exit_code, assert_stdout};
-use crate::compile::compile_c;
 use crate::parse::{
     c_file_name, frame_is_at, line_containing, marker_line, Report, DATA_RACE, SUMMARY_PREFIX,
 };
 use crate::pku::under_emulation;
-use crate::run::{run_cli_args, run_native_args, run_preload, RunResult, RACE_EXIT};
+use crate::run::{run_cli_args, run_preload, RunResult, RACE_EXIT};
 use crate::scenarios::{run_mode, Mode, MODES};
 
 /// The option that turns auto mode on (`PUSH_OPTIONS=auto=1`).
@@ -160,15 +159,7 @@ pub fn assert_auto_race(
 /// Compiles `name`, runs it natively (exit 0, `expected_stdout`, no
 /// mention of PUSh) and returns the binary.
 fn native_reference(name: &str, expected_stdout: &str) -> std::path::PathBuf {
-    let bin = compile_c(name);
-    let native = run_native_args(&bin, &[]);
-    assert_exit_code(&native, 0);
-    assert_stdout(&native, expected_stdout);
-    assert!(
-        !native.stderr.contains("PUSh"),
-        "native run mentions PUSh\n{native}"
-    );
-    bin
+    crate::scenarios::check_native_args(name, &[], expected_stdout)
 }
 
 /// A racy unannotated program: natively it exits 0 with `expected_stdout`;

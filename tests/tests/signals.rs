@@ -125,8 +125,5 @@ fn asynchronous_signals_reach_program_threads_outside_the_runtimes_handler() {
     // false report: the program's handler ran on a thread it never made),
     // and one arriving while PUSh's fault handler ran could run the
     // program's handler inside it, faulting with SIGSEGV blocked.
-    check_transparent(
-        "sig_async_in_handler",
-        "started\nresult=ok ticks=some\n",
-    );
+    check_transparent("sig_async_in_handler", "started\nresult=ok ticks=some\n");
 }

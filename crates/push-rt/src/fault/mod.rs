@@ -103,20 +103,13 @@ static INTERRUPTING: AtomicU64 = AtomicU64::new(0);
 /// action. Returns the previous handler, or None for other signals (the
 /// caller then uses the real `signal`).
 pub fn app_signal(sig: c_int, handler: libc::sighandler_t) -> Option<libc::sighandler_t> {
-    if !INSTALLED.load(Ordering::Acquire) {
-        return None;
-    }
-    let a = app_action(sig)?;
-    let mut act: libc::sigaction = frame::zeroed();
-    act.sa_sigaction = handler;
-    act.sa_mask = frame::empty_sigset();
-    frame::sigset_add(&mut act.sa_mask, sig);
-    if INTERRUPTING.load(Ordering::Relaxed) & (1 << sig) == 0 {
-        act.sa_flags = libc::SA_RESTART;
-    }
-    let previous = a.get();
-    a.set(&act);
-    Some(previous.sa_sigaction)
+    let restart = INTERRUPTING.load(Ordering::Relaxed) & (1 << sig) == 0;
+    record_app_handler(
+        sig,
+        handler,
+        if restart { libc::SA_RESTART } else { 0 },
+        true,
+    )
 }
 
 /// The `sysv_signal()` interposer's work for SIGSEGV and SIGTRAP: what
@@ -125,6 +118,18 @@ pub fn app_signal(sig: c_int, handler: libc::sighandler_t) -> Option<libc::sigha
 /// as the application's action. Returns the previous handler, or None for
 /// other signals (the caller then uses the real one).
 pub fn app_sysv_signal(sig: c_int, handler: libc::sighandler_t) -> Option<libc::sighandler_t> {
+    record_app_handler(sig, handler, libc::SA_RESETHAND | libc::SA_NODEFER, false)
+}
+
+/// Records `handler` with `flags` (and `sig` in its mask if `block_self`)
+/// as the application's action for SIGSEGV or SIGTRAP; the previous
+/// handler, or None for other signals or before start-up.
+fn record_app_handler(
+    sig: c_int,
+    handler: libc::sighandler_t,
+    flags: c_int,
+    block_self: bool,
+) -> Option<libc::sighandler_t> {
     if !INSTALLED.load(Ordering::Acquire) {
         return None;
     }
@@ -132,7 +137,10 @@ pub fn app_sysv_signal(sig: c_int, handler: libc::sighandler_t) -> Option<libc::
     let mut act: libc::sigaction = frame::zeroed();
     act.sa_sigaction = handler;
     act.sa_mask = frame::empty_sigset();
-    act.sa_flags = libc::SA_RESETHAND | libc::SA_NODEFER;
+    if block_self {
+        frame::sigset_add(&mut act.sa_mask, sig);
+    }
+    act.sa_flags = flags;
     let previous = a.get();
     a.set(&act);
     Some(previous.sa_sigaction)
