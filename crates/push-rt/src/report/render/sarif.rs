@@ -200,11 +200,12 @@ pub fn sarif(
             }
             let mut message = r["message"].as_str().unwrap_or(kind).to_string();
             if g.count > 1 {
+                let n = g.processes.len();
                 let _ = write!(
                     message,
-                    " ({} reports in {} processes)",
+                    " ({} reports in {n} process{})",
                     g.count,
-                    g.processes.len()
+                    if n == 1 { "" } else { "es" }
                 );
             }
             let mut res = json!({
