@@ -82,6 +82,7 @@ pub mod phases;
 pub mod policy;
 pub use sys::real;
 pub mod recycle;
+pub mod registration;
 pub mod registry;
 pub mod rehash;
 pub mod report;
@@ -236,8 +237,8 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
     }
     maps::init(options().max_maps);
     stack::set_self_range(self_range.0, self_range.1);
-    let main = threads::reserve().unwrap_or(0);
-    threads::adopt(main);
+    let main = registration::reserve().unwrap_or(0);
+    registration::adopt(main);
     threads::record_stack_bounds(main);
     give_alt_stack(main);
     if !fault::install(pkru_offset) {
@@ -331,7 +332,7 @@ fn ensure_background() {
 /// Sets the calling thread's PKRU to what its domain and held locks grant.
 #[inline]
 pub fn refresh_pkru() {
-    if let Some((id, rec)) = threads::current_or_register_record() {
+    if let Some((id, rec)) = registration::current_or_register_record() {
         refresh_pkru_of(id, rec);
     }
 }
@@ -350,7 +351,7 @@ pub fn hook_thread() -> Option<(u32, &'static threads::ThreadRecord)> {
     if !enabled() {
         return None;
     }
-    let t = threads::hook_thread();
+    let t = registration::hook_thread();
     if t.is_some() && report::HALT_PENDING.load(Ordering::Relaxed) {
         halt_from_hook();
     }

@@ -256,7 +256,7 @@ mod tests {
     }
 
     fn fresh_thread() -> (u32, &'static ThreadRecord) {
-        let id = threads::reserve().expect("a free record");
+        let id = threads::reserve().expect("a free record").id;
         let t = threads::record(id).expect("its record");
         t.ordinal.store(next_ordinal(), Ordering::Relaxed);
         (id, t)
