@@ -20,7 +20,7 @@
 //! `mprotect` they are plain numbers that name a page's base protection
 //! ([`base_prot`]), allocated from no hardware.
 
-use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
 /// Which backend is enforcing policies.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -78,6 +78,21 @@ pub fn is_mprotect() -> bool {
 /// the same layout `domains` expects from `pkey_alloc` (key 0 stays
 /// "untracked / racy").
 pub const PORTABLE_KEYS: [u32; 15] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
+
+/// The read-only key, once `domains` chose it (`u32::MAX` before): under
+/// `mprotect`, the one key besides 0 whose pages are readable without a
+/// window.
+static READONLY_KEY: AtomicU32 = AtomicU32::new(u32::MAX);
+
+/// Records the read-only key `domains` chose at start-up.
+pub fn note_readonly_key(key: u32) {
+    READONLY_KEY.store(key, Ordering::Relaxed);
+}
+
+/// The read-only key (`u32::MAX` before `domains` chose one).
+pub fn readonly_key() -> u32 {
+    READONLY_KEY.load(Ordering::Relaxed)
+}
 
 /// Under `mprotect`: the protection a page with `key` has when no window is
 /// open on it. Key 0 (racy objects, fresh pages) is read-write, the

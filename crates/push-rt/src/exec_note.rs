@@ -17,6 +17,10 @@ use std::sync::OnceLock;
 
 static RUN_DIR: OnceLock<CString> = OnceLock::new();
 
+/// The notes' file names: this prefix and the pid (`run_dir` reads them
+/// back at the end of the run).
+pub const NOTES_PREFIX: &str = "unwatched.";
+
 /// At start-up (ordinary context): captures the run directory, if any.
 pub fn init(dir: Option<&str>) {
     if let Some(c) = dir.and_then(|d| CString::new(d).ok()) {
@@ -156,7 +160,8 @@ fn classify(fd: i32) -> Option<&'static [u8]> {
 fn note(dir: &CString, file: &[u8], reason: &[u8]) {
     let mut name = Buf::new();
     if !(name.push(dir.as_bytes())
-        && name.push(b"/unwatched.")
+        && name.push(b"/")
+        && name.push(NOTES_PREFIX.as_bytes())
         && name.push_u32(crate::sys::getpid() as u32))
     {
         return;
@@ -175,20 +180,4 @@ fn note(dir: &CString, file: &[u8], reason: &[u8]) {
         crate::sys::write_all(fd, &line.b[..line.len]);
         crate::sys::close(fd);
     }
-}
-
-/// The unwatched programs a run noted: (path, reason), each once.
-pub fn read_notes(dir: &std::path::Path) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    let texts = crate::run_dir::per_process_texts(dir, |name| name.strip_prefix("unwatched."));
-    for text in texts {
-        for line in text.lines() {
-            if let Some((p, r)) = line.split_once('\t') {
-                if !out.iter().any(|(q, _)| q == p) {
-                    out.push((p.to_string(), r.to_string()));
-                }
-            }
-        }
-    }
-    out
 }

@@ -308,7 +308,7 @@ mod tests {
     fn fresh(id: u32) -> &'static ThreadRecord {
         assert!(threads::init());
         let _ = id;
-        let rid = threads::reserve().expect("record");
+        let rid = threads::reserve().expect("record").id;
         threads::record(rid).expect("record")
     }
 

@@ -29,7 +29,7 @@ fn lcg(state: &mut u64) -> u64 {
 }
 
 fn new_thread(model: ThreadIdx) -> Thread {
-    let id = threads::reserve().expect("a free thread record");
+    let id = threads::reserve().expect("a free thread record").id;
     Thread {
         id,
         rec: threads::record(id).expect("its record"),

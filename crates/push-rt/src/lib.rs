@@ -23,12 +23,16 @@
 //!
 //! 1. `sys`, `options`, `hashing`, `backend`, `barriers`, `clock_index`,
 //!    `limits` (the capacities of a thread record), `counters` (event
-//!    counters for the summary and the stats), `maps` (the mapping budget);
+//!    counters for the summary and the stats), `maps` (the mapping budget),
+//!    `window_words` (each object's window word under `mprotect` and the
+//!    page protection it and the key call for);
 //! 2. `threads` (the thread records);
 //! 3. `registry` (tracked objects and their policies);
 //! 4. `domains` (owners and keys), `windows` (the `mprotect` backend's
 //!    access windows);
-//! 5. `policy`, `hb`, `stack`, `rehash`, `recycle`;
+//! 5. `policy`, `hb`, `registration` (reserving, adopting and recycling
+//!    thread records with their owner ordinal and clock), `stack`,
+//!    `rehash`, `recycle`;
 //! 6. `report`;
 //! 7. `validate` (the happens-before checks of policy changes), `access`
 //!    (may this thread make this access or change now), `objects` (new
@@ -39,22 +43,22 @@
 //! 9. `exec_note`, `run_dir`;
 //! 10. `lifecycle`, `api`; then this file.
 //!
-//! Back-edges that remain (a lower layer naming a higher one), and why:
+//! One back-edge remains (a lower layer naming a higher one), and why:
 //!
 //! * `sys::zeroable` implements its unsafe `Zeroable` trait for types of
 //!   `threads`, `registry`, `hb`, `domains`, `stack`, `report` and `auto`:
 //!   the impls are unsafe, so they must live in `sys`.
-//! * `threads` calls `hb` and `domains` when a record is reserved, adopted
-//!   or recycled (its clock, its domain ordinal), also from the fault
-//!   handler's registration of an unknown thread: moving those calls to
-//!   the callers would change what registration does in one step.
-//! * `registry` re-applies page protection through `windows` when a key or
-//!   policy changes (under `mprotect` a key change is a protection change).
-//! * `exec_note` and `run_dir` use each other (a program that could not be
-//!   watched is noted in the run directory and read back at the end of the
-//!   run, with the reader of per-process files `run_dir` keeps).
-//! * Every layer may read the runtime's state kept in this file
-//!   (`enabled()`, `options()`, the global range, `refresh_pkru_of`).
+//!
+//! Besides, every layer may read the runtime's state kept in this file
+//! (`enabled()`, `options()`, the global range, `refresh_pkru_of`).
+//!
+//! Former back-edges, now cut: registering a thread (its record with its owner ordinal
+//! and clock) is `registration`'s, above `threads`, `domains` and `hb`;
+//! the page protection that key changes and windows share is
+//! `window_words`'s, below `registry` and `windows` (it sees an object
+//! through its `ObjectPages` trait, and the read-only key through
+//! `backend`); the unwatched-program notes `exec_note` writes are read
+//! back by `run_dir`.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -82,6 +86,7 @@ pub mod phases;
 pub mod policy;
 pub use sys::real;
 pub mod recycle;
+pub mod registration;
 pub mod registry;
 pub mod rehash;
 pub mod report;
@@ -91,6 +96,7 @@ pub mod stack;
 pub mod sys;
 pub mod threads;
 pub mod validate;
+pub mod window_words;
 pub mod windows;
 
 mod api;
@@ -236,8 +242,8 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
     }
     maps::init(options().max_maps);
     stack::set_self_range(self_range.0, self_range.1);
-    let main = threads::reserve().unwrap_or(0);
-    threads::adopt(main);
+    let main = registration::reserve().unwrap_or(0);
+    registration::adopt(main);
     threads::record_stack_bounds(main);
     give_alt_stack(main);
     if !fault::install(pkru_offset) {
@@ -331,7 +337,7 @@ fn ensure_background() {
 /// Sets the calling thread's PKRU to what its domain and held locks grant.
 #[inline]
 pub fn refresh_pkru() {
-    if let Some((id, rec)) = threads::current_or_register_record() {
+    if let Some((id, rec)) = registration::current_or_register_record() {
         refresh_pkru_of(id, rec);
     }
 }
@@ -350,7 +356,7 @@ pub fn hook_thread() -> Option<(u32, &'static threads::ThreadRecord)> {
     if !enabled() {
         return None;
     }
-    let t = threads::hook_thread();
+    let t = registration::hook_thread();
     if t.is_some() && report::HALT_PENDING.load(Ordering::Relaxed) {
         halt_from_hook();
     }

@@ -13,7 +13,7 @@ use core::sync::atomic::Ordering;
 
 #[inline]
 pub(crate) fn current_thread() -> Option<(u32, &'static threads::ThreadRecord)> {
-    threads::current_or_register_record()
+    crate::registration::current_or_register_record()
 }
 
 /// Parent side of `pthread_create`: reserves the child's record; the child
@@ -21,7 +21,7 @@ pub(crate) fn current_thread() -> Option<(u32, &'static threads::ThreadRecord)> 
 pub fn on_thread_creating(parent: (u32, &threads::ThreadRecord)) -> Option<u32> {
     windows::sync_point(parent.1);
     recycle::before_create();
-    let child = threads::reserve()?;
+    let child = crate::registration::reserve()?;
     hb::on_create(parent.0, parent.1, child);
     Some(child)
 }
@@ -48,7 +48,7 @@ pub fn on_thread_created(child: u32, handle: u64, detached: bool) {
 
 /// Child side, first thing in the new thread.
 pub fn on_thread_start(child: u32) {
-    threads::adopt(child);
+    crate::registration::adopt(child);
     threads::record_stack_bounds(child);
     give_alt_stack(child);
     refresh_pkru();

@@ -24,8 +24,10 @@ pub(crate) fn new_object_origin(id: u32, rec: &threads::ThreadRecord) -> registr
 /// A tracked object private to the caller; 0 when it must be plain memory
 /// (after noting why).
 pub(crate) fn alloc_tracked(size: usize, zero: bool) -> usize {
-    let (Some((id, rec)), Some(keys)) = (threads::current_or_register_record(), domains::keys())
-    else {
+    let (Some((id, rec)), Some(keys)) = (
+        crate::registration::current_or_register_record(),
+        domains::keys(),
+    ) else {
         return 0;
     };
     report::flush_map_warnings();

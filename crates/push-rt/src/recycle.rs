@@ -92,7 +92,7 @@ pub fn sweep() -> u32 {
         while bits != 0 {
             let bit = bits.trailing_zeros();
             bits &= bits - 1;
-            threads::recycle(word_index as u32 * 64 + bit);
+            crate::registration::recycle(word_index as u32 * 64 + bit);
             recycled += 1;
         }
     }

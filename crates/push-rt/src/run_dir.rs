@@ -326,7 +326,7 @@ pub fn end_of_run(
             if keys == 1 { "" } else { "s" }
         );
     }
-    for (path, reason) in crate::exec_note::read_notes(dir) {
+    for (path, reason) in read_unwatched_notes(dir) {
         let _ = writeln!(
             text,
             "PUSh: not watched: '{path}' {reason}, so it ran unchecked"
@@ -430,6 +430,23 @@ pub fn sarif_file(opts: &crate::options::Options, program: &str) -> String {
         Some(p) => p.clone(),
         None => "push.sarif".to_string(),
     }
+}
+
+/// The programs of the run that could not be watched, as `exec_note`
+/// noted them: (path, reason), each once.
+pub fn read_unwatched_notes(dir: &std::path::Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let prefix = crate::exec_note::NOTES_PREFIX;
+    for text in per_process_texts(dir, |name| name.strip_prefix(prefix)) {
+        for line in text.lines() {
+            if let Some((p, r)) = line.split_once('\t') {
+                if !out.iter().any(|(q, _)| q == p) {
+                    out.push((p.to_string(), r.to_string()));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The contents of a run directory's per-process files, in name order:

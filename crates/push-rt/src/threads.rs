@@ -11,6 +11,10 @@
 //! of threads over its life. Reports name threads `T<n>`, n in creation
 //! order ([`display_name`]), not by record.
 //!
+//! What the rest of the model adds when a record is reserved, adopted or
+//! recycled (its owner ordinal, its clock) is done by `registration`, which
+//! hooks and the fault handler call to register a thread.
+//!
 //! Only the owning thread writes its `held` array; others read it (reports,
 //! holder lookups) with relaxed loads, which may be momentarily stale.
 
@@ -159,10 +163,19 @@ pub fn created() -> u32 {
     NEXT_SERIAL.load(Ordering::Relaxed)
 }
 
+/// A record [`reserve`] handed out.
+#[derive(Clone, Copy, Debug)]
+pub struct Reserved {
+    pub id: u32,
+    /// Taken from the free list (a gone thread's record), not fresh.
+    pub recycled: bool,
+}
+
 /// Reserves a record for a thread about to be created (state stays free until
-/// the thread itself starts): a recycled one if any, else a fresh one.
+/// the thread itself starts): a recycled one if any, else a fresh one. Its
+/// owner ordinal is left to the caller (see `registration`).
 /// Async-signal-safe.
-pub fn reserve() -> Option<u32> {
+pub fn reserve() -> Option<Reserved> {
     TABLE.get()?;
     let (id, recycled) = match pop_free() {
         Some(id) => (id, true),
@@ -180,15 +193,7 @@ pub fn reserve() -> Option<u32> {
         NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
         Ordering::Relaxed,
     );
-    if recycled {
-        // The gone thread owned nothing: its owner ordinal (and domain) can
-        // pass to the new one, so owners stay as many as records.
-        crate::domains::revive_ordinal(r.ordinal.load(Ordering::Relaxed));
-    } else {
-        r.ordinal
-            .store(crate::domains::next_ordinal(), Ordering::Relaxed);
-    }
-    Some(id)
+    Some(Reserved { id, recycled })
 }
 
 fn pop_free() -> Option<u32> {
@@ -243,10 +248,10 @@ pub fn is_gone(id: u32) -> bool {
 /// Gives a gone thread's record back for reuse. The caller made sure no
 /// object is private to it and no object names it as its allocating or
 /// changing thread. Its own clock component is kept, so the next thread of
-/// this record continues it (epochs stay monotonic).
-pub fn recycle(id: u32) {
+/// this record continues it (epochs stay monotonic): `own` is the index of
+/// that component (see `registration`).
+pub fn recycle(id: u32, own: usize) {
     let Some(r) = record(id) else { return };
-    let own = crate::hb::comp(id);
     for (i, c) in r.vc.iter().enumerate() {
         if i != own {
             c.store(0, Ordering::Relaxed);
@@ -307,15 +312,23 @@ pub fn display_number(id: u32) -> Option<u32> {
     Some(record(id).map_or(id, |r| r.serial.load(Ordering::Relaxed)))
 }
 
-/// Makes `id` the calling thread's record. Async-signal-safe.
-pub fn adopt(id: u32) {
-    let Some(r) = record(id) else { return };
+/// The first half of making `id` the calling thread's record: it takes the
+/// thread's tid and pthread and turns live. Then the thread's clock starts
+/// and [`make_current`] finishes (see `registration::adopt`).
+/// Async-signal-safe.
+pub fn claim(id: u32) -> Option<&'static ThreadRecord> {
+    let r = record(id)?;
     r.tid.store(sys::gettid(), Ordering::Relaxed);
     let me = sys::pthread_self();
     r.pthread.store(me, Ordering::Relaxed);
     note_pthread(id, me);
     r.state.store(STATE_LIVE, Ordering::Release);
-    crate::hb::on_adopt(id, r);
+    Some(r)
+}
+
+/// The second half: the calling thread finds record `id` (`r`) as its own
+/// from now on. Async-signal-safe.
+pub fn make_current(id: u32, r: &'static ThreadRecord) {
     let _ = LOCAL.try_with(|l| {
         l.id.set(id + 1);
         l.record.set(Some(r));
@@ -338,34 +351,34 @@ pub fn current_id() -> Option<u32> {
     (v != 0).then(|| v - 1)
 }
 
-/// For hooks: the calling thread's id and record (registering it if needed),
-/// or None when the thread is inside runtime code. One TLS lookup.
+/// What a hook learns of the calling thread from its thread-local, in one
+/// TLS lookup (see `registration::hook_thread`).
+pub enum HookView {
+    /// Inside runtime code, or a thread nobody checks: the hook passes
+    /// straight through.
+    PassThrough,
+    Registered(u32, &'static ThreadRecord),
+    /// Not registered yet.
+    Unregistered,
+}
+
+/// For hooks: the calling thread as its thread-local knows it. One TLS
+/// lookup.
 #[inline]
-pub fn hook_thread() -> Option<(u32, &'static ThreadRecord)> {
+pub fn hook_view() -> HookView {
     let (inside, id, rec) = LOCAL
         .try_with(|l| (l.in_runtime.get(), l.id.get(), l.record.get()))
         .unwrap_or((true, 0, None));
     if inside {
-        return None;
+        return HookView::PassThrough;
     }
     if let (true, Some(rec)) = (id != 0, rec) {
         if rec.unchecked.load(Ordering::Relaxed) {
-            return None;
+            return HookView::PassThrough;
         }
-        return Some((id - 1, rec));
+        return HookView::Registered(id - 1, rec);
     }
-    current_or_register().and_then(|id| Some((id, record(id)?)))
-}
-
-/// The calling thread's id, registering it first if needed.
-/// Async-signal-safe (stack bounds are filled in later from normal context).
-pub fn current_or_register() -> Option<u32> {
-    if let Some(id) = current_id() {
-        return Some(id);
-    }
-    let id = reserve()?;
-    adopt(id);
-    Some(id)
+    HookView::Unregistered
 }
 
 pub fn current() -> Option<(u32, &'static ThreadRecord)> {
@@ -373,16 +386,17 @@ pub fn current() -> Option<(u32, &'static ThreadRecord)> {
     Some((id, record(id)?))
 }
 
-/// Like [`hook_thread`] but also inside runtime code.
+/// The calling thread's id and record as its thread-local caches them (also
+/// inside runtime code); None until registered.
 #[inline]
-pub fn current_or_register_record() -> Option<(u32, &'static ThreadRecord)> {
+pub fn current_cached() -> Option<(u32, &'static ThreadRecord)> {
     let (id, rec) = LOCAL
         .try_with(|l| (l.id.get(), l.record.get()))
         .unwrap_or((0, None));
     if let (true, Some(rec)) = (id != 0, rec) {
         return Some((id - 1, rec));
     }
-    current_or_register().and_then(|id| Some((id, record(id)?)))
+    None
 }
 
 /// Enters runtime code on this thread; `None` if already inside (re-entry),

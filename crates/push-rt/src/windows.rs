@@ -9,16 +9,9 @@
 //! duration of its lock call (the library and the kernel's futex must reach
 //! the word), and a one-instruction window to let a reported access through.
 //!
-//! Model: every object has a window word (`state`): read-write and
-//! read-only window counts (bits 0-15, 16-31), an incarnation bumped when
-//! the object is freed (32-47), and a version bumped by every change
-//! (48-63) (a window of a freed object
-//! must not close its slot's next object). The page protection is a
-//! function of the word and the object's key ([`prot_of`]). Whoever changes
-//! the word re-applies the protection until it has applied it for the
-//! latest version ([`reprotect`]): no lock, and the last `mprotect` always
-//! matches the last state, so concurrent openers and closers cannot leave a
-//! page closed under an open window or open with none.
+//! Every object's window word, and the page protection it and the key call
+//! for, are `window_words`'s (key changes in `registry` use them too); the
+//! functions on them are re-exported here.
 //!
 //! Each thread keeps the windows it opened in its record: `windows`
 //! (closed at its next synchronization), `sync_grants` (lock calls) and
@@ -33,49 +26,19 @@ mod thread_lists;
 
 use crate::backend;
 use crate::registry::{self, Object};
-use crate::sys::FixedArray;
 use crate::threads::ThreadRecord;
-use core::cell::Cell;
-use core::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use crate::window_words::{
+    word, COUNT_MASK, INCARNATION_MASK, INCARNATION_SHIFT, RW_UNIT, R_UNIT, VERSION_UNIT,
+};
+use core::sync::atomic::Ordering;
 use thread_lists::{regular, steps, sync_grants};
 
-const RW_UNIT: u64 = 1;
-const R_UNIT: u64 = 1 << 16;
-const COUNT_MASK: u64 = 0xffff;
-/// The version sits in the top bits, so that its wrap-around falls off the
-/// word instead of carrying into the incarnation.
-const VERSION_UNIT: u64 = 1 << 48;
-const INCARNATION_SHIFT: u32 = 32;
-const INCARNATION_MASK: u64 = 0x7fff;
-/// Bit 47: someone is applying the word's protection. Held around the read
-/// of the word and its `mprotect`, so that a protection computed from an
-/// older state is never applied after a newer one: a thread that has opened
-/// a lock word for a `futex` call must not see it closed again meanwhile
-/// (the kernel would fail the call with EFAULT, and glibc aborts).
-const APPLYING: u64 = 1 << 47;
-/// Spins before a re-protection goes ahead without [`APPLYING`]: only a
-/// signal handler that interrupted its own thread's re-protection of the
-/// same object waits that long, and it must not wait forever.
-const APPLYING_SPINS: u32 = 1 << 20;
-
 pub use crate::limits::{MAX_STEPS, MAX_SYNC_GRANTS, MAX_WINDOWS};
-
-static STATE: OnceLock<FixedArray<AtomicU64>> = OnceLock::new();
+pub use crate::window_words::{forget, prot_for, prot_of, reprotect, reprotect_at, touch};
 
 /// Reserves the window words (one per possible object id). Lazily backed.
 pub fn init() -> bool {
-    if STATE.get().is_some() {
-        return true;
-    }
-    match FixedArray::<AtomicU64>::new(registry::MAX_IDS) {
-        Some(a) => STATE.set(a).is_ok(),
-        None => false,
-    }
-}
-
-fn word(id: u32) -> Option<&'static AtomicU64> {
-    STATE.get()?.get(id as usize)
+    crate::window_words::init(registry::MAX_IDS)
 }
 
 /// How a window lets the thread at the object.
@@ -91,98 +54,6 @@ impl Access {
             Access::Read => R_UNIT,
             Access::ReadWrite => RW_UNIT,
         }
-    }
-}
-
-/// The protection of a page with `key` and window word `w`.
-pub fn prot_of(w: u64, key: u32) -> i32 {
-    let readonly = crate::domains::keys().map_or(u32::MAX, |k| k.readonly);
-    let base = backend::base_prot(key, readonly);
-    if w & COUNT_MASK != 0 {
-        libc::PROT_READ | libc::PROT_WRITE
-    } else if (w >> 16) & COUNT_MASK != 0 {
-        base | libc::PROT_READ
-    } else {
-        base
-    }
-}
-
-/// The protection object `id` with `key` should have now.
-pub fn prot_for(id: u32, key: u32) -> i32 {
-    prot_of(word(id).map_or(0, |w| w.load(Ordering::Acquire)), key)
-}
-
-/// Applies the protection the object's window word and key call for, again
-/// until no change came in between. Async-signal-safe.
-pub fn reprotect(id: u32, o: &Object) -> Result<(), i32> {
-    let Some(w) = word(id) else {
-        return Err(libc::EINVAL);
-    };
-    let (start, span) = (o.page_start(), o.span());
-    if start == 0 || span == 0 {
-        return Err(libc::EINVAL);
-    }
-    loop {
-        // A signal handler that interrupted this thread's own re-protection
-        // of this object would wait for the APPLYING bit it holds itself.
-        let interrupted_own = APPLYING_HERE.try_with(Cell::get) == Ok(id + 1);
-        let held = !interrupted_own && take_applying(w);
-        if held {
-            let _ = APPLYING_HERE.try_with(|a| a.set(id + 1));
-        }
-        let s = w.load(Ordering::Acquire) & !APPLYING;
-        let key = o.key();
-        let r = backend::protect(start, span, key, prot_of(s, key));
-        if held {
-            let _ = APPLYING_HERE.try_with(|a| a.set(0));
-            w.fetch_and(!APPLYING, Ordering::AcqRel);
-        }
-        r?;
-        if w.load(Ordering::Acquire) & !APPLYING == s && o.key() == key {
-            return Ok(());
-        }
-    }
-}
-
-thread_local! {
-    /// The object (id + 1) whose APPLYING bit this thread holds, 0 none.
-    static APPLYING_HERE: Cell<u32> = const { Cell::new(0) };
-}
-
-/// Takes [`APPLYING`]; false if it gave up after [`APPLYING_SPINS`].
-fn take_applying(w: &AtomicU64) -> bool {
-    for _ in 0..APPLYING_SPINS {
-        let cur = w.load(Ordering::Relaxed);
-        if cur & APPLYING == 0
-            && w.compare_exchange_weak(cur, cur | APPLYING, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-        {
-            return true;
-        }
-        core::hint::spin_loop();
-    }
-    false
-}
-
-/// [`reprotect`], plus the page of `addr` when it lies outside the object's
-/// current span (a large object shrunk in place keeps its old tail pages in
-/// the lookup): a covered fault there must not fault again forever.
-pub fn reprotect_at(id: u32, o: &Object, addr: usize) -> Result<(), i32> {
-    reprotect(id, o)?;
-    let (start, span) = (o.page_start(), o.span());
-    let page = addr & !(crate::sys::PAGE - 1);
-    if page < start || page >= start + span {
-        let w = word(id).map_or(0, |w| w.load(Ordering::Acquire));
-        backend::protect(page, crate::sys::PAGE, o.key(), prot_of(w, o.key()))?;
-    }
-    Ok(())
-}
-
-/// Bumps the version of `id`'s window word (a key change): concurrent
-/// re-protections notice and apply again.
-pub fn touch(id: u32) {
-    if let Some(w) = word(id) {
-        w.fetch_add(VERSION_UNIT, Ordering::AcqRel);
     }
 }
 
@@ -401,26 +272,6 @@ pub fn close_everything(t: &ThreadRecord) {
     }
 }
 
-/// The object is being freed: its windows are void (the thread lists'
-/// entries no longer match its incarnation) and its pages close.
-pub fn forget(id: u32, o: &Object) {
-    let Some(w) = word(id) else { return };
-    let mut cur = w.load(Ordering::Acquire);
-    loop {
-        let inc = ((cur >> INCARNATION_SHIFT) + 1) & INCARNATION_MASK;
-        let new = (inc << INCARNATION_SHIFT)
-            | (cur & APPLYING)
-            | (cur & !(VERSION_UNIT - 1)).wrapping_add(VERSION_UNIT);
-        match w.compare_exchange_weak(cur, new, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => break,
-            Err(v) => cur = v,
-        }
-    }
-    if cur & (COUNT_MASK | (COUNT_MASK << 16)) != 0 {
-        let _ = reprotect(id, o);
-    }
-}
-
 /// A forked child: only the forking thread survives, so the windows the
 /// parent's other threads held would keep their pages open for good. Every
 /// window becomes void (the forking thread's too: it faults again) and
@@ -439,29 +290,6 @@ pub fn after_fork_child() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn protection_follows_the_counts() {
-        // No keys allocated in a unit test: key 0 is read-write, others closed.
-        assert_eq!(prot_of(0, 0), libc::PROT_READ | libc::PROT_WRITE);
-        assert_eq!(prot_of(0, 5), libc::PROT_NONE);
-        assert_eq!(prot_of(R_UNIT, 5), libc::PROT_READ);
-        assert_eq!(
-            prot_of(RW_UNIT + R_UNIT, 5),
-            libc::PROT_READ | libc::PROT_WRITE
-        );
-        assert_eq!(prot_of(VERSION_UNIT * 7, 5), libc::PROT_NONE);
-    }
-
-    #[test]
-    fn the_version_wraps_without_touching_the_incarnation() {
-        let w = AtomicU64::new((7 << INCARNATION_SHIFT) | (0xffff * VERSION_UNIT));
-        w.fetch_add(RW_UNIT.wrapping_add(VERSION_UNIT), Ordering::AcqRel);
-        let v = w.load(Ordering::Relaxed);
-        assert_eq!((v >> INCARNATION_SHIFT) & INCARNATION_MASK, 7);
-        assert_eq!(v & COUNT_MASK, 1);
-        assert_eq!(prot_of(v, 5), libc::PROT_READ | libc::PROT_WRITE);
-    }
 
     #[test]
     fn entries_round_trip() {

@@ -120,7 +120,11 @@ pub fn init(seed: u64, backend: crate::backend::Backend) -> Result<&'static Keys
         domains,
         ndomains: n - 4,
     };
-    Ok(KEYS.get_or_init(|| keys))
+    let keys = KEYS.get_or_init(|| keys);
+    // The page protection of the `mprotect` backend needs it below this
+    // module (see `window_words`).
+    crate::backend::note_readonly_key(keys.readonly);
+    Ok(keys)
 }
 
 pub fn keys() -> Option<&'static Keys> {
@@ -256,7 +260,7 @@ mod tests {
     }
 
     fn fresh_thread() -> (u32, &'static ThreadRecord) {
-        let id = threads::reserve().expect("a free record");
+        let id = threads::reserve().expect("a free record").id;
         let t = threads::record(id).expect("its record");
         t.ordinal.store(next_ordinal(), Ordering::Relaxed);
         (id, t)

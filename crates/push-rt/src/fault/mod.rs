@@ -291,7 +291,7 @@ fn handle_pku_fault(f: &mut SignalFrame<'_>) -> bool {
 /// new), counting the fault; None for a fault PUSh does not own.
 fn tracked_fault(addr: usize) -> Option<(u32, &'static Object, u32, &'static ThreadRecord)> {
     let (obj_id, obj) = registry::lookup(addr)?;
-    let id = threads::current_or_register()?;
+    let id = crate::registration::current_or_register()?;
     let rec = threads::record(id)?;
     FAULTS.fetch_add(1, Ordering::Relaxed);
     Some((obj_id, obj, id, rec))

@@ -394,7 +394,7 @@ pub fn free(id: u32) -> bool {
     let class = class_of_state(o.state());
     let span = o.span();
     if crate::backend::is_mprotect() {
-        crate::windows::forget(id, o);
+        crate::window_words::forget(id, o);
     }
     o.update(|s| s & !bits::LIVE & !(0xff << bits::API_SHIFT));
     o.policy.store(0, Ordering::Release);

@@ -78,7 +78,7 @@ fn neighbour_key(t: &Tables, o: &Object, first: usize, last: usize, after: bool)
 
 /// Under `mprotect`: the protection of pages with `key` and no window.
 pub(super) fn base_prot(key: u32) -> i32 {
-    crate::windows::prot_of(0, key)
+    crate::window_words::prot_of(0, key)
 }
 
 /// Puts `pages` arena pages from `first` (the pages of `o`) under `key`.
@@ -107,11 +107,11 @@ pub(super) fn rekey_pages(
         // state it sees); a slot or run not handed out yet has no window.
         o.set_key_bits(key);
         let id = first as u32;
-        crate::windows::touch(id);
+        crate::window_words::touch(id);
         if o.is_live() {
-            crate::windows::reprotect(id, o)
+            crate::window_words::reprotect(id, o)
         } else {
-            let prot = crate::windows::prot_for(id, key);
+            let prot = crate::window_words::prot_for(id, key);
             // The object's own pages in the arena.
             crate::backend::protect(t.arena + first * PAGE, pages * PAGE, key, prot)
         }
@@ -122,8 +122,8 @@ pub(super) fn rekey_pages(
         }
         if !crate::backend::is_mpk() {
             o.set_key_bits(old);
-            crate::windows::touch(first as u32);
-            let _ = crate::windows::reprotect(first as u32, o);
+            crate::window_words::touch(first as u32);
+            let _ = crate::window_words::reprotect(first as u32, o);
         }
         return Err(e);
     }
@@ -163,8 +163,8 @@ pub fn set_key(o: &Object, key: u32) -> Result<(), i32> {
             o.set_key_bits(key);
         } else {
             o.set_key_bits(key);
-            crate::windows::touch(id as u32);
-            crate::windows::reprotect(id as u32, o)?;
+            crate::window_words::touch(id as u32);
+            crate::window_words::reprotect(id as u32, o)?;
         }
         return Ok(());
     }

@@ -300,6 +300,19 @@ impl Object {
     }
 }
 
+/// The page protection of `window_words` sees an object through this.
+impl crate::window_words::ObjectPages for Object {
+    fn page_start(&self) -> usize {
+        Object::page_start(self)
+    }
+    fn span(&self) -> usize {
+        Object::span(self)
+    }
+    fn key(&self) -> u32 {
+        Object::key(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

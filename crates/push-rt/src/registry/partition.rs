@@ -193,12 +193,12 @@ fn partition_global(
 /// not reach. Void the whole's windows and give every part the protection
 /// its own (empty) window state calls for.
 fn close_windows(id: u32, o: &Object, parts: impl Iterator<Item = u32>) {
-    crate::windows::forget(id, o);
-    let _ = crate::windows::reprotect(id, o);
+    crate::window_words::forget(id, o);
+    let _ = crate::window_words::reprotect(id, o);
     for p in parts {
         if let Some(part) = super::object(p) {
-            crate::windows::touch(p);
-            let _ = crate::windows::reprotect(p, part);
+            crate::window_words::touch(p);
+            let _ = crate::window_words::reprotect(p, part);
         }
     }
 }
@@ -236,7 +236,7 @@ pub(super) fn join_for_free(t: &Tables, st: &mut AllocState, id: u32, o: &Object
         st.part_of.remove(&(head as u32));
         if let Some(part) = t.objects.get(head) {
             if crate::backend::is_mprotect() {
-                crate::windows::forget(head as u32, part);
+                crate::window_words::forget(head as u32, part);
             }
             part.update(|s| s & !bits::LIVE & !(0xff << bits::API_SHIFT));
             part.policy.store(0, Ordering::Release);

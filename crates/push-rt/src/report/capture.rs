@@ -272,7 +272,7 @@ pub fn annotation_error(
     if !seen.first_time() {
         return errno;
     }
-    let (id, tid) = threads::current_or_register_record()
+    let (id, tid) = crate::registration::current_or_register_record()
         .map(|(id, r)| (id, r.tid.load(Ordering::Relaxed)))
         .unwrap_or((0, sys::gettid()));
     let mut r = RawReport {
