@@ -225,6 +225,15 @@ fn clean_atomic_read_modify_writes() {
 }
 
 #[test]
+fn clean_system_calls_on_memory_other_threads_allocated_or_wrote() {
+    check_auto_clean(
+        "auto_clean_syscalls",
+        "started\nfailed=0 ready=1 got=20 in=hello over a socket wrote=1 cwd=1 stat=1\n",
+        auto_seed_count(),
+    );
+}
+
+#[test]
 fn clean_mutex() {
     clean("auto_clean_mutex", "started\nresult=4000,999\n");
 }

@@ -57,7 +57,12 @@ fn with_buffers<R>(ranges: &[(usize, usize)], write: bool, call: impl FnOnce() -
 }
 
 /// [`with_buffer`] for an iovec array and every buffer it names.
-fn with_iov<R>(iov: *const libc::iovec, n: c_int, write: bool, call: impl FnOnce() -> R) -> R {
+pub(crate) fn with_iov<R>(
+    iov: *const libc::iovec,
+    n: c_int,
+    write: bool,
+    call: impl FnOnce() -> R,
+) -> R {
     if !rt::auto::on() || iov.is_null() || n <= 0 {
         return call();
     }

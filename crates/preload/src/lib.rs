@@ -36,6 +36,7 @@
 
 mod auto_alloc;
 mod auto_io;
+mod auto_net;
 mod auto_paths;
 mod c11_threads;
 mod c_api;
