@@ -18,9 +18,32 @@ use core::cell::Cell;
 use libc::{c_int, sigset_t};
 use push_rt as rt;
 
+/// The fault signals in `set` as wish bits (SIGSEGV 1, SIGTRAP 2).
+pub(crate) fn fault_signals_in(set: &sigset_t) -> u8 {
+    let has = |s| rt::sys::frame::sigset_has(set, s);
+    u8::from(has(libc::SIGSEGV)) | (u8::from(has(libc::SIGTRAP)) << 1)
+}
+
+/// Takes SIGSEGV and SIGTRAP out of `set`.
+pub(crate) fn without_fault_signals(set: &mut sigset_t) {
+    rt::sys::frame::sigset_del(set, libc::SIGSEGV);
+    rt::sys::frame::sigset_del(set, libc::SIGTRAP);
+}
+
+/// Puts the fault signals of `wish` (see [`fault_signals_in`]) into a set
+/// read back from the kernel, as the program asked for them.
+pub(crate) fn with_wished_fault_signals(set: &mut sigset_t, wish: u8) {
+    if wish & 1 != 0 {
+        rt::sys::frame::sigset_add(set, libc::SIGSEGV);
+    }
+    if wish & 2 != 0 {
+        rt::sys::frame::sigset_add(set, libc::SIGTRAP);
+    }
+}
+
 thread_local! {
-    /// Whether the program asked this thread to block SIGSEGV / SIGTRAP.
-    static WISHED: Cell<(bool, bool)> = const { Cell::new((false, false)) };
+    /// The fault signals the program asked this thread to block.
+    static WISHED: Cell<u8> = const { Cell::new(0) };
 }
 
 type MaskFn = unsafe extern "C" fn(c_int, *const sigset_t, *mut sigset_t) -> c_int;
@@ -35,7 +58,7 @@ unsafe fn masked(how: c_int, set: *const sigset_t, old: *mut sigset_t, call: Mas
         // SAFETY: unchanged arguments.
         return unsafe { call(how, set, old) };
     }
-    let before = WISHED.try_with(|w| w.get()).unwrap_or((false, false));
+    let before = WISHED.try_with(Cell::get).unwrap_or(0);
     let mut mine: sigset_t = if set.is_null() {
         rt::sys::frame::zeroed()
     } else {
@@ -45,16 +68,14 @@ unsafe fn masked(how: c_int, set: *const sigset_t, old: *mut sigset_t, call: Mas
     let set_arg = if set.is_null() {
         set
     } else {
-        let has = |s: c_int| rt::sys::frame::sigset_has(&mine, s);
-        let (segv, trap) = (has(libc::SIGSEGV), has(libc::SIGTRAP));
+        let named = fault_signals_in(&mine);
         let after = match how {
-            libc::SIG_BLOCK => (before.0 || segv, before.1 || trap),
-            libc::SIG_UNBLOCK => (before.0 && !segv, before.1 && !trap),
-            libc::SIG_SETMASK => (segv, trap),
+            libc::SIG_BLOCK => before | named,
+            libc::SIG_UNBLOCK => before & !named,
+            libc::SIG_SETMASK => named,
             _ => before,
         };
-        rt::sys::frame::sigset_del(&mut mine, libc::SIGSEGV);
-        rt::sys::frame::sigset_del(&mut mine, libc::SIGTRAP);
+        without_fault_signals(&mut mine);
         let _ = WISHED.try_with(|w| w.set(after));
         &mine as *const sigset_t
     };
@@ -64,13 +85,7 @@ unsafe fn masked(how: c_int, set: *const sigset_t, old: *mut sigset_t, call: Mas
         let _ = WISHED.try_with(|w| w.set(before));
     } else if !old.is_null() {
         // SAFETY: the caller's old set, just written by the real call.
-        let o = unsafe { &mut *old };
-        if before.0 {
-            rt::sys::frame::sigset_add(o, libc::SIGSEGV);
-        }
-        if before.1 {
-            rt::sys::frame::sigset_add(o, libc::SIGTRAP);
-        }
+        with_wished_fault_signals(unsafe { &mut *old }, before);
     }
     r
 }

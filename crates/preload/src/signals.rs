@@ -15,29 +15,17 @@ use push_rt::real::get as real;
 static WISHED: [AtomicU8; 65] = [const { AtomicU8::new(0) }; 65];
 
 /// The program's action for `sig` with SIGSEGV and SIGTRAP out of its
-/// mask (their presence noted for [`restore_wish`]).
+/// mask (their presence noted for the action read back).
 fn without_fault_signals(sig: c_int, act: &libc::sigaction) -> libc::sigaction {
     let mut mine = *act;
-    let has = |s| rt::sys::frame::sigset_has(&act.sa_mask, s);
-    let wish = u8::from(has(libc::SIGSEGV)) | (u8::from(has(libc::SIGTRAP)) << 1);
-    rt::sys::frame::sigset_del(&mut mine.sa_mask, libc::SIGSEGV);
-    rt::sys::frame::sigset_del(&mut mine.sa_mask, libc::SIGTRAP);
     if let Some(w) = WISHED.get(sig as usize) {
-        w.store(wish, Ordering::Relaxed);
+        w.store(
+            crate::mask::fault_signals_in(&act.sa_mask),
+            Ordering::Relaxed,
+        );
     }
+    crate::mask::without_fault_signals(&mut mine.sa_mask);
     mine
-}
-
-/// Puts back into an action read from the kernel the fault signals the
-/// program had in its mask.
-fn restore_wish(sig: c_int, old: &mut libc::sigaction, wish: u8) {
-    let _ = sig;
-    if wish & 1 != 0 {
-        rt::sys::frame::sigset_add(&mut old.sa_mask, libc::SIGSEGV);
-    }
-    if wish & 2 != 0 {
-        rt::sys::frame::sigset_add(&mut old.sa_mask, libc::SIGTRAP);
-    }
 }
 
 #[no_mangle]
@@ -66,7 +54,7 @@ pub unsafe extern "C" fn sigaction(
         WISHED[sig as usize].store(before, Ordering::Relaxed);
     } else if !old.is_null() {
         // SAFETY: the caller's old action, just written by the real call.
-        restore_wish(sig, unsafe { &mut *old }, before);
+        crate::mask::with_wished_fault_signals(unsafe { &mut (*old).sa_mask }, before);
     }
     r
 }

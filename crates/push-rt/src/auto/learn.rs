@@ -49,6 +49,7 @@ pub fn on_refused_access(
         capture::observed_race(
             (id, rec),
             site,
+            &here,
             (obj_id, obj),
             PreviousAccess {
                 thread: other.thread,

@@ -52,12 +52,7 @@ pub(super) fn handle_access_fault(addr: usize, f: &mut SignalFrame<'_>) -> bool 
             step_through_window(f, rec, obj_id, obj, access);
             return true;
         }
-        let widest = if write || access_allowed(keys, id, rec, obj, true) {
-            windows::Access::ReadWrite
-        } else {
-            windows::Access::Read
-        };
-        if !windows::open(rec, obj_id, obj, widest) {
+        if !open_widest(keys, (id, rec), (obj_id, obj), write) {
             step_through_window(f, rec, obj_id, obj, access);
         }
         return true;
@@ -65,22 +60,32 @@ pub(super) fn handle_access_fault(addr: usize, f: &mut SignalFrame<'_>) -> bool 
     if crate::auto::is_watched(obj) {
         // The annotation-free mode (see `handle_pku_fault`).
         crate::auto::on_refused_access(keys, (id, rec), (obj_id, obj), fault_site(addr, write, f));
-        if access_allowed(keys, id, rec, obj, write) {
-            let widest = if write || access_allowed(keys, id, rec, obj, true) {
-                windows::Access::ReadWrite
-            } else {
-                windows::Access::Read
-            };
-            if windows::open(rec, obj_id, obj, widest) {
-                return true;
-            }
+        if !(access_allowed(keys, id, rec, obj, write)
+            && open_widest(keys, (id, rec), (obj_id, obj), write))
+        {
+            step_through_window(f, rec, obj_id, obj, access);
         }
-        step_through_window(f, rec, obj_id, obj, access);
         return true;
     }
     capture::data_race((id, rec), fault_site(addr, write, f), (obj_id, obj));
     step_through_window(f, rec, obj_id, obj, access);
     true
+}
+
+/// Opens a window for an allowed access, read-write if the thread may also
+/// write; false when its list has no room.
+fn open_widest(
+    keys: &crate::domains::Keys,
+    (id, rec): (u32, &ThreadRecord),
+    (obj_id, obj): (u32, &Object),
+    write: bool,
+) -> bool {
+    let widest = if write || access_allowed(keys, id, rec, obj, true) {
+        windows::Access::ReadWrite
+    } else {
+        windows::Access::Read
+    };
+    windows::open(rec, obj_id, obj, widest)
 }
 
 /// Lets one instruction through a window the trap handler closes.

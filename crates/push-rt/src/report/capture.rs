@@ -138,11 +138,13 @@ pub struct PreviousAccess {
 
 /// The annotation-free mode's race: this access and an earlier observed one
 /// of another thread to the same address, at least one a write, not
-/// ordered by happens-before (from the fault handler).
+/// ordered by happens-before (from the fault handler, which walked this
+/// access's stack already).
 #[cold]
 pub fn observed_race(
     (id, rec): (u32, &ThreadRecord),
     site: FaultSite,
+    stack: &stack::Stack,
     (obj_id, obj): (u32, &Object),
     previous: PreviousAccess,
 ) {
@@ -166,7 +168,7 @@ pub fn observed_race(
         previous_addr: previous.addr,
         ..RawReport::default()
     };
-    stack::walk(site.pc, site.frame_pointer, &mut r.stack);
+    r.stack = *stack;
     fill_object(&mut r, obj_id, obj);
     queue_from_handler(&r);
 }
