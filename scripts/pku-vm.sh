@@ -256,12 +256,14 @@ mount -t 9p -o "$o,ro,cache=loose" hostroot /lower || fail "cannot mount the hos
 mount -t tmpfs -o mode=755 rw /rw && mkdir -p /rw/upper /rw/work &&
     mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work root $r ||
     fail "cannot mount the overlay root"
-mount -t 9p -o "$o,cache=mmap" repo "$r$repo" || fail "cannot mount $repo over 9p"
 mount -t proc proc $r/proc && mount -t sysfs sys $r/sys && mount -t devtmpfs dev $r/dev &&
     mkdir -p $r/dev/pts $r/dev/shm && mount -t devpts -o newinstance,ptmxmode=0666 pts $r/dev/pts &&
     mount -t tmpfs -o mode=1777 shm $r/dev/shm && mount -t tmpfs -o mode=1777 tmp $r/tmp &&
     mount -t tmpfs -o mode=755 run $r/run && mkdir -p $r/run/pku-vm &&
     cp /pku-vm/job.sh $r/run/pku-vm/job.sh || fail "cannot set up the chroot"
+# Last, so that a repository under /tmp (or /run) is not hidden by its tmpfs.
+mkdir -p "$r$repo" && mount -t 9p -o "$o,cache=mmap" repo "$r$repo" ||
+    fail "cannot mount $repo over 9p"
 chroot $r /bin/sh /run/pku-vm/job.sh
 finish $?
 EOF
