@@ -183,3 +183,25 @@ fn access_after_unlocking_a_lock_inside_the_object_is_a_race() {
         "started\nresult=1000,1\n",
     );
 }
+
+#[test]
+fn lock_tables_made_read_only_stay_clean_under_contention() {
+    // The small table's words have an alias (packed object), the large
+    // one's do not: both paths, with futex sleeps on every kind of word.
+    check_clean("lock_table_readonly", "started\nresult=24000,120\n");
+}
+
+#[test]
+fn a_write_to_a_read_only_lock_table_is_still_reported() {
+    check_racy(
+        "lock_table_write_race",
+        "write",
+        Access::Write,
+        "started\nresult=1000\n",
+    );
+}
+
+#[test]
+fn a_fork_child_has_lock_words_of_its_own() {
+    check_clean("lock_alias_fork", "started\nresult=child-ok,free\n");
+}

@@ -2,7 +2,7 @@
 //! variables and `call_once`.
 
 use crate::hook_shape::{
-    access_hook, acquire_hook, destroy_hook, release_hook, try_acquire_hook, C11_CODES,
+    access_hook, acquire_hook, destroy_hook, release_hook, try_acquire_hook, word, C11_CODES,
     THRD_SUCCESS,
 };
 use crate::passthrough;
@@ -89,7 +89,7 @@ pub unsafe extern "C" fn thrd_create(
 
 #[no_mangle]
 pub unsafe extern "C" fn thrd_detach(t: C11Thread) -> c_int {
-    // SAFETY: unchanged argument.
+    // SAFETY: the caller's barrier, by its `word` (the same bytes).
     let r = unsafe { real::thrd_detach()(t) };
     if r == THRD_SUCCESS && !passthrough() {
         // Its record can be recycled once it has finished.
@@ -100,7 +100,8 @@ pub unsafe extern "C" fn thrd_detach(t: C11Thread) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn thrd_join(t: C11Thread, res: *mut c_int) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     join_hook(
         t,
         |r| r == THRD_SUCCESS,
@@ -123,27 +124,30 @@ type Cnd = *mut C11Cond;
 
 #[no_mangle]
 pub unsafe extern "C" fn mtx_init(m: Mtx, kind: c_int) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    access_hook(&[m as usize], || unsafe { real::mtx_init()(m, kind) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    access_hook(&[m as usize], || unsafe { real::mtx_init()(word(m), kind) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn mtx_lock(m: Mtx) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     acquire_hook(
         m as usize,
         LockKind::Exclusive,
         C11_CODES,
-        || unsafe { real::mtx_trylock()(m) },
-        || unsafe { real::mtx_lock()(m) },
+        || unsafe { real::mtx_trylock()(word(m)) },
+        || unsafe { real::mtx_lock()(word(m)) },
     )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn mtx_trylock(m: Mtx) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     try_acquire_hook(m as usize, LockKind::Exclusive, C11_CODES, || unsafe {
-        real::mtx_trylock()(m)
+        real::mtx_trylock()(word(m))
     })
 }
 
@@ -151,68 +155,79 @@ pub unsafe extern "C" fn mtx_trylock(m: Mtx) -> c_int {
 /// at only when the mutex is busy, so it is tried first.
 #[no_mangle]
 pub unsafe extern "C" fn mtx_timedlock(m: Mtx, t: *const timespec) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     acquire_hook(
         m as usize,
         LockKind::Exclusive,
         C11_CODES,
-        || unsafe { real::mtx_trylock()(m) },
-        || unsafe { real::mtx_timedlock()(m, t) },
+        || unsafe { real::mtx_trylock()(word(m)) },
+        || unsafe { real::mtx_timedlock()(word(m), t) },
     )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn mtx_unlock(m: Mtx) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     release_hook(m as usize, LockKind::Exclusive, || unsafe {
-        real::mtx_unlock()(m)
+        real::mtx_unlock()(word(m))
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn mtx_destroy(m: Mtx) {
     destroy_hook(m as usize, || {
-        // SAFETY: the caller's arguments go unchanged to the real function.
-        unsafe { real::mtx_destroy()(m) };
+        // SAFETY: the caller's arguments go to the real function (the
+        // synchronization object by its `word`: the same bytes).
+        unsafe { real::mtx_destroy()(word(m)) };
         0
     });
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn cnd_init(c: Cnd) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    access_hook(&[c as usize], || unsafe { real::cnd_init()(c) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    access_hook(&[c as usize], || unsafe { real::cnd_init()(word(c)) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn cnd_wait(c: Cnd, m: Mtx) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    cond_wait_hook(c, m, || unsafe { real::cnd_wait()(c, m) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    cond_wait_hook(c, m, || unsafe { real::cnd_wait()(word(c), word(m)) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn cnd_timedwait(c: Cnd, m: Mtx, t: *const timespec) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    cond_wait_hook(c, m, || unsafe { real::cnd_timedwait()(c, m, t) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    cond_wait_hook(c, m, || unsafe {
+        real::cnd_timedwait()(word(c), word(m), t)
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn cnd_signal(c: Cnd) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    access_hook(&[c as usize], || unsafe { real::cnd_signal()(c) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    access_hook(&[c as usize], || unsafe { real::cnd_signal()(word(c)) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn cnd_broadcast(c: Cnd) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    access_hook(&[c as usize], || unsafe { real::cnd_broadcast()(c) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    access_hook(&[c as usize], || unsafe { real::cnd_broadcast()(word(c)) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn cnd_destroy(c: Cnd) {
     access_hook(&[c as usize], || {
-        // SAFETY: the caller's arguments go unchanged to the real function.
-        unsafe { real::cnd_destroy()(c) };
+        // SAFETY: the caller's arguments go to the real function (the
+        // synchronization object by its `word`: the same bytes).
+        unsafe { real::cnd_destroy()(word(c)) };
         0
     });
 }
@@ -220,9 +235,9 @@ pub unsafe extern "C" fn cnd_destroy(c: Cnd) {
 #[no_mangle]
 pub unsafe extern "C" fn call_once(flag: *mut C11Once, routine: extern "C" fn()) {
     let real_once = real::call_once();
-    // SAFETY: as in pthread_once: the flag goes unchanged to the real
-    // function, and the init routine runs exactly once either way.
+    // SAFETY: as in pthread_once: the flag goes to the real function by
+    // its `word`, and the init routine runs exactly once either way.
     once_hook(flag as usize, routine, |init| unsafe {
-        real_once(flag, init)
+        real_once(word(flag), init)
     })
 }

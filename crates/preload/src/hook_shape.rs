@@ -46,6 +46,17 @@ pub(crate) const C11_CODES: LockCodes = LockCodes {
     held_anyway: THRD_SUCCESS,
 };
 
+/// The address of the synchronization object at `p` that the C library is
+/// given: its alias when it lies in a packed tracked object (the same
+/// bytes, always writable: the call needs no grant), else `p`. Every call
+/// on one object must use it (futex waiters and wakers must agree), so
+/// every hook translates, whether or not the runtime checks the thread;
+/// the runtime's own bookkeeping keeps the program's address.
+#[inline(always)]
+pub(crate) fn word<T>(p: *mut T) -> *mut T {
+    rt::sync_word(p as usize) as *mut T
+}
+
 /// Shape of every blocking lock-acquiring hook: `try_call` is the lock's
 /// non-blocking form, `call` the blocking one. A lock inside a tracked object
 /// is first tried in a narrow window (see `rt::lock_window_begin`); only if
@@ -159,7 +170,7 @@ pub(crate) fn access_hook(addrs: &[usize], call: impl FnOnce() -> c_int) -> c_in
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    let granted = rt::grant_for_sync(t, addrs);
+    let granted = rt::grant_for_words(t, addrs);
     let r = call();
     rt::end_sync_grant(t, granted);
     r

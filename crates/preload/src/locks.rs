@@ -3,7 +3,7 @@
 
 use crate::hook_shape::{
     access_hook, acquire_hook, acquire_untried_hook, destroy_hook, release_hook, try_acquire_hook,
-    MUTEX_CODES, PTHREAD_CODES,
+    word, MUTEX_CODES, PTHREAD_CODES,
 };
 use libc::{c_int, timespec};
 use push_rt::real::get as real;
@@ -15,33 +15,36 @@ type S = *mut libc::pthread_spinlock_t;
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_lock(m: M) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     acquire_hook(
         m as usize,
         LockKind::Exclusive,
         MUTEX_CODES,
-        || unsafe { real::pthread_mutex_trylock()(m) },
-        || unsafe { real::pthread_mutex_lock()(m) },
+        || unsafe { real::pthread_mutex_trylock()(word(m)) },
+        || unsafe { real::pthread_mutex_lock()(word(m)) },
     )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_trylock(m: M) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     try_acquire_hook(m as usize, LockKind::Exclusive, MUTEX_CODES, || unsafe {
-        real::pthread_mutex_trylock()(m)
+        real::pthread_mutex_trylock()(word(m))
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_timedlock(m: M, t: *const timespec) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     acquire_hook(
         m as usize,
         LockKind::Exclusive,
         MUTEX_CODES,
-        || unsafe { real::pthread_mutex_trylock()(m) },
-        || unsafe { real::pthread_mutex_timedlock()(m, t) },
+        || unsafe { real::pthread_mutex_trylock()(word(m)) },
+        || unsafe { real::pthread_mutex_timedlock()(word(m), t) },
     )
 }
 
@@ -51,8 +54,9 @@ pub unsafe extern "C" fn pthread_mutex_clocklock(
     clock: libc::clockid_t,
     t: *const timespec,
 ) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    let call = || unsafe { real::pthread_mutex_clocklock()(m, clock, t) };
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    let call = || unsafe { real::pthread_mutex_clocklock()(word(m), clock, t) };
     if !futex_clock(clock) {
         return acquire_untried_hook(m as usize, LockKind::Exclusive, MUTEX_CODES, call);
     }
@@ -61,16 +65,17 @@ pub unsafe extern "C" fn pthread_mutex_clocklock(
         LockKind::Exclusive,
         MUTEX_CODES,
         // SAFETY: as above.
-        || unsafe { real::pthread_mutex_trylock()(m) },
+        || unsafe { real::pthread_mutex_trylock()(word(m)) },
         call,
     )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_unlock(m: M) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     release_hook(m as usize, LockKind::Exclusive, || unsafe {
-        real::pthread_mutex_unlock()(m)
+        real::pthread_mutex_unlock()(word(m))
     })
 }
 
@@ -78,17 +83,19 @@ pub unsafe extern "C" fn pthread_mutex_unlock(m: M) -> c_int {
 /// holder: a write to the lock word, nothing more.
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_consistent(m: M) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     access_hook(&[m as usize], || unsafe {
-        real::pthread_mutex_consistent()(m)
+        real::pthread_mutex_consistent()(word(m))
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_getprioceiling(m: M, ceiling: *mut c_int) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     access_hook(&[m as usize], || unsafe {
-        real::pthread_mutex_getprioceiling()(m, ceiling)
+        real::pthread_mutex_getprioceiling()(word(m), ceiling)
     })
 }
 
@@ -101,52 +108,65 @@ pub unsafe extern "C" fn pthread_mutex_setprioceiling(
     ceiling: c_int,
     old: *mut c_int,
 ) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     access_hook(&[m as usize], || unsafe {
-        real::pthread_mutex_setprioceiling()(m, ceiling, old)
+        real::pthread_mutex_setprioceiling()(word(m), ceiling, old)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_init(m: M, a: *const libc::pthread_mutexattr_t) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     access_hook(&[m as usize], || unsafe {
-        real::pthread_mutex_init()(m, a)
+        real::pthread_mutex_init()(word(m), a)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_mutex_destroy(m: M) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    destroy_hook(m as usize, || unsafe { real::pthread_mutex_destroy()(m) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    destroy_hook(m as usize, || unsafe {
+        real::pthread_mutex_destroy()(word(m))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_init(l: R, a: *const libc::pthread_rwlockattr_t) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     access_hook(&[l as usize], || unsafe {
-        real::pthread_rwlock_init()(l, a)
+        real::pthread_rwlock_init()(word(l), a)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_destroy(l: R) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    destroy_hook(l as usize, || unsafe { real::pthread_rwlock_destroy()(l) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    destroy_hook(l as usize, || unsafe {
+        real::pthread_rwlock_destroy()(word(l))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_init(l: S, pshared: c_int) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     access_hook(&[l as usize], || unsafe {
-        real::pthread_spin_init()(l, pshared)
+        real::pthread_spin_init()(word(l), pshared)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_destroy(l: S) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    destroy_hook(l as usize, || unsafe { real::pthread_spin_destroy()(l) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    destroy_hook(l as usize, || unsafe {
+        real::pthread_spin_destroy()(word(l))
+    })
 }
 
 /// The clocks glibc's timed waits accept; the clock forms of mutexes and
@@ -174,21 +194,23 @@ unsafe fn rwlock_deadline_ok(clock: libc::clockid_t, abstime: *const timespec) -
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_rdlock(l: R) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     acquire_hook(
         l as usize,
         LockKind::Read,
         PTHREAD_CODES,
-        || unsafe { real::pthread_rwlock_tryrdlock()(l) },
-        || unsafe { real::pthread_rwlock_rdlock()(l) },
+        || unsafe { real::pthread_rwlock_tryrdlock()(word(l)) },
+        || unsafe { real::pthread_rwlock_rdlock()(word(l)) },
     )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_tryrdlock(l: R) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     try_acquire_hook(l as usize, LockKind::Read, PTHREAD_CODES, || unsafe {
-        real::pthread_rwlock_tryrdlock()(l)
+        real::pthread_rwlock_tryrdlock()(word(l))
     })
 }
 
@@ -212,9 +234,9 @@ unsafe fn rwlock_timed_hook(
     // SAFETY: the caller's lock goes unchanged to the real functions.
     let try_call = || unsafe {
         if kind == LockKind::Read {
-            real::pthread_rwlock_tryrdlock()(l)
+            real::pthread_rwlock_tryrdlock()(word(l))
         } else {
-            real::pthread_rwlock_trywrlock()(l)
+            real::pthread_rwlock_trywrlock()(word(l))
         }
     };
     acquire_hook(l as usize, kind, PTHREAD_CODES, try_call, call)
@@ -222,10 +244,11 @@ unsafe fn rwlock_timed_hook(
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_timedrdlock(l: R, t: *const timespec) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     unsafe {
         rwlock_timed_hook(l, LockKind::Read, libc::CLOCK_REALTIME, t, || {
-            real::pthread_rwlock_timedrdlock()(l, t)
+            real::pthread_rwlock_timedrdlock()(word(l), t)
         })
     }
 }
@@ -236,40 +259,44 @@ pub unsafe extern "C" fn pthread_rwlock_clockrdlock(
     clock: libc::clockid_t,
     t: *const timespec,
 ) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     unsafe {
         rwlock_timed_hook(l, LockKind::Read, clock, t, || {
-            real::pthread_rwlock_clockrdlock()(l, clock, t)
+            real::pthread_rwlock_clockrdlock()(word(l), clock, t)
         })
     }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_wrlock(l: R) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     acquire_hook(
         l as usize,
         LockKind::Write,
         PTHREAD_CODES,
-        || unsafe { real::pthread_rwlock_trywrlock()(l) },
-        || unsafe { real::pthread_rwlock_wrlock()(l) },
+        || unsafe { real::pthread_rwlock_trywrlock()(word(l)) },
+        || unsafe { real::pthread_rwlock_wrlock()(word(l)) },
     )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_trywrlock(l: R) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     try_acquire_hook(l as usize, LockKind::Write, PTHREAD_CODES, || unsafe {
-        real::pthread_rwlock_trywrlock()(l)
+        real::pthread_rwlock_trywrlock()(word(l))
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_timedwrlock(l: R, t: *const timespec) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     unsafe {
         rwlock_timed_hook(l, LockKind::Write, libc::CLOCK_REALTIME, t, || {
-            real::pthread_rwlock_timedwrlock()(l, t)
+            real::pthread_rwlock_timedwrlock()(word(l), t)
         })
     }
 }
@@ -280,19 +307,21 @@ pub unsafe extern "C" fn pthread_rwlock_clockwrlock(
     clock: libc::clockid_t,
     t: *const timespec,
 ) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     unsafe {
         rwlock_timed_hook(l, LockKind::Write, clock, t, || {
-            real::pthread_rwlock_clockwrlock()(l, clock, t)
+            real::pthread_rwlock_clockwrlock()(word(l), clock, t)
         })
     }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_rwlock_unlock(l: R) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     release_hook(l as usize, LockKind::Write, || unsafe {
-        real::pthread_rwlock_unlock()(l)
+        real::pthread_rwlock_unlock()(word(l))
     })
 }
 
@@ -300,28 +329,31 @@ pub unsafe extern "C" fn pthread_rwlock_unlock(l: R) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_lock(l: S) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     acquire_hook(
         l as usize,
         LockKind::Exclusive,
         PTHREAD_CODES,
-        || unsafe { real::pthread_spin_trylock()(l) },
-        || unsafe { real::pthread_spin_lock()(l) },
+        || unsafe { real::pthread_spin_trylock()(word(l)) },
+        || unsafe { real::pthread_spin_lock()(word(l)) },
     )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_trylock(l: S) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     try_acquire_hook(l as usize, LockKind::Exclusive, PTHREAD_CODES, || unsafe {
-        real::pthread_spin_trylock()(l)
+        real::pthread_spin_trylock()(word(l))
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_spin_unlock(l: S) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     release_hook(l as usize, LockKind::Exclusive, || unsafe {
-        real::pthread_spin_unlock()(l)
+        real::pthread_spin_unlock()(word(l))
     })
 }

@@ -2,7 +2,7 @@
 //! `pthread_once` and condition variables (with glibc's cancellation
 //! cleanup for a cancelled condition wait).
 
-use crate::hook_shape::{access_hook, destroy_hook, on_unwind};
+use crate::hook_shape::{access_hook, destroy_hook, on_unwind, word};
 use crate::locks::M;
 use crate::passthrough;
 use libc::{c_int, c_void, timespec};
@@ -21,14 +21,14 @@ pub unsafe extern "C" fn pthread_barrier_wait(b: B) -> c_int {
             // An unchecked thread's arrival still counts toward the round.
             rt::on_barrier_arrival(None, b as usize);
         }
-        // SAFETY: unchanged argument.
-        return unsafe { real::pthread_barrier_wait()(b) };
+        // SAFETY: the caller's barrier, by its `word` (the same bytes).
+        return unsafe { real::pthread_barrier_wait()(word(b)) };
     };
     // All arrivals of a round happen before all its departures.
     let clock = rt::on_barrier_arrival(Some(t), b as usize);
-    let granted = rt::grant_for_sync(t, &[b as usize]);
-    // SAFETY: unchanged argument.
-    let r = unsafe { real::pthread_barrier_wait()(b) };
+    let granted = rt::grant_for_words(t, &[b as usize]);
+    // SAFETY: the caller's barrier, by its `word` (the same bytes).
+    let r = unsafe { real::pthread_barrier_wait()(word(b)) };
     rt::on_barrier_departure(t, clock);
     rt::end_sync_grant(t, granted);
     r
@@ -40,9 +40,10 @@ pub unsafe extern "C" fn pthread_barrier_init(
     a: *const libc::pthread_barrierattr_t,
     count: libc::c_uint,
 ) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     let r = access_hook(&[b as usize], || unsafe {
-        real::pthread_barrier_init()(b, a, count)
+        real::pthread_barrier_init()(word(b), a, count)
     });
     let mut shared: c_int = libc::PTHREAD_PROCESS_PRIVATE;
     // SAFETY: a non-null attribute object is the caller's, initialized.
@@ -63,8 +64,11 @@ pub unsafe extern "C" fn pthread_barrier_init(
 #[no_mangle]
 pub unsafe extern "C" fn pthread_barrier_destroy(b: B) -> c_int {
     rt::on_barrier_destroy(b as usize);
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    destroy_hook(b as usize, || unsafe { real::pthread_barrier_destroy()(b) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    destroy_hook(b as usize, || unsafe {
+        real::pthread_barrier_destroy()(word(b))
+    })
 }
 
 #[no_mangle]
@@ -72,8 +76,9 @@ pub unsafe extern "C" fn sem_post(s: *mut libc::sem_t) -> c_int {
     if let Some(t) = rt::hook_thread() {
         rt::on_release(t, s as usize);
     }
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    access_hook(&[s as usize], || unsafe { real::sem_post()(s) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    access_hook(&[s as usize], || unsafe { real::sem_post()(word(s)) })
 }
 
 /// Shape of the semaphore waits: acquire on success.
@@ -81,7 +86,7 @@ fn sem_wait_hook(s: *mut libc::sem_t, call: impl FnOnce() -> c_int) -> c_int {
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    let granted = rt::grant_for_sync(t, &[s as usize]);
+    let granted = rt::grant_for_words(t, &[s as usize]);
     let r = call();
     if r == 0 {
         rt::on_acquire(t, s as usize);
@@ -92,20 +97,23 @@ fn sem_wait_hook(s: *mut libc::sem_t, call: impl FnOnce() -> c_int) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn sem_wait(s: *mut libc::sem_t) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    sem_wait_hook(s, || unsafe { real::sem_wait()(s) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    sem_wait_hook(s, || unsafe { real::sem_wait()(word(s)) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn sem_trywait(s: *mut libc::sem_t) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    sem_wait_hook(s, || unsafe { real::sem_trywait()(s) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    sem_wait_hook(s, || unsafe { real::sem_trywait()(word(s)) })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn sem_timedwait(s: *mut libc::sem_t, t: *const timespec) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    sem_wait_hook(s, || unsafe { real::sem_timedwait()(s, t) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    sem_wait_hook(s, || unsafe { real::sem_timedwait()(word(s), t) })
 }
 
 #[no_mangle]
@@ -114,8 +122,9 @@ pub unsafe extern "C" fn sem_clockwait(
     clock: libc::clockid_t,
     t: *const timespec,
 ) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    sem_wait_hook(s, || unsafe { real::sem_clockwait()(s, clock, t) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    sem_wait_hook(s, || unsafe { real::sem_clockwait()(word(s), clock, t) })
 }
 
 #[no_mangle]
@@ -124,23 +133,28 @@ pub unsafe extern "C" fn sem_init(
     pshared: c_int,
     value: libc::c_uint,
 ) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     access_hook(&[s as usize], || unsafe {
-        real::sem_init()(s, pshared, value)
+        real::sem_init()(word(s), pshared, value)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn sem_destroy(s: *mut libc::sem_t) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    destroy_hook(s as usize, || unsafe { real::sem_destroy()(s) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    destroy_hook(s as usize, || unsafe { real::sem_destroy()(word(s)) })
 }
 
 /// Reads the count: no ordering (POSIX gives none), only access to the word.
 #[no_mangle]
 pub unsafe extern "C" fn sem_getvalue(s: *mut libc::sem_t, value: *mut c_int) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    access_hook(&[s as usize], || unsafe { real::sem_getvalue()(s, value) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    access_hook(&[s as usize], || unsafe {
+        real::sem_getvalue()(word(s), value)
+    })
 }
 
 const ONCE_NESTING: usize = 4;
@@ -198,10 +212,11 @@ pub unsafe extern "C" fn pthread_once(
     routine: extern "C" fn(),
 ) -> c_int {
     let real_once = real::pthread_once();
-    // SAFETY: the control goes unchanged to the real function; the init
-    // routine is the caller's or the trampoline that calls it exactly once.
+    // SAFETY: the control goes to the real function by its `word` (the
+    // same bytes); the init routine is the caller's or the trampoline that
+    // calls it exactly once.
     once_hook(control as usize, routine, |init| unsafe {
-        real_once(control, init)
+        real_once(word(control), init)
     })
 }
 
@@ -225,7 +240,7 @@ pub(crate) fn cond_wait_hook(c: C, m: M, call: impl FnOnce() -> c_int) -> c_int 
     let Some(t) = rt::hook_thread() else {
         return call();
     };
-    let granted = rt::grant_for_sync(t, &[c as usize, m as usize]);
+    let granted = rt::grant_for_words(t, &[c as usize, m as usize]);
     let refresh = rt::on_lock_releasing(t, m as usize, LockKind::Exclusive);
     let mut state = CondWaitState {
         t,
@@ -246,14 +261,20 @@ pub(crate) fn cond_wait_hook(c: C, m: M, call: impl FnOnce() -> c_int) -> c_int 
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_cond_wait(c: C, m: M) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    cond_wait_hook(c, m, || unsafe { real::pthread_cond_wait()(c, m) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    cond_wait_hook(c, m, || unsafe {
+        real::pthread_cond_wait()(word(c), word(m))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_cond_timedwait(c: C, m: M, t: *const timespec) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    cond_wait_hook(c, m, || unsafe { real::pthread_cond_timedwait()(c, m, t) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    cond_wait_hook(c, m, || unsafe {
+        real::pthread_cond_timedwait()(word(c), word(m), t)
+    })
 }
 
 #[no_mangle]
@@ -263,34 +284,45 @@ pub unsafe extern "C" fn pthread_cond_clockwait(
     clock: libc::clockid_t,
     t: *const timespec,
 ) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     cond_wait_hook(c, m, || unsafe {
-        real::pthread_cond_clockwait()(c, m, clock, t)
+        real::pthread_cond_clockwait()(word(c), word(m), clock, t)
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_cond_signal(c: C) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    access_hook(&[c as usize], || unsafe { real::pthread_cond_signal()(c) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    access_hook(&[c as usize], || unsafe {
+        real::pthread_cond_signal()(word(c))
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_cond_broadcast(c: C) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
     access_hook(&[c as usize], || unsafe {
-        real::pthread_cond_broadcast()(c)
+        real::pthread_cond_broadcast()(word(c))
     })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_cond_init(c: C, a: *const libc::pthread_condattr_t) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    access_hook(&[c as usize], || unsafe { real::pthread_cond_init()(c, a) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    access_hook(&[c as usize], || unsafe {
+        real::pthread_cond_init()(word(c), a)
+    })
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn pthread_cond_destroy(c: C) -> c_int {
-    // SAFETY: the caller's arguments go unchanged to the real function.
-    access_hook(&[c as usize], || unsafe { real::pthread_cond_destroy()(c) })
+    // SAFETY: the caller's arguments go to the real function (the
+    // synchronization object by its `word`: the same bytes).
+    access_hook(&[c as usize], || unsafe {
+        real::pthread_cond_destroy()(word(c))
+    })
 }

@@ -106,6 +106,8 @@ fn open_robust_words_for_the_kernel(rec: &threads::ThreadRecord) {
     let open_object_of = |entry: usize| {
         let word = entry.wrapping_add_signed(offset);
         for addr in [entry, word] {
+            // A word with an alias was registered by its alias, which the
+            // kernel can always write.
             if let Some((id, o)) = registry::lookup(addr) {
                 windows::open_for_good(id, o);
             }

@@ -18,21 +18,19 @@ use crate::{
 };
 use core::sync::atomic::Ordering;
 
-/// Before a synchronization call on `addrs` (mutex, condvar, ...): if any of
-/// them lies inside a tracked object, opens every key for the calling thread
-/// for the duration of the call, so the library and the kernel can use the
-/// lock word. Every key, not just the object's: another thread may re-key
-/// the object (policy change, rehash, validation) while this one sleeps in
-/// `futex`, and the kernel checks the caller's PKRU, failing with EFAULT
-/// rather than faulting. Only the lock's own code runs in that window
-/// (signal handlers start with the default PKRU). Returns whether a grant
-/// was made; the caller then calls [`end_sync_grant`] afterwards.
-/// Under `mprotect` the objects holding the words are opened for the call
-/// instead (see `windows`).
+/// Before a call that lets the C library or the kernel at the memory at
+/// `addrs` on the thread's behalf (a system call's buffers): if any of them
+/// lies inside a tracked object, opens every key for the calling thread for
+/// the duration of the call. Every key, not just the object's: another
+/// thread may re-key the object (policy change, rehash, validation)
+/// meanwhile, and the kernel checks the caller's PKRU, failing with EFAULT
+/// rather than faulting. Returns whether a grant was made; the caller then
+/// calls [`end_sync_grant`] afterwards. Under `mprotect` the objects are
+/// opened for the call instead (see `windows`).
 #[inline]
 pub fn grant_for_sync(t: (u32, &threads::ThreadRecord), addrs: &[usize]) -> bool {
     if backend::is_mprotect() {
-        return windows::grant_for_sync(t.1, addrs);
+        return windows::grant_for_sync(t, addrs, false);
     }
     let granted = addrs
         .iter()
@@ -43,12 +41,56 @@ pub fn grant_for_sync(t: (u32, &threads::ThreadRecord), addrs: &[usize]) -> bool
     granted
 }
 
-/// The grant of [`grant_for_sync`], for a caller that already knows the
-/// word `lock` is tracked.
+/// [`grant_for_sync`] for synchronization words (mutex, condvar, ...) that
+/// the call is given by [`sync_word`]: a word with an alias needs no grant
+/// (`mpk`); under `mprotect` its object is opened only to keep the
+/// thread's window on it across the call's synchronization point (see
+/// `windows::grant_for_sync`). Only the lock's own code runs in the grant
+/// (signal handlers start with the default PKRU).
+#[inline]
+pub fn grant_for_words(t: (u32, &threads::ThreadRecord), addrs: &[usize]) -> bool {
+    if backend::is_mprotect() {
+        return windows::grant_for_sync(t, addrs, true);
+    }
+    let granted = addrs.iter().any(|&a| needs_grant(a));
+    if granted {
+        open_every_key();
+    }
+    granted
+}
+
+/// Whether a synchronization call on the word at `addr` takes the grant
+/// path: the word lies in a tracked object, and either it has no alias
+/// (see [`sync_word`]) or the backend is `mprotect`, whose grant path
+/// then only keeps the holder's window on the object (see
+/// `windows::grant_for_sync`).
+#[inline]
+fn needs_grant(addr: usize) -> bool {
+    maybe_tracked(addr)
+        && registry::lookup(addr).is_some()
+        && (backend::is_mprotect() || registry::sync_alias(addr).is_none())
+}
+
+/// The address to give the C library for the synchronization object at
+/// `addr`: its alias when it lies in a packed object (read-write whatever
+/// the object's policy, so the call needs no grant), else `addr` itself.
+/// Every hook that passes a synchronization object to the library must
+/// pass this, on every call, whether or not the runtime checks the
+/// calling thread: futex waiters and wakers must agree on the address.
+#[inline]
+pub fn sync_word(addr: usize) -> usize {
+    if !maybe_tracked(addr) {
+        return addr;
+    }
+    registry::sync_alias(addr).unwrap_or(addr)
+}
+
+/// The grant of [`grant_for_words`], for a caller that already knows the
+/// word `lock` takes the grant path.
 #[inline]
 pub fn open_for_lock_call(t: (u32, &threads::ThreadRecord), lock: usize) {
     if backend::is_mprotect() {
-        windows::grant_for_sync(t.1, &[lock]);
+        windows::grant_for_sync(t, &[lock], true);
     } else {
         open_every_key();
     }
@@ -126,6 +168,9 @@ pub fn lock_window_begin(
     if !backend::is_mpk() {
         return LockWord::Tracked;
     }
+    if registry::sync_alias(lock).is_some() {
+        return LockWord::Untracked;
+    }
     let Some(keys) = domains::keys() else {
         return LockWord::Tracked;
     };
@@ -152,7 +197,7 @@ pub fn lock_window_begin(
 /// must not be tried first (its arguments are checked before the lock).
 #[inline]
 pub fn lock_word(lock: usize) -> LockWord {
-    if maybe_tracked(lock) && registry::lookup(lock).is_some() {
+    if needs_grant(lock) {
         LockWord::Tracked
     } else {
         LockWord::Untracked
@@ -214,6 +259,9 @@ pub fn unlock_window_begin(t: &threads::ThreadRecord, lock: usize) -> LockWord {
     if !backend::is_mpk() {
         return LockWord::Tracked;
     }
+    if registry::sync_alias(lock).is_some() {
+        return LockWord::Untracked;
+    }
     if !crate::sys::pkru::read().is_some_and(|now| now.allows(obj.key(), true)) {
         return LockWord::Tracked;
     }
@@ -259,6 +307,9 @@ pub fn on_lock_acquired(
     }
     if take_validate_grant(t.1) || force_refresh || key != 0 {
         refresh_pkru_of(t.0, t.1);
+    }
+    if backend::is_mprotect() {
+        windows::open_for_holder(t, lock);
     }
 }
 

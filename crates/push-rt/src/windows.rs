@@ -221,9 +221,18 @@ pub fn covers(t: &ThreadRecord, id: u32, write: bool) -> bool {
         || steps(t).contains(id, inc, write)
 }
 
-/// Before a lock call on words in tracked objects: opens each object for
-/// the call. Returns whether anything was opened.
-pub fn grant_for_sync(t: &ThreadRecord, addrs: &[usize]) -> bool {
+/// Before a lock call on words in tracked objects, or a system call on
+/// buffers in them: opens each object for the call. Returns whether
+/// anything was opened.
+///
+/// For synchronization `words`, one with an alias needs no window (the
+/// call uses the alias): its object is opened only if the thread may
+/// write it now, without forcing a `mprotect`, so that the thread's window
+/// on it survives the call's synchronization point (`end_sync_grant`
+/// keeps it if the thread may still write it afterwards): a lock kept in
+/// a private object costs no protection change, one in a read-only object
+/// none either.
+pub fn grant_for_sync(t: (u32, &ThreadRecord), addrs: &[usize], words: bool) -> bool {
     let mut granted = false;
     for &a in addrs {
         if !crate::maybe_tracked(a) {
@@ -232,8 +241,12 @@ pub fn grant_for_sync(t: &ThreadRecord, addrs: &[usize]) -> bool {
         let Some((id, o)) = registry::lookup(a) else {
             continue;
         };
-        if let Some(e) = open_count(id, o, Access::ReadWrite, true) {
-            if sync_grants(t).push(e) {
+        let aliased = words && registry::sync_alias(a).is_some();
+        if aliased && !may_write_now(t, o) {
+            continue;
+        }
+        if let Some(e) = open_count(id, o, Access::ReadWrite, !aliased) {
+            if sync_grants(t.1).push(e) {
                 granted = true;
             } else {
                 close_entry(e);
@@ -241,6 +254,10 @@ pub fn grant_for_sync(t: &ThreadRecord, addrs: &[usize]) -> bool {
         }
     }
     granted
+}
+
+fn may_write_now(t: (u32, &ThreadRecord), o: &Object) -> bool {
+    crate::domains::keys().is_some_and(|k| crate::access::access_allowed(k, t.0, t.1, o, true))
 }
 
 /// After the lock call: each lock-call window becomes a regular window if
@@ -261,6 +278,23 @@ pub fn end_sync_grant(t: &ThreadRecord, may_write: impl Fn(&Object) -> bool) {
             }
         }
     })
+}
+
+/// After `t` acquired `lock`, whose word has an alias: opens a window on
+/// the object holding the word if the thread may write it now but had no
+/// window on it (a lock in the object it protects), since the holder
+/// usually goes on to use that object. A word without an alias gets the
+/// same from the lock call's own window ([`end_sync_grant`]).
+pub fn open_for_holder(t: (u32, &ThreadRecord), lock: usize) {
+    if !crate::maybe_tracked(lock) || registry::sync_alias(lock).is_none() {
+        return;
+    }
+    let Some((id, o)) = registry::lookup(lock) else {
+        return;
+    };
+    if !covers(t.1, id, true) && may_write_now(t, o) {
+        open_from_thread(t.1, id, o, Access::ReadWrite);
+    }
 }
 
 /// The thread ends: every window it holds closes.

@@ -305,6 +305,7 @@ fn new_chunk(
         }
     }
     maps::add(slots as i64 + 1);
+    super::alias::map_chunk(t, fd, file_page, region_pages, start, slots);
     st.next_page += vpages;
     NEXT_PAGE.store(st.next_page as u32, Ordering::Relaxed);
     st.chunks.push(Chunk {

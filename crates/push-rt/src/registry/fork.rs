@@ -2,7 +2,8 @@
 //!
 //! Memfd pages are mapped shared, so they would stay shared across `fork`:
 //! before it, the parent holds the allocator and copies the file; the child
-//! maps the copy over every region (with the keys its pages had). Large
+//! maps the copy over every region (with the keys its pages had) and over
+//! the lock words' alias range. Large
 //! objects and globals are private anonymous memory and need nothing.
 
 use super::alloc::{map_region, AllocState, ALLOC, MEMFD};
@@ -78,6 +79,7 @@ fn remap_from_copy(st: &mut AllocState) -> bool {
             }
         }
     }
+    ok &= super::alias::remap(copy, st.file_pages);
     MEMFD.store(copy, Ordering::Relaxed);
     // `old` is the memfd shared with the parent; every region now maps the
     // copy, so nothing of ours uses `old` any more (the parent keeps its

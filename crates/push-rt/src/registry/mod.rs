@@ -28,9 +28,12 @@
 //! * `keys`: putting an object's pages under a key, and counting the kernel
 //!   mappings each change makes or joins;
 //! * `fork`: giving a fork child its own copy of the packed objects;
+//! * `alias`: the packed objects' file mapped a second time, read-write,
+//!   so lock calls on words inside them need no grant;
 //! * `partition`: one allocation cut into page-aligned parts, each an
 //!   object with its own policy.
 
+mod alias;
 mod alloc;
 mod fork;
 mod keys;
@@ -38,6 +41,7 @@ mod object;
 mod partition;
 mod table;
 
+pub use self::alias::sync_alias;
 pub use self::alloc::{
     alloc, free, register_global, AllocError, Origin, LIVE_OBJECTS, TRACKED_OBJECTS,
 };

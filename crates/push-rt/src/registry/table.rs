@@ -31,6 +31,9 @@ pub(super) struct Tables {
     pub(super) objects: FixedArray<Object>,
     /// For each page of a large object after its first: the object's id.
     pub(super) heads: FixedArray<AtomicU32>,
+    /// For each page of a packed chunk: its page of the memfd, plus one
+    /// (0: not a packed page). See `alias`.
+    pub(super) file_pages: FixedArray<AtomicU32>,
     /// Start and end of each registered global's pages.
     pub(super) globals: FixedArray<[AtomicUsize; 2]>,
     /// Globals registered so far.
@@ -53,15 +56,17 @@ pub fn init() -> bool {
     let tables = (
         FixedArray::<Object>::new(ARENA_PAGES + MAX_GLOBALS),
         FixedArray::<AtomicU32>::new(ARENA_PAGES),
+        FixedArray::<AtomicU32>::new(ARENA_PAGES),
         FixedArray::<[AtomicUsize; 2]>::new(MAX_GLOBALS),
     );
-    let (Some(objects), Some(heads), Some(globals)) = tables else {
+    let (Some(objects), Some(heads), Some(file_pages), Some(globals)) = tables else {
         return false;
     };
     let _ = TABLES.set(Tables {
         arena,
         objects,
         heads,
+        file_pages,
         globals,
         nglobals: AtomicUsize::new(0),
     });

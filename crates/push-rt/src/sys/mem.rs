@@ -137,6 +137,53 @@ pub fn arena_map_shared(fd: i32, addr: usize, len: usize, offset: usize) -> bool
     p as usize == addr
 }
 
+static ALIAS_LO: AtomicUsize = AtomicUsize::new(0);
+static ALIAS_LEN: AtomicUsize = AtomicUsize::new(0);
+
+/// Reserves the alias range (as [`reserve`]; once): where the packed
+/// objects' file is mapped a second time, read-write under key 0, for lock
+/// words (see `registry::alias`). Returns its base, or None on failure.
+pub fn reserve_alias(len: usize) -> Option<usize> {
+    let lo = ALIAS_LO.load(Ordering::Acquire);
+    if lo != 0 {
+        return Some(lo);
+    }
+    let p = reserve(len);
+    if p.is_null() {
+        return None;
+    }
+    ALIAS_LEN.store(len, Ordering::Relaxed);
+    ALIAS_LO.store(p as usize, Ordering::Release);
+    Some(p as usize)
+}
+
+/// Maps `len` bytes of `fd` from `offset` shared and read-write at the same
+/// offset of the alias range (MAP_FIXED); false if the range is not
+/// reserved or too short, or the kernel refused.
+pub fn alias_map_shared(fd: i32, offset: usize, len: usize) -> bool {
+    let lo = ALIAS_LO.load(Ordering::Acquire);
+    let n = ALIAS_LEN.load(Ordering::Relaxed);
+    if lo == 0 || offset > n || len > n - offset {
+        return false;
+    }
+    let addr = lo + offset;
+    // SAFETY: replaces pages of the alias range only, which no Rust
+    // reference points into: the lock hooks hand its addresses to the
+    // C library, and the pages it maps are either fresh file pages or, in
+    // a fork child, the same pages of the child's copy of the file.
+    let p = unsafe {
+        libc::mmap(
+            addr as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_FIXED,
+            fd,
+            offset as libc::off_t,
+        )
+    };
+    p as usize == addr
+}
+
 /// Copies `len` bytes between two arena ranges that do not overlap; false
 /// (nothing copied) if either is outside the arena or they overlap.
 pub fn arena_copy(src: usize, dst: usize, len: usize) -> bool {
