@@ -1490,14 +1490,15 @@ def stats_note(name, results):
 # runtime's statistics, the microbenchmarks) on the machine of RESULTS.md.
 TIME_NOTES = {
     "kv": "Every operation takes a bucket lock, and every bucket lock lives inside the tracked bucket it "
-          "protects. Under PUSh an acquisition looks up the lock word's object (32-byte metadata), the "
+          "protects. Under PUSh an acquisition looks up the lock word's object (32-byte metadata) and "
+          "its alias (glibc is given the word's second, always writable address: no grant), the "
           "lock's domain (a 16-byte lock-table entry) and its happens-before clock (64 bytes), switches "
-          "PKRU once before a non-blocking attempt, and once more after the release: two WRPKRU per "
+          "PKRU once after the acquisition, and once more after the release: two WRPKRU per "
           "operation (~14 ns each here, and each waits for the cache misses in flight). With 8192 "
           "distinct locks those per-lock lines and the buckets, each on a virtual page of its own "
           "(8192 pages instead of ~1100: TLB misses), do not stay in the caches, so an operation that "
-          "takes ~35-70 ns natively takes a few hundred (perf: the runtime's lock window, glibc's "
-          "trylock on the cold bucket, the clock join). On a hot lock the same pair costs ~90 ns more "
+          "takes ~35-70 ns natively takes a few hundred (perf, measured before lock words had an "
+          "alias: the runtime's lock window, glibc's trylock on the cold bucket, the clock join). On a hot lock the same pair costs ~90 ns more "
           "than native; a lock protecting an object but not inside it costs the two WRPKRU only.",
     "md": "Each step takes every molecule's lock once per thread (force accumulation) and once more "
           "(update): 4096 distinct protecting locks, each inside its own tracked object, with the "

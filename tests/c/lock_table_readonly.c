@@ -1,7 +1,8 @@
 /* Lock tables made read-only once built, the pattern of BARNES's and of a
- * hashed lock array: a small table (packed: its words have an alias) and a
- * large one (whole pages: no alias), each with mutexes, a condvar, a
- * semaphore and a barrier; 4 threads take the locks with contention (they
+ * hashed lock array: a small table (packed), a 16 KiB one (whole pages of
+ * the objects' file) and one of 132 KiB (anonymous pages): the words of
+ * the first two have an alias, the last one's take the grant path. Each
+ * has mutexes, a condvar, a semaphore and a barrier; 4 threads take the locks with contention (they
  * sleep in futex), wait on the condvar and the semaphore, and cross the
  * barrier, while the objects the locks protect are checked. The main
  * thread changes the policy of the tables' neighbours meanwhile.
@@ -19,14 +20,21 @@ struct table {
     sem_t sem;
     pthread_barrier_t barrier;
 };
+struct mid_table {
+    struct table t;
+    char pad[4 * 4096 - sizeof(struct table)];
+};
 struct big_table {
     struct table t;
-    char pad[3 * 4096];
+    char pad[33 * 4096 - sizeof(struct table)];
 };
 
+#define TABLES 3
 static struct table *small;
+static struct mid_table *mid;
 static struct big_table *big;
-static long *counters[2][LOCKS];
+static struct table *tables[TABLES];
+static long *counters[TABLES][LOCKS];
 static long *turns; /* protected by small->cv_lock */
 static long *taken; /* protected by big->t.cv_lock */
 static long rounds = 3000;
@@ -44,9 +52,8 @@ static void init_table(struct table *t)
 static void *worker(void *arg)
 {
     long me = (long)arg;
-    struct table *tables[2] = {small, &big->t};
     for (long i = 0; i < rounds; i++) {
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < TABLES; k++) {
             struct table *t = tables[k];
             int l = (int)((i + me) % LOCKS);
             CHECK(pthread_mutex_lock(&t->m[l]));
@@ -61,20 +68,19 @@ static void *worker(void *arg)
             while (*turns % THREADS != 0)
                 CHECK(pthread_cond_wait(&small->cv, &small->cv_lock));
             CHECK(pthread_mutex_unlock(&small->cv_lock));
-            /* Tokens through both semaphores, then both barriers. */
-            CHECK_ERRNO(sem_post(&small->sem));
-            sem_wait_retry(&small->sem);
-            CHECK_ERRNO(sem_post(&big->t.sem));
-            sem_wait_retry(&big->t.sem);
+            /* Tokens through every semaphore, then every barrier. */
+            for (int k = 0; k < TABLES; k++) {
+                CHECK_ERRNO(sem_post(&tables[k]->sem));
+                sem_wait_retry(&tables[k]->sem);
+            }
             CHECK(pthread_mutex_lock(&big->t.cv_lock));
             (*taken)++;
             CHECK(pthread_mutex_unlock(&big->t.cv_lock));
-            int r = pthread_barrier_wait(&small->barrier);
-            if (r != 0 && r != PTHREAD_BARRIER_SERIAL_THREAD)
-                abort();
-            r = pthread_barrier_wait(&big->t.barrier);
-            if (r != 0 && r != PTHREAD_BARRIER_SERIAL_THREAD)
-                abort();
+            for (int k = 0; k < TABLES; k++) {
+                int r = pthread_barrier_wait(&tables[k]->barrier);
+                if (r != 0 && r != PTHREAD_BARRIER_SERIAL_THREAD)
+                    abort();
+            }
         }
     }
     return NULL;
@@ -86,13 +92,17 @@ int main(int argc, char **argv)
     if (argc > 1)
         rounds = atol(argv[1]);
     small = push_malloc(sizeof *small);
+    mid = push_malloc(sizeof *mid);
     big = push_malloc(sizeof *big);
     CHECK_ALLOC(small);
+    CHECK_ALLOC(mid);
     CHECK_ALLOC(big);
-    init_table(small);
-    init_table(&big->t);
-    for (int k = 0; k < 2; k++) {
-        struct table *t = k ? &big->t : small;
+    tables[0] = small;
+    tables[1] = &mid->t;
+    tables[2] = &big->t;
+    for (int k = 0; k < TABLES; k++) {
+        struct table *t = tables[k];
+        init_table(t);
         for (int l = 0; l < LOCKS; l++) {
             counters[k][l] = push_malloc(sizeof(long));
             CHECK_ALLOC(counters[k][l]);
@@ -108,6 +118,7 @@ int main(int argc, char **argv)
     CHECK(push_protected_by(turns, &small->cv_lock));
     CHECK(push_protected_by(taken, &big->t.cv_lock));
     CHECK(push_readonly(small));
+    CHECK(push_readonly(mid));
     CHECK(push_readonly(big));
 
     pthread_t th[THREADS];
@@ -127,11 +138,11 @@ int main(int argc, char **argv)
         CHECK(pthread_join(th[i], NULL));
 
     long sum = 0;
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < TABLES; k++)
         for (int l = 0; l < LOCKS; l++) {
-            CHECK(pthread_mutex_lock(&(k ? &big->t : small)->m[l]));
+            CHECK(pthread_mutex_lock(&tables[k]->m[l]));
             sum += *counters[k][l];
-            CHECK(pthread_mutex_unlock(&(k ? &big->t : small)->m[l]));
+            CHECK(pthread_mutex_unlock(&tables[k]->m[l]));
         }
     CHECK(pthread_mutex_lock(&big->t.cv_lock));
     printf("result=%ld,%ld\n", sum, *taken);

@@ -18,17 +18,23 @@
 //! backend, and every hook that hands a synchronization object to the C
 //! library translates it.
 //!
+//! Large objects below 128 KiB (a lock table of up to ~3000 mutexes) get
+//! pages of the same file when their pages are first handed out, so their
+//! words have an alias too; larger ones stay anonymous memory (they give
+//! their pages back to the kernel when freed, and may use huge pages), as
+//! do globals: their lock words take the grant paths.
+//!
 //! Program code never sees an alias address, so the alias range cannot
-//! hide an access of the program's. Large objects (anonymous pages) and
-//! globals have no alias: their lock words take the grant paths.
+//! hide an access of the program's.
 
+use super::alloc::AllocState;
 use super::table::{Tables, ARENA_PAGES, ARENA_SIZE, TABLES};
 use crate::sys::{self, PAGE};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// Bytes of the alias range: every chunk has at least two slots per file
-/// page, so the file never holds more than half the arena's pages.
-const ALIAS_SIZE: usize = ARENA_SIZE / 2;
+/// Bytes of the alias range: each page of the file backs at least one
+/// arena page, so the file never holds more pages than the arena.
+const ALIAS_SIZE: usize = ARENA_SIZE;
 
 static ALIAS_BASE: AtomicUsize = AtomicUsize::new(0);
 
@@ -65,6 +71,30 @@ pub(super) fn map_chunk(
         }
     }
     true
+}
+
+/// Backs the fresh arena pages `page..page + npages` of a large object
+/// (below `DISCARD_MIN`: its pages are never given back to the kernel,
+/// only reused by the next object of that size) with new pages of the
+/// memfd, and maps them into the alias range. Called with the allocator
+/// held, before the object is handed out. On failure the pages stay
+/// anonymous memory (their lock words take the grant paths).
+pub(super) fn back_large(t: &Tables, st: &mut AllocState, page: usize, npages: usize) {
+    let Some(fd) = super::alloc::memfd() else {
+        return;
+    };
+    let file_page = st.file_pages;
+    if !sys::ftruncate(fd, (file_page + npages) * PAGE) {
+        return;
+    }
+    st.file_pages += npages;
+    if !super::alloc::map_region(fd, t.arena + page * PAGE, npages, file_page) {
+        return;
+    }
+    // The mapping splits the arena's.
+    crate::maps::add(2);
+    st.file_backed.push((page, npages, file_page));
+    map_chunk(t, fd, file_page, npages, page, 1);
 }
 
 /// In a fork child: maps the child's copy of the file over the alias range,

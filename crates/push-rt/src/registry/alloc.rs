@@ -33,7 +33,7 @@ const MAX_REGION_PAGES: usize = 128;
 const BATCH: usize = 32;
 /// Freed large objects from this size on give their pages back to the
 /// kernel; smaller ones keep them for the next object of their page count.
-const DISCARD_MIN: usize = 128 << 10;
+pub(super) const DISCARD_MIN: usize = 128 << 10;
 
 /// A chunk of a size class: `region_pages` file pages from `file_page`,
 /// mapped as `slots` regions from arena page `start`.
@@ -62,8 +62,12 @@ pub(super) struct AllocState {
     pub(super) chunks: Vec<Chunk>,
     /// Free runs of large objects' pages, by length in pages.
     large_runs: std::collections::BTreeMap<usize, Vec<usize>>,
-    /// Pages of the memfd handed to chunks so far.
+    /// Pages of the memfd handed to chunks and file-backed large objects
+    /// so far.
     pub(super) file_pages: usize,
+    /// Large objects below [`DISCARD_MIN`] backed by the memfd (see
+    /// `alias::back_large`): (first arena page, pages, first file page).
+    pub(super) file_backed: Vec<(usize, usize, usize)>,
     /// The snapshot of the memfd a fork child takes over.
     pub(super) fork_copy: i32,
     /// Partitioned allocations by their first part's id, and each later
@@ -78,6 +82,7 @@ pub(super) static ALLOC: FutexMutex<AllocState> = FutexMutex::new(AllocState {
     chunks: Vec::new(),
     large_runs: std::collections::BTreeMap::new(),
     file_pages: 0,
+    file_backed: Vec::new(),
     fork_copy: -1,
     partitions: std::collections::BTreeMap::new(),
     part_of: std::collections::BTreeMap::new(),
@@ -287,11 +292,7 @@ fn new_chunk(
     if st.next_page + vpages > ARENA_PAGES {
         return Err(AllocError::NoRoom);
     }
-    let mut fd = MEMFD.load(Ordering::Relaxed);
-    if fd < 0 {
-        fd = sys::memfd_create(c"push-objects").ok_or(AllocError::NoRoom)?;
-        MEMFD.store(fd, Ordering::Relaxed);
-    }
+    let fd = memfd().ok_or(AllocError::NoRoom)?;
     let file_page = st.file_pages;
     if !sys::ftruncate(fd, (file_page + region_pages) * PAGE) {
         return Err(AllocError::NoRoom);
@@ -316,6 +317,17 @@ fn new_chunk(
         used: 0,
     });
     Ok(st.chunks.len() - 1)
+}
+
+/// The memfd backing packed objects, created on first use. Called with
+/// the allocator held.
+pub(super) fn memfd() -> Option<i32> {
+    let mut fd = MEMFD.load(Ordering::Relaxed);
+    if fd < 0 {
+        fd = sys::memfd_create(c"push-objects")?;
+        MEMFD.store(fd, Ordering::Relaxed);
+    }
+    Some(fd)
 }
 
 /// Maps `pages` pages of `fd` from `file_page` shared and read-write at
@@ -353,7 +365,11 @@ fn alloc_large(
             }
             st.next_page += npages;
             NEXT_PAGE.store(st.next_page as u32, Ordering::Relaxed);
-            st.next_page - npages
+            let page = st.next_page - npages;
+            if npages * PAGE < DISCARD_MIN {
+                super::alias::back_large(t, st, page, npages);
+            }
+            page
         }
     };
     let o = t.objects.get(page).ok_or(AllocError::NoRoom)?;

@@ -1,10 +1,11 @@
 //! `fork`: the child gets its own copy of the packed objects.
 //!
-//! Memfd pages are mapped shared, so they would stay shared across `fork`:
-//! before it, the parent holds the allocator and copies the file; the child
-//! maps the copy over every region (with the keys its pages had) and over
-//! the lock words' alias range. Large
-//! objects and globals are private anonymous memory and need nothing.
+//! Memfd pages (packed objects, and large objects below 128 KiB) are mapped
+//! shared, so they would stay shared across `fork`: before it, the parent
+//! holds the allocator and copies the file; the child maps the copy over
+//! every region and file-backed object (with the keys its pages had) and
+//! over the lock words' alias range. Larger objects and globals are
+//! private anonymous memory and need nothing.
 
 use super::alloc::{map_region, AllocState, ALLOC, MEMFD};
 use super::keys::base_prot;
@@ -56,28 +57,20 @@ fn remap_from_copy(st: &mut AllocState) -> bool {
         return false;
     }
     let mut ok = true;
+    let key_of_page = |p: usize| t.objects.get(p).map_or(0, |o| o.key());
     for ch in &st.chunks {
         for s in 0..ch.slots {
             let first = ch.start + s * ch.region_pages;
-            ok &= map_region(copy, t.arena + first * PAGE, ch.region_pages, ch.file_page);
-            let mut run = first;
-            for p in first..=first + ch.region_pages {
-                let key = |p: usize| t.objects.get(p).map_or(0, |o| o.key());
-                if p == first + ch.region_pages || key(p) != key(run) {
-                    let k = key(run);
-                    if k != 0 {
-                        ok &= crate::backend::protect(
-                            t.arena + run * PAGE,
-                            (p - run) * PAGE,
-                            k,
-                            base_prot(k),
-                        )
-                        .is_ok();
-                    }
-                    run = p;
-                }
-            }
+            ok &= remap_range(t, copy, first, ch.region_pages, ch.file_page, key_of_page);
         }
+    }
+    for &(first, pages, file_page) in &st.file_backed {
+        // A large object's pages carry its key (each part's, if it was
+        // partitioned); a freed run keeps the key its first page records.
+        let head_key = key_of_page(first);
+        ok &= remap_range(t, copy, first, pages, file_page, |p| {
+            super::table::lookup(t.arena + p * PAGE).map_or(head_key, |(_, o)| o.key())
+        });
     }
     ok &= super::alias::remap(copy, st.file_pages);
     MEMFD.store(copy, Ordering::Relaxed);
@@ -85,6 +78,37 @@ fn remap_from_copy(st: &mut AllocState) -> bool {
     // copy, so nothing of ours uses `old` any more (the parent keeps its
     // own descriptor).
     sys::close(old);
+    ok
+}
+
+/// Maps the child's `copy` of the file over arena pages `first..first +
+/// pages` (file pages from `file_page`) and gives each run of pages with
+/// the same key (`key_of`) its key and protection again.
+fn remap_range(
+    t: &super::table::Tables,
+    copy: i32,
+    first: usize,
+    pages: usize,
+    file_page: usize,
+    key_of: impl Fn(usize) -> u32,
+) -> bool {
+    let mut ok = map_region(copy, t.arena + first * PAGE, pages, file_page);
+    let mut run = first;
+    for p in first..=first + pages {
+        if p == first + pages || key_of(p) != key_of(run) {
+            let k = key_of(run);
+            if k != 0 {
+                ok &= crate::backend::protect(
+                    t.arena + run * PAGE,
+                    (p - run) * PAGE,
+                    k,
+                    base_prot(k),
+                )
+                .is_ok();
+            }
+            run = p;
+        }
+    }
     ok
 }
 

@@ -140,7 +140,7 @@ pub fn arena_map_shared(fd: i32, addr: usize, len: usize, offset: usize) -> bool
 static ALIAS_LO: AtomicUsize = AtomicUsize::new(0);
 static ALIAS_LEN: AtomicUsize = AtomicUsize::new(0);
 
-/// Reserves the alias range (as [`reserve`]; once): where the packed
+/// Reserves the alias range (inaccessible until mapped over; once): where the packed
 /// objects' file is mapped a second time, read-write under key 0, for lock
 /// words (see `registry::alias`). Returns its base, or None on failure.
 pub fn reserve_alias(len: usize) -> Option<usize> {
@@ -148,8 +148,20 @@ pub fn reserve_alias(len: usize) -> Option<usize> {
     if lo != 0 {
         return Some(lo);
     }
-    let p = reserve(len);
-    if p.is_null() {
+    // SAFETY: an inaccessible anonymous mapping at a kernel-chosen address
+    // touches no existing memory (and commits none: only the file pages
+    // mapped over it later hold anything).
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
         return None;
     }
     ALIAS_LEN.store(len, Ordering::Relaxed);
