@@ -13,10 +13,20 @@ pub static FAULTS: AtomicUsize = AtomicUsize::new(0);
 pub static REAPPLIED_KEYS: AtomicUsize = AtomicUsize::new(0);
 /// Allowed accesses that faulted on a stale grant and went on silently.
 pub static SILENT_FIXES: AtomicUsize = AtomicUsize::new(0);
-/// Tracked objects alive now.
+/// Tracked objects alive now. Written only with the allocator's lock held
+/// (see [`add_locked`]).
 pub static LIVE_OBJECTS: AtomicUsize = AtomicUsize::new(0);
-/// Objects ever tracked in this process (allocations and globals).
+/// Objects ever tracked in this process (allocations and globals). Written
+/// only with the allocator's lock held (see [`add_locked`]).
 pub static TRACKED_OBJECTS: AtomicUsize = AtomicUsize::new(0);
 /// Objects the annotation-free mode stopped watching: they changed hands
 /// too often to check at bounded cost (see `auto`).
 pub static UNWATCHED_OBJECTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Adds `delta` to a counter that only holders of one lock write: a load
+/// and a store, no locked instruction (readers load it relaxed).
+#[inline]
+pub fn add_locked(counter: &AtomicUsize, delta: isize) {
+    use core::sync::atomic::Ordering::Relaxed;
+    counter.store(counter.load(Relaxed).wrapping_add_signed(delta), Relaxed);
+}

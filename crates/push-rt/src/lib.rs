@@ -327,7 +327,10 @@ static BACKGROUND_STARTED: AtomicBool = AtomicBool::new(false);
 
 fn ensure_background() {
     report::ensure_reporter();
-    if !BACKGROUND_STARTED.swap(true, Ordering::AcqRel) && backend::is_mpk() {
+    if !BACKGROUND_STARTED.load(Ordering::Acquire)
+        && !BACKGROUND_STARTED.swap(true, Ordering::AcqRel)
+        && backend::is_mpk()
+    {
         // Under `mprotect` every closed page faults for every thread: no
         // key is shared, so there is nothing to re-draw.
         rehash::start(options().rehash_ms);

@@ -91,6 +91,7 @@ pub(super) static ALLOC: FutexMutex<AllocState> = FutexMutex::new(AllocState {
 /// The memfd backing packed objects (-1 until the first chunk).
 pub(super) static MEMFD: AtomicI32 = AtomicI32::new(-1);
 
+pub(super) use crate::counters::add_locked;
 pub use crate::counters::{LIVE_OBJECTS, TRACKED_OBJECTS};
 
 /// Where a new object comes from: its first owner and allocation stack.
@@ -147,12 +148,12 @@ pub fn alloc(
         }
         None => alloc_large(t, &mut st, key, size, origin)?,
     };
+    add_locked(&LIVE_OBJECTS, 1);
+    add_locked(&TRACKED_OBJECTS, 1);
     drop(st);
     if zero && dirty {
         zero_with_all_keys(base, size);
     }
-    LIVE_OBJECTS.fetch_add(1, Ordering::Relaxed);
-    TRACKED_OBJECTS.fetch_add(1, Ordering::Relaxed);
     Ok((id, base))
 }
 
@@ -415,7 +416,7 @@ pub fn free(id: u32) -> bool {
     }
     o.update(|s| s & !bits::LIVE & !(0xff << bits::API_SHIFT));
     o.policy.store(0, Ordering::Release);
-    LIVE_OBJECTS.fetch_sub(1, Ordering::Relaxed);
+    add_locked(&LIVE_OBJECTS, -1);
     if class > 0 {
         st.classes[class as usize - 1].free[o.key() as usize].push(id);
     } else {
@@ -451,8 +452,8 @@ pub fn register_global(addr: usize, size: usize, origin: Origin) -> Option<u32> 
     fill(o, size, origin, 0, 0);
     o.update(|s| s | bits::GLOBAL);
     t.nglobals.store(i + 1, Ordering::Release);
-    LIVE_OBJECTS.fetch_add(1, Ordering::Relaxed);
-    TRACKED_OBJECTS.fetch_add(1, Ordering::Relaxed);
+    add_locked(&LIVE_OBJECTS, 1);
+    add_locked(&TRACKED_OBJECTS, 1);
     Some((GLOBAL_BASE + i) as u32)
 }
 

@@ -17,11 +17,15 @@
 //! first part) frees every part; a part other than the first cannot be
 //! freed alone, and a partitioned allocation cannot be resized.
 
-use super::alloc::{AllocState, ALLOC, LIVE_OBJECTS, TRACKED_OBJECTS};
+use super::alloc::{add_locked, AllocState, ALLOC, LIVE_OBJECTS, TRACKED_OBJECTS};
 use super::object::{bits, Object};
 use super::table::{Tables, GLOBAL_BASE, MAX_GLOBALS, TABLES};
 use crate::sys::PAGE;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether any allocation was ever partitioned: until then the questions
+/// below (asked on every free) need not take the allocator's lock.
+static ANY_PARTITION: AtomicBool = AtomicBool::new(false);
 
 /// Why an object cannot be partitioned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,13 +76,15 @@ pub fn partition(id: u32, part_size: usize) -> Result<usize, PartitionError> {
     if count <= 1 {
         return Ok(1);
     }
+    // Before any part exists (its id can reach another thread only after).
+    ANY_PARTITION.store(true, Ordering::Release);
     if o.is_global() {
         partition_global(t, &mut st, id, o, part_size, count)?;
     } else {
         partition_heap(t, &mut st, id, o, part_size, count);
     }
-    LIVE_OBJECTS.fetch_add(count - 1, Ordering::Relaxed);
-    TRACKED_OBJECTS.fetch_add(count - 1, Ordering::Relaxed);
+    add_locked(&LIVE_OBJECTS, count as isize - 1);
+    add_locked(&TRACKED_OBJECTS, count as isize - 1);
     Ok(count)
 }
 
@@ -205,17 +211,20 @@ fn close_windows(id: u32, o: &Object, parts: impl Iterator<Item = u32>) {
 
 /// Whether `id` is a part of a partitioned allocation other than its first.
 pub fn is_later_part(id: u32) -> bool {
-    ALLOC.lock().part_of.contains_key(&id)
+    ANY_PARTITION.load(Ordering::Acquire) && ALLOC.lock().part_of.contains_key(&id)
 }
 
 /// Whether `id` is a partitioned allocation (its first part).
 pub fn is_partitioned(id: u32) -> bool {
-    ALLOC.lock().partitions.contains_key(&id)
+    ANY_PARTITION.load(Ordering::Acquire) && ALLOC.lock().partitions.contains_key(&id)
 }
 
 /// The bytes of the whole allocation `id` starts (its own size when it is
 /// not partitioned).
 pub fn allocation_size(id: u32) -> usize {
+    if !ANY_PARTITION.load(Ordering::Acquire) {
+        return super::object(id).map_or(0, Object::size);
+    }
     let parts = ALLOC.lock().partitions.get(&id).copied();
     match parts {
         Some(p) => p.size,
@@ -248,5 +257,5 @@ pub(super) fn join_for_free(t: &Tables, st: &mut AllocState, id: u32, o: &Object
         }
     }
     o.size.store(p.size as u32, Ordering::Release);
-    LIVE_OBJECTS.fetch_sub(p.count - 1, Ordering::Relaxed);
+    add_locked(&LIVE_OBJECTS, 1 - p.count as isize);
 }

@@ -105,7 +105,7 @@ fn wait_printed(seq: u32, timeout_ms: u64) -> bool {
 
 /// Starts the reporter thread if it is not running. Ordinary context only.
 pub fn ensure_reporter() {
-    if REPORTER_RUNNING.swap(true, Ordering::AcqRel) {
+    if REPORTER_RUNNING.load(Ordering::Acquire) || REPORTER_RUNNING.swap(true, Ordering::AcqRel) {
         return;
     }
     let spawned = sys::frame::with_async_signals_blocked(|| {
