@@ -438,7 +438,7 @@ fn stats() -> String {
         threads::created(),
         threads::count(),
         recycle::RECYCLED.load(Ordering::Relaxed),
-        counters::LIVE_OBJECTS.load(Ordering::Relaxed),
+        counters::LIVE_OBJECTS.get(),
         faults,
         counters::SILENT_FIXES.load(Ordering::Relaxed),
         counters::REAPPLIED_KEYS.load(Ordering::Relaxed),

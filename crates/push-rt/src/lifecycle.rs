@@ -74,6 +74,7 @@ pub(crate) fn give_alt_stack(id: u32) {
 /// `pthread_exit`).
 pub fn on_thread_exit() {
     if let Some((_, rec)) = current_thread() {
+        registry::flush_slot_cache(&rec.slot_cache);
         windows::close_everything(rec);
         open_robust_words_for_the_kernel(rec);
         sys::leave_alt_stack(rec.alt_stack.load(Ordering::Acquire));

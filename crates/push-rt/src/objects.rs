@@ -31,7 +31,14 @@ pub(crate) fn alloc_tracked(size: usize, zero: bool) -> usize {
         return 0;
     };
     report::flush_map_warnings();
-    match registry::alloc(size, new_object_origin(id, rec), keys.of_thread(id), zero) {
+    let origin = new_object_origin(id, rec);
+    match registry::alloc(
+        size,
+        origin,
+        keys.of_thread(id),
+        zero,
+        Some(&rec.slot_cache),
+    ) {
         Ok((obj_id, base)) => {
             if backend::is_mprotect() {
                 // The creator is about to write it: open it now rather than

@@ -92,7 +92,11 @@ pub fn sweep() -> u32 {
         while bits != 0 {
             let bit = bits.trailing_zeros();
             bits &= bits - 1;
-            crate::registration::recycle(word_index as u32 * 64 + bit);
+            let id = word_index as u32 * 64 + bit;
+            if let Some(rec) = threads::record(id) {
+                registry::flush_slot_cache(&rec.slot_cache);
+            }
+            crate::registration::recycle(id);
             recycled += 1;
         }
     }

@@ -41,7 +41,7 @@ fn moves_per_period(credit: &mut f64, budget_ns: u64) -> u32 {
     const REKEY_NS: f64 = 4_000.0;
     let cap = crate::domains::keys().map_or(1, |k| (k.domain_count() as u32 / 4).max(1));
     let owners = crate::domains::owners().max(1) as f64;
-    let per_owner = (registry::LIVE_OBJECTS.load(Ordering::Relaxed) as f64 / owners).max(1.0);
+    let per_owner = (registry::LIVE_OBJECTS.get() as f64 / owners).max(1.0);
     *credit = (*credit + budget_ns as f64 / REKEY_NS).min(per_owner * cap as f64 * 4.0);
     let moves = ((*credit / per_owner) as u32).min(cap);
     *credit -= moves as f64 * per_owner;

@@ -138,7 +138,7 @@ pub fn record(state: State) {
         backend: crate::backend::current()
             .map_or("none", |b| b.name())
             .to_string(),
-        objects: crate::counters::TRACKED_OBJECTS.load(Ordering::Relaxed) as u64,
+        objects: crate::counters::TRACKED_OBJECTS.get() as u64,
         faults: crate::counters::FAULTS.load(Ordering::Relaxed) as u64,
         unwatched: crate::counters::UNWATCHED_OBJECTS.load(Ordering::Relaxed) as u64,
         reports: u64::from(crate::report::total()),

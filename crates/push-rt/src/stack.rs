@@ -167,6 +167,16 @@ pub fn intern(s: &Stack) -> u32 {
     let mut i = (h as usize) % DEPOT_SIZE;
     for _ in 0..64 {
         let e = d.get(i).expect("index in range");
+        // A stack seen before (every allocation at one site) is found with
+        // loads only: no write to an entry that all threads read.
+        match e.hash.load(Ordering::Acquire) {
+            0 => {}
+            v if v == h && same(e, s) => return i as u32 + 1,
+            _ => {
+                i = (i + 1) % DEPOT_SIZE;
+                continue;
+            }
+        }
         match e
             .hash
             .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Acquire)

@@ -20,12 +20,14 @@
 
 mod held_locks;
 mod pthread_handles;
+mod slot_cache;
 
 use crate::sys::{self, FixedArray};
 use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 pub use held_locks::{holders_of, HeldLock};
 pub use pthread_handles::{find_by_pthread, note_pthread};
+pub use slot_cache::{SlotCache, CACHED_CLASSES, CACHE_DEPTH};
 use std::sync::OnceLock;
 
 pub const MAX_THREADS: usize = 1 << 15;
@@ -107,6 +109,8 @@ pub struct ThreadRecord {
     /// Windows of the single-stepped instruction.
     pub steps: [AtomicU64; crate::limits::MAX_STEPS],
     pub nsteps: AtomicU32,
+    /// Free packed slots kept for the thread's next allocations.
+    pub slot_cache: SlotCache,
 }
 
 pub const CLOCK_CACHE: usize = 64;

@@ -61,7 +61,17 @@ pub fn api_free(addr: usize, api: Api) -> bool {
             }
             hb::forget_range(addr, registry::allocation_size(id));
             crate::auto::forget(id);
-            registry::free(id);
+            match (
+                crate::registration::current_or_register_record(),
+                crate::domains::keys(),
+            ) {
+                (Some((tid, rec)), Some(keys)) => {
+                    registry::free_cached(id, tid, &rec.slot_cache, keys.of_thread(tid));
+                }
+                _ => {
+                    registry::free(id);
+                }
+            }
         }
         other => {
             capture::annotation_error(api, Refusal::Untracked, libc::EINVAL, addr, other);

@@ -48,7 +48,7 @@ static SEED: AtomicU64 = AtomicU64::new(0);
 pub const MAX_TRANSITIONS: u32 = 48;
 
 /// Heap allocations watched.
-pub static WATCHED_OBJECTS: AtomicUsize = AtomicUsize::new(0);
+pub static WATCHED_OBJECTS: crate::counters::Sharded = crate::counters::Sharded::new();
 /// Allocations left unwatched by `sample`.
 pub static SAMPLED_OUT: AtomicUsize = AtomicUsize::new(0);
 /// Allocations made by system libraries (libc, libstdc++, ...), whose own
@@ -131,7 +131,8 @@ pub fn alloc(size: usize, align: usize, zero: bool) -> usize {
         o.set_size(size.max(1));
     }
     watch(id, o);
-    WATCHED_OBJECTS.fetch_add(1, Ordering::Relaxed);
+    // Objects side by side land on different shards.
+    WATCHED_OBJECTS.add(id as usize, 1);
     p
 }
 
@@ -202,7 +203,7 @@ pub fn stats_line() -> Option<String> {
     on().then(|| {
         format!(
             "auto: watched={} learned={} given_up={} sampled_out={} system_allocs={} unwatchable={}",
-            WATCHED_OBJECTS.load(Ordering::Relaxed),
+            WATCHED_OBJECTS.get(),
             LEARNED.load(Ordering::Relaxed),
             GIVEN_UP.load(Ordering::Relaxed),
             SAMPLED_OUT.load(Ordering::Relaxed),

@@ -20,6 +20,7 @@ use super::object::{bits, class_of_state, site, Object, Policy};
 use super::table::{object, Tables, ARENA_PAGES, GLOBAL_BASE, MAX_GLOBALS, NEXT_PAGE, TABLES};
 use crate::maps;
 use crate::sys::{self, FutexMutex, PAGE};
+use crate::threads::SlotCache;
 use core::sync::atomic::{AtomicI32, Ordering};
 
 /// Slot sizes of packed objects: multiples of 16, at most 128 per page.
@@ -91,7 +92,6 @@ pub(super) static ALLOC: FutexMutex<AllocState> = FutexMutex::new(AllocState {
 /// The memfd backing packed objects (-1 until the first chunk).
 pub(super) static MEMFD: AtomicI32 = AtomicI32::new(-1);
 
-pub(super) use crate::counters::add_locked;
 pub use crate::counters::{LIVE_OBJECTS, TRACKED_OBJECTS};
 
 /// Where a new object comes from: its first owner and allocation stack.
@@ -129,16 +129,21 @@ pub enum AllocError {
 }
 
 /// Allocates a tracked heap object of `size` bytes whose pages carry `key`
-/// (the allocating thread's), zeroed if `zero`.
+/// (the allocating thread's), zeroed if `zero`; a small one from the
+/// calling thread's slot `cache` when it holds one (no lock taken).
 pub fn alloc(
     size: usize,
     origin: Origin,
     key: u32,
     zero: bool,
+    cache: Option<&SlotCache>,
 ) -> Result<(u32, usize), AllocError> {
     let t = TABLES.get().ok_or(AllocError::NoRoom)?;
     if size > u32::MAX as usize {
         return Err(AllocError::NoRoom);
+    }
+    if let Some(hit) = cache.and_then(|c| super::cache::take(t, c, size, origin, key & 0xf, zero)) {
+        return Ok(hit);
     }
     let mut st = ALLOC.lock();
     let (id, base, dirty) = match CLASSES.iter().position(|&c| c >= size.max(1)) {
@@ -148,8 +153,8 @@ pub fn alloc(
         }
         None => alloc_large(t, &mut st, key, size, origin)?,
     };
-    add_locked(&LIVE_OBJECTS, 1);
-    add_locked(&TRACKED_OBJECTS, 1);
+    LIVE_OBJECTS.add(0, 1);
+    TRACKED_OBJECTS.add(0, 1);
     drop(st);
     if zero && dirty {
         zero_with_all_keys(base, size);
@@ -158,7 +163,7 @@ pub fn alloc(
 }
 
 /// Zeroes memory whatever its key (a reused slot of a packed object).
-fn zero_with_all_keys(base: usize, len: usize) {
+pub(super) fn zero_with_all_keys(base: usize, len: usize) {
     if !crate::backend::is_mpk() {
         // `mprotect`: open the pages (the allocating thread's window opens
         // them again right after), then zero.
@@ -202,12 +207,36 @@ fn alloc_packed(
         },
     };
     let o = t.objects.get(id as usize).ok_or(AllocError::NoRoom)?;
+    fill_slot(o, size, origin, key);
+    Ok((id, o.base()))
+}
+
+/// Makes the free packed slot `o` a live object (its place in its region
+/// and its class are kept).
+pub(super) fn fill_slot(o: &Object, size: usize, origin: Origin, key: u32) {
     let keep = bits::REGION_FIRST
         | bits::REGION_LAST
         | (31 << bits::CLASS_SHIFT)
         | (0x7f << bits::SLOT_SHIFT);
     fill(o, size, origin, key, keep);
-    Ok((id, o.base()))
+}
+
+/// Clears `o`'s live bit; false if it was clear already (a second free,
+/// which then frees nothing).
+pub(super) fn take_live(o: &Object) -> bool {
+    let clear = |s: u32| s & !bits::LIVE & !(0xff << bits::API_SHIFT);
+    o.state
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| Some(clear(s)))
+        .is_ok_and(|s| s & bits::LIVE != 0)
+}
+
+/// Puts the free packed slot `id` of `class` (0-based) on the free list
+/// of the key its page carries. Allocator held.
+pub(super) fn release_slot(st: &mut AllocState, class: usize, id: u32, key: u32) {
+    if st.classes.is_empty() {
+        st.classes = (0..CLASSES.len()).map(|_| ClassState::default()).collect();
+    }
+    st.classes[class].free[key as usize & 0xf].push(id);
 }
 
 /// A free slot of the class under another key, moved to `key`.
@@ -414,11 +443,13 @@ pub fn free(id: u32) -> bool {
     if crate::backend::is_mprotect() {
         crate::window_words::forget(id, o);
     }
-    o.update(|s| s & !bits::LIVE & !(0xff << bits::API_SHIFT));
+    if !take_live(o) {
+        return true;
+    }
     o.policy.store(0, Ordering::Release);
-    add_locked(&LIVE_OBJECTS, -1);
+    LIVE_OBJECTS.add(0, -1);
     if class > 0 {
-        st.classes[class as usize - 1].free[o.key() as usize].push(id);
+        release_slot(&mut st, class as usize - 1, id, o.key());
     } else {
         if span >= DISCARD_MIN {
             // The pages belong to this freed object only.
@@ -452,8 +483,8 @@ pub fn register_global(addr: usize, size: usize, origin: Origin) -> Option<u32> 
     fill(o, size, origin, 0, 0);
     o.update(|s| s | bits::GLOBAL);
     t.nglobals.store(i + 1, Ordering::Release);
-    add_locked(&LIVE_OBJECTS, 1);
-    add_locked(&TRACKED_OBJECTS, 1);
+    LIVE_OBJECTS.add(0, 1);
+    TRACKED_OBJECTS.add(0, 1);
     Some((GLOBAL_BASE + i) as u32)
 }
 

@@ -28,6 +28,8 @@
 //! * `keys`: putting an object's pages under a key, and counting the kernel
 //!   mappings each change makes or joins;
 //! * `fork`: giving a fork child its own copy of the packed objects;
+//! * `cache`: each thread's free packed slots, reused without the
+//!   allocator's lock;
 //! * `alias`: the packed objects' file mapped a second time, read-write,
 //!   so lock calls on words inside them need no grant;
 //! * `partition`: one allocation cut into page-aligned parts, each an
@@ -35,6 +37,7 @@
 
 mod alias;
 mod alloc;
+mod cache;
 mod fork;
 mod keys;
 mod object;
@@ -45,6 +48,7 @@ pub use self::alias::sync_alias;
 pub use self::alloc::{
     alloc, free, register_global, AllocError, Origin, LIVE_OBJECTS, TRACKED_OBJECTS,
 };
+pub use self::cache::{flush as flush_slot_cache, free_cached};
 pub use self::fork::{after_fork_child, after_fork_parent, before_fork};
 pub use self::keys::{move_key, reapply_key, set_key, set_policy_key};
 pub use self::object::{pack_epoch, unpack_epoch, Object, Policy, WATCHED};

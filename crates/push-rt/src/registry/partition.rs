@@ -17,7 +17,7 @@
 //! first part) frees every part; a part other than the first cannot be
 //! freed alone, and a partitioned allocation cannot be resized.
 
-use super::alloc::{add_locked, AllocState, ALLOC, LIVE_OBJECTS, TRACKED_OBJECTS};
+use super::alloc::{AllocState, ALLOC, LIVE_OBJECTS, TRACKED_OBJECTS};
 use super::object::{bits, Object};
 use super::table::{Tables, GLOBAL_BASE, MAX_GLOBALS, TABLES};
 use crate::sys::PAGE;
@@ -83,8 +83,8 @@ pub fn partition(id: u32, part_size: usize) -> Result<usize, PartitionError> {
     } else {
         partition_heap(t, &mut st, id, o, part_size, count);
     }
-    add_locked(&LIVE_OBJECTS, count as isize - 1);
-    add_locked(&TRACKED_OBJECTS, count as isize - 1);
+    LIVE_OBJECTS.add(0, count as isize - 1);
+    TRACKED_OBJECTS.add(0, count as isize - 1);
     Ok(count)
 }
 
@@ -257,5 +257,5 @@ pub(super) fn join_for_free(t: &Tables, st: &mut AllocState, id: u32, o: &Object
         }
     }
     o.size.store(p.size as u32, Ordering::Release);
-    add_locked(&LIVE_OBJECTS, 1 - p.count as isize);
+    LIVE_OBJECTS.add(0, 1 - p.count as isize);
 }

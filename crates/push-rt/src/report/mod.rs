@@ -341,7 +341,7 @@ impl Checked {
     /// This process so far.
     pub fn of_this_process() -> Checked {
         Checked {
-            objects: crate::counters::TRACKED_OBJECTS.load(Ordering::Relaxed) as u64,
+            objects: crate::counters::TRACKED_OBJECTS.get() as u64,
             accesses: crate::counters::FAULTS.load(Ordering::Relaxed) as u64,
             unwatched: crate::counters::UNWATCHED_OBJECTS.load(Ordering::Relaxed) as u64,
         }

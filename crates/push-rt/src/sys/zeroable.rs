@@ -14,8 +14,9 @@
 
 use super::mem::Zeroable;
 
-// SAFETY: atomics, arrays of atomics and `HeldLock`s (below): zero is a
-// free record.
+// SAFETY: atomics, arrays of atomics, `HeldLock`s (below) and a
+// `SlotCache` (atomic integers and arrays of them: zero is an empty
+// cache): zero is a free record.
 unsafe impl Zeroable for crate::threads::ThreadRecord {}
 // SAFETY: atomics only: zero is an empty held-lock entry.
 unsafe impl Zeroable for crate::threads::HeldLock {}
