@@ -5,7 +5,8 @@
 //! otherwise contend for.
 //!
 //! A cached slot is free (its live bit clear) and carries the cache's key;
-//! only its thread touches the cache. The cache goes back to the free lists
+//! only its thread touches the cache (and not from a signal handler that
+//! interrupted a change of it: see `SlotCache::busy`). The cache goes back to the free lists
 //! when the thread's key changes (rehash), when the thread exits, and when
 //! its record is recycled (a thread that died without exiting).
 
@@ -16,7 +17,8 @@ use super::object::{class_of_state, Object};
 use super::table::{object, Tables, TABLES};
 use crate::counters::{LIVE_OBJECTS, TRACKED_OBJECTS};
 use crate::threads::{SlotCache, CACHED_CLASSES, CACHE_DEPTH};
-use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use core::sync::atomic::compiler_fence;
+use core::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 const _: () = assert!(CLASSES.len() == CACHED_CLASSES);
 
@@ -32,15 +34,17 @@ pub(super) fn take(
     zero: bool,
 ) -> Option<(u32, usize)> {
     let class = CLASSES.iter().position(|&c| c >= size.max(1))?;
-    if cache.key.load(Relaxed) != key + 1 {
-        return None;
-    }
-    let n = cache.len[class].load(Relaxed) as usize;
-    if n == 0 {
-        return None;
-    }
-    let id = cache.ids[class][n - 1].load(Relaxed);
-    cache.len[class].store(n as u32 - 1, Relaxed);
+    let id = editing(cache, || {
+        if cache.key.load(Relaxed) != key + 1 {
+            return None;
+        }
+        let n = cache.len[class].load(Relaxed) as usize;
+        if n == 0 {
+            return None;
+        }
+        cache.len[class].store(n as u32 - 1, Relaxed);
+        Some(cache.ids[class][n - 1].load(Relaxed))
+    })??;
     let o = t.objects.get(id as usize)?;
     if o.is_live() || o.key() != key || class_of_state(o.state()) as usize != class + 1 {
         // Never expected: leave the slot to the allocator's checks.
@@ -76,10 +80,24 @@ pub fn free_cached(id: u32, thread: u32, cache: &SlotCache, key: u32) -> bool {
     }
     o.policy.store(0, Release);
     LIVE_OBJECTS.add(thread as usize, -1);
-    if !put(cache, id, o, class - 1, key & 0xf) {
+    if editing(cache, || put(cache, id, o, class - 1, key & 0xf)) != Some(true) {
         release_slot(&mut ALLOC.lock(), class - 1, id, o.key());
     }
     true
+}
+
+/// Runs `f`, which changes `cache`, unless a change of it is under way on
+/// this thread (a signal handler interrupted it): then None.
+fn editing<R>(cache: &SlotCache, f: impl FnOnce() -> R) -> Option<R> {
+    if cache.busy.load(Relaxed) != 0 {
+        return None;
+    }
+    cache.busy.store(1, Relaxed);
+    compiler_fence(SeqCst);
+    let r = f();
+    compiler_fence(SeqCst);
+    cache.busy.store(0, Relaxed);
+    Some(r)
 }
 
 fn put(cache: &SlotCache, id: u32, o: &Object, class: usize, key: u32) -> bool {
@@ -99,6 +117,8 @@ fn put(cache: &SlotCache, id: u32, o: &Object, class: usize, key: u32) -> bool {
 /// Gives every slot of `cache` back to the free lists (its thread's key
 /// changed, or the thread is gone).
 pub fn flush(cache: &SlotCache) {
+    // From its thread (exit) outside any change of it, from `put` inside
+    // one, or for a gone thread's record: no guard of its own.
     let key = cache.key.load(Acquire);
     if key == 0 || TABLES.get().is_none() {
         return;

@@ -12,6 +12,10 @@ pub const CACHED_CLASSES: usize = 20;
 pub const CACHE_DEPTH: usize = 16;
 
 pub struct SlotCache {
+    /// Non-zero while the thread changes the cache: a signal handler that
+    /// allocates or frees meanwhile (not async-signal-safe, but programs
+    /// do it) leaves the cache alone.
+    pub busy: AtomicU32,
     /// The key every cached slot's page carries, plus one; 0 when empty.
     pub key: AtomicU32,
     /// Slots cached, per class.
