@@ -225,6 +225,13 @@ fn clean_allocation_churn_with_frees_by_other_threads() {
 }
 
 #[test]
+fn clean_hand_rolled_spinlock_with_plain_atomic_loads_and_stores() {
+    // xchg to take it, relaxed loads to wait, a release store (a plain
+    // mov) to give it back: the word is an atomic variable, never a race.
+    clean("auto_clean_spin_flag", "started\nresult=4000\n");
+}
+
+#[test]
 fn clean_atomic_read_modify_writes() {
     check_auto_clean(
         "auto_clean_atomics",

@@ -36,11 +36,15 @@ pub fn on_refused_access(
         return;
     }
     let atomic = super::insn::atomic_at(site.pc);
+    if atomic {
+        record.note_atomic(site.addr);
+    }
+    let atomic_variable = record.is_atomic(site.addr);
     let racing = record.others(id).find(|s| {
         let (c, ts) = registry::unpack_epoch(s.epoch);
         s.addr == site.addr
             && (s.write || site.write)
-            && !(s.atomic || atomic)
+            && !(s.atomic || atomic || atomic_variable)
             && !hb::ordered_before(c, ts, rec)
     });
     let mut here = Stack::default();

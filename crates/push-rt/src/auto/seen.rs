@@ -56,7 +56,13 @@ pub struct Record {
     /// address exists.
     next: AtomicU32,
     entries: [Entry; ENTRIES],
+    /// Addresses of the object where an atomic read-modify-write was
+    /// observed (the last [`ATOMIC_ADDRS`]; 0: none).
+    atomic_addrs: [AtomicUsize; ATOMIC_ADDRS],
 }
+
+/// Atomic variables remembered per object.
+pub const ATOMIC_ADDRS: usize = 2;
 
 static RECORDS_TABLE: OnceLock<FixedArray<Record>> = OnceLock::new();
 
@@ -100,6 +106,9 @@ fn clear(r: &Record) {
     r.next.store(0, Ordering::Relaxed);
     for e in &r.entries {
         e.thread.store(0, Ordering::Relaxed);
+    }
+    for a in &r.atomic_addrs {
+        a.store(0, Ordering::Relaxed);
     }
 }
 
@@ -175,6 +184,32 @@ impl Locked {
         e.stack.store(s.stack, Ordering::Relaxed);
     }
 
+    /// Remembers that `addr` was accessed by an atomic read-modify-write.
+    pub fn note_atomic(&self, addr: usize) {
+        let slots = &self.r.atomic_addrs;
+        if self.is_atomic(addr) {
+            return;
+        }
+        // Shift the older one out.
+        for i in (1..ATOMIC_ADDRS).rev() {
+            slots[i].store(slots[i - 1].load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+        slots[0].store(addr, Ordering::Relaxed);
+    }
+
+    /// Whether an atomic read-modify-write was observed at `addr`: the
+    /// address is then taken for an atomic variable, whose plain loads and
+    /// stores (C11 atomic loads and release stores compile to `mov`) race
+    /// with nothing.
+    pub fn is_atomic(&self, addr: usize) -> bool {
+        addr != 0
+            && self
+                .r
+                .atomic_addrs
+                .iter()
+                .any(|a| a.load(Ordering::Relaxed) == addr)
+    }
+
     /// Counts one more learned policy; returns the count.
     pub fn count_transition(&self) -> u32 {
         self.r.transitions.fetch_add(1, Ordering::Relaxed) + 1
@@ -232,5 +267,26 @@ mod tests {
         let l = lock(id).unwrap();
         assert_eq!(l.others(9).count(), 0);
         assert_eq!(l.count_transition(), 1);
+    }
+
+    #[test]
+    fn remembers_the_last_atomic_variables_until_forgotten() {
+        assert!(init());
+        let id = 4343;
+        forget(id);
+        {
+            let l = lock(id).unwrap();
+            assert!(!l.is_atomic(0x40));
+            l.note_atomic(0x40);
+            l.note_atomic(0x40);
+            l.note_atomic(0x48);
+            assert!(l.is_atomic(0x40) && l.is_atomic(0x48));
+            l.note_atomic(0x50);
+            assert!(!l.is_atomic(0x40), "only the last {ATOMIC_ADDRS} are kept");
+            assert!(l.is_atomic(0x48) && l.is_atomic(0x50));
+        }
+        forget(id);
+        let l = lock(id).unwrap();
+        assert!(!l.is_atomic(0x50));
     }
 }
