@@ -1,45 +1,36 @@
-/* auto mode, race-free: 4 threads allocate and free small objects of every
- * size class in a loop (each thread's slots come back to it from its slot
- * cache), and hand a third of them to the next thread through a
- * mutex-protected mailbox, which frees them (slots of another thread's
- * key). Every object is stamped with its owner and serial over its whole
- * size and checked before it is freed: two live objects sharing memory
- * would show as a wrong stamp. Output: result=<objects checked>,<bad> */
+/* auto mode, race-free: 4 threads allocate small objects of every size
+ * class, stamp, check and free them (slots reused through each thread's
+ * slot cache), and hand a third to the next thread through a locked
+ * mailbox, which checks and frees them. Two live objects sharing memory
+ * would show as bad stamps. Output: result=<checked>,<bad stamps> */
 #include "auto_common.h"
 
 #define THREADS 4
 #define ROUNDS 4000
-#define MAILBOX 64
+#define BOX 64
 
-struct mailbox {
+static struct mailbox {
     pthread_mutex_t lock;
-    long *items[MAILBOX];
-    size_t sizes[MAILBOX];
+    long *items[BOX];
     int n;
-};
-
-static struct mailbox boxes[THREADS];
+} boxes[THREADS] = {[0 ... THREADS - 1] = {PTHREAD_MUTEX_INITIALIZER, {0}, 0}};
 static long checked[THREADS], bad[THREADS];
-
-static void stamp(long *p, size_t size, long v)
+static long *fresh(long words, long seed) /* word 0: size in words */
 {
-    for (size_t i = 0; i < size / sizeof(long); i++)
-        p[i] = v + (long)i;
+    long *p = malloc(words * sizeof(long));
+    CHECK_ALLOC(p);
+    p[0] = words;
+    for (long i = 1; i < words; i++)
+        p[i] = seed + i;
+    return p;
 }
 
-static int intact(const long *p, size_t size, long v)
-{
-    for (size_t i = 0; i < size / sizeof(long); i++)
-        if (p[i] != v + (long)i)
-            return 0;
-    return 1;
-}
-
-static void check_and_free(long me, long *p, size_t size)
+static void check_and_free(long me, long *p)
 {
     checked[me]++;
-    if (!intact(p, size, p[0]))
-        bad[me]++;
+    for (long i = 2; i < p[0]; i++)
+        if (p[i] != p[1] + i - 1)
+            bad[me]++;
     free(p);
 }
 
@@ -47,69 +38,41 @@ static void *worker(void *arg)
 {
     long me = (long)arg;
     long *keep[8] = {0};
-    size_t keep_size[8] = {0};
     for (long i = 0; i < ROUNDS; i++) {
-        size_t size = 16 + (size_t)((i * 7 + me * 13) % 128) * 16; /* 16..2048 */
-        long *p = malloc(size);
-        CHECK_ALLOC(p);
-        stamp(p, size, (me << 40) | (i << 12));
-        int k = (int)(i % 8);
-        if (keep[k])
-            check_and_free(me, keep[k], keep_size[k]);
-        keep[k] = p;
-        keep_size[k] = size;
-        if (i % 3 == 0) {
-            /* Hand the object kept longest to the next thread. */
-            int j = (k + 1) % 8;
-            if (keep[j]) {
-                struct mailbox *b = &boxes[(me + 1) % THREADS];
-                CHECK(pthread_mutex_lock(&b->lock));
-                if (b->n < MAILBOX) {
-                    b->items[b->n] = keep[j];
-                    b->sizes[b->n++] = keep_size[j];
-                    keep[j] = NULL;
-                }
-                CHECK(pthread_mutex_unlock(&b->lock));
-            }
+        int k = (int)(i % 8), j = (k + 1) % 8;
+        if (keep[k]) check_and_free(me, keep[k]);
+        keep[k] = fresh(2 + (i * 7 + me * 13) % 255, (me << 40) | (i << 12));
+        struct mailbox *next = &boxes[(me + 1) % THREADS], *mine = &boxes[me];
+        CHECK(pthread_mutex_lock(&next->lock));
+        if (i % 3 == 0 && keep[j] && next->n < BOX) {
+            next->items[next->n++] = keep[j];
+            keep[j] = NULL;
         }
-        /* Free what the previous thread sent. */
-        struct mailbox *mine = &boxes[me];
+        CHECK(pthread_mutex_unlock(&next->lock));
         CHECK(pthread_mutex_lock(&mine->lock));
-        while (mine->n > 0) {
-            mine->n--;
-            check_and_free(me, mine->items[mine->n], mine->sizes[mine->n]);
-        }
+        while (mine->n > 0)
+            check_and_free(me, mine->items[--mine->n]);
         CHECK(pthread_mutex_unlock(&mine->lock));
     }
     for (int k = 0; k < 8; k++)
-        if (keep[k])
-            check_and_free(me, keep[k], keep_size[k]);
+        if (keep[k]) check_and_free(me, keep[k]);
     return NULL;
 }
 
 int main(void)
 {
     started();
-    for (int i = 0; i < THREADS; i++)
-        CHECK(pthread_mutex_init(&boxes[i].lock, NULL));
     pthread_t t[THREADS];
+    long total = 0, wrong = 0;
     for (long i = 0; i < THREADS; i++)
         CHECK(pthread_create(&t[i], NULL, worker, (void *)i));
     for (int i = 0; i < THREADS; i++)
         CHECK(pthread_join(t[i], NULL));
-    long total = 0, wrong = 0;
     for (int i = 0; i < THREADS; i++) {
+        while (boxes[i].n > 0)
+            check_and_free(i, boxes[i].items[--boxes[i].n]);
         total += checked[i];
         wrong += bad[i];
-        /* What was left in the mailboxes. */
-        while (boxes[i].n > 0) {
-            boxes[i].n--;
-            total++;
-            if (!intact(boxes[i].items[boxes[i].n], boxes[i].sizes[boxes[i].n],
-                        boxes[i].items[boxes[i].n][0]))
-                wrong++;
-            free(boxes[i].items[boxes[i].n]);
-        }
     }
     printf("result=%ld,%ld\n", total, wrong);
     return 0;
