@@ -9,7 +9,7 @@
 #include "auto_common.h"
 #include <stdatomic.h>
 
-#define ROUNDS 2000
+#define ROUNDS 3
 
 struct spin {
     atomic_int word;
@@ -23,7 +23,7 @@ static void spin_lock(void)
 {
     for (;;) {
         while (atomic_load_explicit(&sl->word, memory_order_relaxed))
-            ;
+            usleep(100);
         if (!atomic_exchange_explicit(&sl->word, 1, memory_order_acquire))
             return;
     }
@@ -34,15 +34,19 @@ static void spin_unlock(void)
     atomic_store_explicit(&sl->word, 0, memory_order_release);
 }
 
+/* Each round, one thread holds the lock for 50 ms while the other spins
+ * on it: the waiter's loads and the holder's release store meet. */
 static void *worker(void *arg)
 {
-    (void)arg;
+    long me = (long)arg;
     for (int i = 0; i < ROUNDS; i++) {
+        if ((i + me) % 2)
+            usleep(10000);
         spin_lock();
         counter++;
+        usleep(50000);
         spin_unlock();
-        if (i % 128 == 0)
-            usleep(20);
+        usleep(30000);
     }
     return NULL;
 }
@@ -53,8 +57,8 @@ int main(void)
     sl = calloc(1, sizeof *sl);
     CHECK_ALLOC(sl);
     pthread_t a, b;
-    CHECK(pthread_create(&a, NULL, worker, NULL));
-    CHECK(pthread_create(&b, NULL, worker, NULL));
+    CHECK(pthread_create(&a, NULL, worker, (void *)0L));
+    CHECK(pthread_create(&b, NULL, worker, (void *)1L));
     CHECK(pthread_join(a, NULL));
     CHECK(pthread_join(b, NULL));
     printf("result=%ld\n", counter);

@@ -228,7 +228,7 @@ fn clean_allocation_churn_with_frees_by_other_threads() {
 fn clean_hand_rolled_spinlock_with_plain_atomic_loads_and_stores() {
     // xchg to take it, relaxed loads to wait, a release store (a plain
     // mov) to give it back: the word is an atomic variable, never a race.
-    clean("auto_clean_spin_flag", "started\nresult=4000\n");
+    clean("auto_clean_spin_flag", "started\nresult=6\n");
 }
 
 #[test]
