@@ -14,6 +14,9 @@
 //!   change arena contents or mappings ([`arena_map_shared`],
 //!   [`arena_discard`], [`arena_zero`]) check that the range lies inside
 //!   it and refuse otherwise.
+//! - The alias range ([`reserve_alias`]) maps the arena's memfd a second
+//!   time; its addresses only go to the C library's lock functions, never
+//!   into a Rust reference. [`alias_map_shared`] maps only inside it.
 //! - Page protection ([`mprotect`], [`super::pkru::pkey_mprotect`]) takes
 //!   addresses, not references, and never adds `PROT_EXEC`. Taking rights
 //!   away only makes accesses fault (the fault handler's business); the
@@ -124,6 +127,17 @@ pub fn arena_map_shared(fd: i32, addr: usize, len: usize, offset: usize) -> bool
     // SAFETY: replaces arena pages only, which no Rust reference points
     // into (the registry's callers map either fresh pages or, in a fork
     // child, pages with the same contents).
+    unsafe { map_file_fixed(fd, addr, len, offset) }
+}
+
+/// Maps `len` bytes of `fd` from `offset` shared and read-write at `addr`
+/// (MAP_FIXED); false if the kernel refused.
+///
+/// # Safety
+/// `[addr, addr+len)` must be memory no Rust reference points into, whose
+/// old contents nobody needs (or that the new mapping repeats).
+unsafe fn map_file_fixed(fd: i32, addr: usize, len: usize, offset: usize) -> bool {
+    // SAFETY: the caller's contract.
     let p = unsafe {
         libc::mmap(
             addr as *mut libc::c_void,
@@ -140,9 +154,9 @@ pub fn arena_map_shared(fd: i32, addr: usize, len: usize, offset: usize) -> bool
 static ALIAS_LO: AtomicUsize = AtomicUsize::new(0);
 static ALIAS_LEN: AtomicUsize = AtomicUsize::new(0);
 
-/// Reserves the alias range (inaccessible until mapped over; once): where the packed
-/// objects' file is mapped a second time, read-write under key 0, for lock
-/// words (see `registry::alias`). Returns its base, or None on failure.
+/// Reserves the alias range (inaccessible until mapped over; once): where
+/// the objects' file is mapped a second time, read-write under key 0, for
+/// lock words (see `registry::alias`). Returns its base, or None on failure.
 pub fn reserve_alias(len: usize) -> Option<usize> {
     let lo = ALIAS_LO.load(Ordering::Acquire);
     if lo != 0 {
@@ -178,22 +192,11 @@ pub fn alias_map_shared(fd: i32, offset: usize, len: usize) -> bool {
     if lo == 0 || offset > n || len > n - offset {
         return false;
     }
-    let addr = lo + offset;
     // SAFETY: replaces pages of the alias range only, which no Rust
     // reference points into: the lock hooks hand its addresses to the
     // C library, and the pages it maps are either fresh file pages or, in
     // a fork child, the same pages of the child's copy of the file.
-    let p = unsafe {
-        libc::mmap(
-            addr as *mut libc::c_void,
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_FIXED,
-            fd,
-            offset as libc::off_t,
-        )
-    };
-    p as usize == addr
+    unsafe { map_file_fixed(fd, lo + offset, len, offset) }
 }
 
 /// Copies `len` bytes between two arena ranges that do not overlap; false
