@@ -232,6 +232,13 @@ fn clean_hand_rolled_spinlock_with_plain_atomic_loads_and_stores() {
 }
 
 #[test]
+fn clean_ioctl_and_getdents_on_memory_another_thread_wrote() {
+    // FIONREAD has no size in its number (the object is opened for the
+    // call); getdents64's buffer is prepared like read's.
+    clean("auto_clean_ioctl", "started\nresult=5,1\n");
+}
+
+#[test]
 fn clean_atomic_read_modify_writes() {
     check_auto_clean(
         "auto_clean_atomics",

@@ -112,6 +112,11 @@ real_functions! {
     read = "read": fn(c_int, *mut c_void, usize) -> isize;
     write = "write": fn(c_int, *const c_void, usize) -> isize;
     pread64 = "pread64": fn(c_int, *mut c_void, usize, i64) -> isize;
+    // Variadic in C (`int ioctl(int, unsigned long, ...)`): glibc's is a
+    // system-call stub that takes its third argument from its register,
+    // which this fixed signature passes the same way on x86-64.
+    ioctl = "ioctl": fn(c_int, libc::c_ulong, *mut c_void) -> c_int;
+    getdents64 = "getdents64": fn(c_int, *mut c_void, usize) -> isize;
     pwrite64 = "pwrite64": fn(c_int, *const c_void, usize, i64) -> isize;
     readv = "readv": fn(c_int, Iov, c_int) -> isize;
     writev = "writev": fn(c_int, Iov, c_int) -> isize;
