@@ -1,4 +1,4 @@
-//! Allocation and free of tracked heap objects, and registration of globals.
+//! Allocation and free of tracked heap objects.
 //!
 //! Small objects (up to 2 KiB, in size classes) are packed: a *chunk* of a
 //! class is M physical pages of a memfd mapped K times (K = slots per page),
@@ -17,7 +17,7 @@
 
 use super::keys::{base_prot, rekey_pages, run_delta};
 use super::object::{bits, class_of_state, site, Object, Policy};
-use super::table::{object, Tables, ARENA_PAGES, GLOBAL_BASE, MAX_GLOBALS, NEXT_PAGE, TABLES};
+use super::table::{object, Tables, ARENA_PAGES, NEXT_PAGE, TABLES};
 use crate::maps;
 use crate::sys::{self, FutexMutex, PAGE};
 use crate::threads::SlotCache;
@@ -105,7 +105,7 @@ pub struct Origin {
 }
 
 /// Makes `o` a live object whose pages carry `key`.
-fn fill(o: &Object, size: usize, origin: Origin, key: u32, keep: u32) {
+pub(super) fn fill(o: &Object, size: usize, origin: Origin, key: u32, keep: u32) {
     o.policy.store(origin.policy.encode(), Ordering::Relaxed);
     o.change_epoch.store(origin.epoch, Ordering::Relaxed);
     o.size.store(size as u32, Ordering::Relaxed);
@@ -142,11 +142,14 @@ pub fn alloc(
     if size > u32::MAX as usize {
         return Err(AllocError::NoRoom);
     }
-    if let Some(hit) = cache.and_then(|c| super::cache::take(t, c, size, origin, key & 0xf, zero)) {
-        return Ok(hit);
+    let class = CLASSES.iter().position(|&c| c >= size.max(1));
+    if let (Some(class), Some(cache)) = (class, cache) {
+        if let Some(hit) = super::cache::take(t, cache, class, size, origin, key & 0xf, zero) {
+            return Ok(hit);
+        }
     }
     let mut st = ALLOC.lock();
-    let (id, base, dirty) = match CLASSES.iter().position(|&c| c >= size.max(1)) {
+    let (id, base, dirty) = match class {
         Some(class) => {
             let (id, base) = alloc_packed(t, &mut st, class, key, size, origin)?;
             (id, base, true)
@@ -190,11 +193,8 @@ fn alloc_packed(
     size: usize,
     origin: Origin,
 ) -> Result<(u32, usize), AllocError> {
-    if st.classes.is_empty() {
-        st.classes = (0..CLASSES.len()).map(|_| ClassState::default()).collect();
-    }
     let key = key & 0xf;
-    let id = match st.classes[class].free[key as usize].pop() {
+    let id = match class_state(st, class).free[key as usize].pop() {
         Some(id) => id,
         None => match steal_free_slot(t, st, class, key) {
             Some(id) => id,
@@ -221,22 +221,38 @@ pub(super) fn fill_slot(o: &Object, size: usize, origin: Origin, key: u32) {
     fill(o, size, origin, key, keep);
 }
 
-/// Clears `o`'s live bit; false if it was clear already (a second free,
-/// which then frees nothing).
-pub(super) fn take_live(o: &Object) -> bool {
+/// Makes the live object `id` free: no window, no policy, one fewer live
+/// object (counted on `thread`'s shard). False if it was free already (a
+/// second free, which then frees nothing): its live bit is cleared by one
+/// atomic update, so two frees on either path cannot both proceed.
+pub(super) fn retire(id: u32, o: &Object, thread: u32) -> bool {
+    if crate::backend::is_mprotect() {
+        crate::window_words::forget(id, o);
+    }
     let clear = |s: u32| s & !bits::LIVE & !(0xff << bits::API_SHIFT);
-    o.state
+    let was_live = o
+        .state
         .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| Some(clear(s)))
-        .is_ok_and(|s| s & bits::LIVE != 0)
+        .is_ok_and(|s| s & bits::LIVE != 0);
+    if was_live {
+        o.policy.store(0, Ordering::Release);
+        LIVE_OBJECTS.add(thread as usize, -1);
+    }
+    was_live
+}
+
+/// The state of size class `class`, the classes made on first use.
+fn class_state(st: &mut AllocState, class: usize) -> &mut ClassState {
+    if st.classes.is_empty() {
+        st.classes = (0..CLASSES.len()).map(|_| ClassState::default()).collect();
+    }
+    &mut st.classes[class]
 }
 
 /// Puts the free packed slot `id` of `class` (0-based) on the free list
 /// of the key its page carries. Allocator held.
 pub(super) fn release_slot(st: &mut AllocState, class: usize, id: u32, key: u32) {
-    if st.classes.is_empty() {
-        st.classes = (0..CLASSES.len()).map(|_| ClassState::default()).collect();
-    }
-    st.classes[class].free[key as usize & 0xf].push(id);
+    class_state(st, class).free[key as usize & 0xf].push(id);
 }
 
 /// A free slot of the class under another key, moved to `key`.
@@ -440,14 +456,9 @@ pub fn free(id: u32) -> bool {
     super::partition::join_for_free(t, &mut st, id, o);
     let class = class_of_state(o.state());
     let span = o.span();
-    if crate::backend::is_mprotect() {
-        crate::window_words::forget(id, o);
-    }
-    if !take_live(o) {
+    if !retire(id, o, 0) {
         return true;
     }
-    o.policy.store(0, Ordering::Release);
-    LIVE_OBJECTS.add(0, -1);
     if class > 0 {
         release_slot(&mut st, class as usize - 1, id, o.key());
     } else {
@@ -461,31 +472,6 @@ pub fn free(id: u32) -> bool {
             .push(id as usize);
     }
     true
-}
-
-/// Registers a `PUSH_GLOBAL`: page-aligned storage of `size` bytes padded to
-/// whole pages by the macro.
-pub fn register_global(addr: usize, size: usize, origin: Origin) -> Option<u32> {
-    let t = TABLES.get()?;
-    if !addr.is_multiple_of(PAGE) || size == 0 || size > u32::MAX as usize {
-        return None;
-    }
-    let span = sys::page_round_up(size);
-    let _st = ALLOC.lock();
-    let i = t.nglobals.load(Ordering::Relaxed);
-    if i >= MAX_GLOBALS {
-        return None;
-    }
-    let o = t.objects.get(GLOBAL_BASE + i)?;
-    let g = t.globals.get(i)?;
-    g[0].store(addr, Ordering::Relaxed);
-    g[1].store(addr + span, Ordering::Relaxed);
-    fill(o, size, origin, 0, 0);
-    o.update(|s| s | bits::GLOBAL);
-    t.nglobals.store(i + 1, Ordering::Release);
-    LIVE_OBJECTS.add(0, 1);
-    TRACKED_OBJECTS.add(0, 1);
-    Some((GLOBAL_BASE + i) as u32)
 }
 
 #[cfg(test)]

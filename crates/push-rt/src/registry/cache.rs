@@ -10,9 +10,7 @@
 //! when the thread's key changes (rehash), when the thread exits, and when
 //! its record is recycled (a thread that died without exiting).
 
-use super::alloc::{
-    fill_slot, release_slot, take_live, zero_with_all_keys, Origin, ALLOC, CLASSES,
-};
+use super::alloc::{fill_slot, release_slot, retire, zero_with_all_keys, Origin, ALLOC, CLASSES};
 use super::object::{class_of_state, Object};
 use super::table::{object, Tables, TABLES};
 use crate::counters::{LIVE_OBJECTS, TRACKED_OBJECTS};
@@ -22,18 +20,18 @@ use core::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 
 const _: () = assert!(CLASSES.len() == CACHED_CLASSES);
 
-/// An allocation of `size` bytes for the cache's thread, whose key is
-/// `key`, from a cached slot: its id and address, or None (the caller takes
-/// the allocator's path).
+/// An allocation of `size` bytes of size class `class` for the cache's
+/// thread, whose key is `key`, from a cached slot: its id and address, or
+/// None (the caller takes the allocator's path).
 pub(super) fn take(
     t: &Tables,
     cache: &SlotCache,
+    class: usize,
     size: usize,
     origin: Origin,
     key: u32,
     zero: bool,
 ) -> Option<(u32, usize)> {
-    let class = CLASSES.iter().position(|&c| c >= size.max(1))?;
     let id = editing(cache, || {
         if cache.key.load(Relaxed) != key + 1 {
             return None;
@@ -72,14 +70,9 @@ pub fn free_cached(id: u32, thread: u32, cache: &SlotCache, key: u32) -> bool {
         // Large objects and globals (packed ones are never partitioned).
         return super::free(id);
     }
-    if crate::backend::is_mprotect() {
-        crate::window_words::forget(id, o);
-    }
-    if !take_live(o) {
+    if !retire(id, o, thread) {
         return true;
     }
-    o.policy.store(0, Release);
-    LIVE_OBJECTS.add(thread as usize, -1);
     if editing(cache, || put(cache, id, o, class - 1, key & 0xf)) != Some(true) {
         release_slot(&mut ALLOC.lock(), class - 1, id, o.key());
     }

@@ -23,11 +23,11 @@
 //!   32 bytes of metadata per id (its state bits, sites and epochs);
 //! * `table`: the arena and the id space, the tables, and the lookups
 //!   ([`lookup`], [`object()`], [`in_arena`], the rehash scan);
-//! * `alloc`: allocation and free of packed slots and large objects, and
-//!   registration of globals;
+//! * `alloc`: allocation and free of packed slots and large objects;
+//! * `globals`: registration of globals;
 //! * `keys`: putting an object's pages under a key, and counting the kernel
 //!   mappings each change makes or joins;
-//! * `fork`: giving a fork child its own copy of the packed objects;
+//! * `fork`: giving a fork child its own copy of the objects in the memfd;
 //! * `cache`: each thread's free packed slots, reused without the
 //!   allocator's lock;
 //! * `alias`: the packed objects' file mapped a second time, read-write,
@@ -39,17 +39,17 @@ mod alias;
 mod alloc;
 mod cache;
 mod fork;
+mod globals;
 mod keys;
 mod object;
 mod partition;
 mod table;
 
 pub use self::alias::sync_alias;
-pub use self::alloc::{
-    alloc, free, register_global, AllocError, Origin, LIVE_OBJECTS, TRACKED_OBJECTS,
-};
+pub use self::alloc::{alloc, free, AllocError, Origin, LIVE_OBJECTS, TRACKED_OBJECTS};
 pub use self::cache::{flush as flush_slot_cache, free_cached};
 pub use self::fork::{after_fork_child, after_fork_parent, before_fork};
+pub use self::globals::register_global;
 pub use self::keys::{move_key, reapply_key, set_key, set_policy_key};
 pub use self::object::{pack_epoch, unpack_epoch, Object, Policy, WATCHED};
 pub use self::partition::{
