@@ -50,7 +50,16 @@ fn with_buffers<R>(ranges: &[(usize, usize)], write: bool, call: impl FnOnce() -
             n += 1;
         }
     }
-    let granted = rt::grant_for_sync(t, &addrs[..n]);
+    call_granted(t, &addrs[..n], call)
+}
+
+/// Runs `call` with the objects holding `addrs` open to thread `t`.
+fn call_granted<R>(
+    t: (u32, &'static rt::threads::ThreadRecord),
+    addrs: &[usize],
+    call: impl FnOnce() -> R,
+) -> R {
+    let granted = rt::grant_for_sync(t, addrs);
     let r = call();
     rt::end_sync_grant(t, granted);
     r
@@ -66,13 +75,10 @@ fn with_opaque<R>(p: *const c_void, call: impl FnOnce() -> R) -> R {
     if !rt::auto::on() || !rt::registry::in_arena(p as usize) {
         return call();
     }
-    let Some(t) = rt::hook_thread() else {
-        return call();
-    };
-    let granted = rt::grant_for_sync(t, &[p as usize]);
-    let r = call();
-    rt::end_sync_grant(t, granted);
-    r
+    match rt::hook_thread() {
+        Some(t) => call_granted(t, &[p as usize], call),
+        None => call(),
+    }
 }
 
 /// [`with_buffer`] for an iovec array and every buffer it names.

@@ -31,27 +31,26 @@ unsafe fn said_len(len: *const socklen_t) -> usize {
     (unsafe { len.read() } as usize).max(1)
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
+/// Runs `call`, which hands the kernel the message header at `msg` and
+/// what it names (address, control data, iovecs and their buffers), each
+/// prepared like a buffer of `read` (`write`: the kernel writes them) or
+/// of `write`.
+fn with_msg<R>(msg: *const libc::msghdr, write: bool, call: impl FnOnce() -> R) -> R {
     if !rt::auto::on() || msg.is_null() {
-        // SAFETY: unchanged arguments.
-        return unsafe { real::recvmsg()(fd, msg, flags) };
+        return call();
     }
-    // SAFETY: the caller's message header (recvmsg's contract); read here
-    // as the thread, like the kernel will.
+    // SAFETY: the caller's message header (recvmsg's and sendmsg's
+    // contract); read here as the thread, like the kernel will.
     let m = unsafe { msg.read() };
     let header = core::mem::size_of::<libc::msghdr>();
-    with_buffer(msg.cast_const().cast(), header, true, || {
+    with_buffer(msg.cast(), header, write, || {
         with_buffer(
             m.msg_name.cast_const(),
             m.msg_namelen as usize,
-            true,
+            write,
             || {
-                with_buffer(m.msg_control.cast_const(), m.msg_controllen, true, || {
-                    with_iov(m.msg_iov, m.msg_iovlen as c_int, true, || {
-                        // SAFETY: unchanged arguments.
-                        unsafe { real::recvmsg()(fd, msg, flags) }
-                    })
+                with_buffer(m.msg_control.cast_const(), m.msg_controllen, write, || {
+                    with_iov(m.msg_iov, m.msg_iovlen as c_int, write, call)
                 })
             },
         )
@@ -59,28 +58,18 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t {
-    if !rt::auto::on() || msg.is_null() {
+pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut libc::msghdr, flags: c_int) -> ssize_t {
+    with_msg(msg, true, || {
         // SAFETY: unchanged arguments.
-        return unsafe { real::sendmsg()(fd, msg, flags) };
-    }
-    // SAFETY: the caller's message header (sendmsg's contract).
-    let m = unsafe { msg.read() };
-    let header = core::mem::size_of::<libc::msghdr>();
-    with_buffer(msg.cast(), header, false, || {
-        with_buffer(
-            m.msg_name.cast_const(),
-            m.msg_namelen as usize,
-            false,
-            || {
-                with_buffer(m.msg_control.cast_const(), m.msg_controllen, false, || {
-                    with_iov(m.msg_iov, m.msg_iovlen as c_int, false, || {
-                        // SAFETY: unchanged arguments.
-                        unsafe { real::sendmsg()(fd, msg, flags) }
-                    })
-                })
-            },
-        )
+        unsafe { real::recvmsg()(fd, msg, flags) }
+    })
+}
+
+#[no_mangle]
+pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const libc::msghdr, flags: c_int) -> ssize_t {
+    with_msg(msg, false, || {
+        // SAFETY: unchanged arguments.
+        unsafe { real::sendmsg()(fd, msg, flags) }
     })
 }
 
