@@ -235,7 +235,7 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
     }
     real::resolve_all();
     sys::real_alloc::resolve_now();
-    if opts.auto && !auto::init(opts.sample_ppm, seed) {
+    if opts.auto && !auto::init(opts.sample_ppm, seed, opts.auto_budget) {
         return Err(Disabled::Failed(
             "could not reserve the annotation-free mode's tables".into(),
         ));
@@ -329,11 +329,13 @@ fn ensure_background() {
     report::ensure_reporter();
     if !BACKGROUND_STARTED.load(Ordering::Acquire)
         && !BACKGROUND_STARTED.swap(true, Ordering::AcqRel)
-        && backend::is_mpk()
     {
-        // Under `mprotect` every closed page faults for every thread: no
-        // key is shared, so there is nothing to re-draw.
-        rehash::start(options().rehash_ms);
+        auto::budget::start_sweeper();
+        if backend::is_mpk() {
+            // Under `mprotect` every closed page faults for every thread: no
+            // key is shared, so there is nothing to re-draw.
+            rehash::start(options().rehash_ms);
+        }
     }
 }
 

@@ -74,6 +74,9 @@ pub struct Options {
     pub auto: bool,
     /// Under `auto`, the share of heap allocations watched, in millionths.
     pub sample_ppm: u32,
+    /// Under `auto`, the percent of each thread's time its faults on
+    /// watched objects may take (0: no bound).
+    pub auto_budget: u32,
 }
 
 impl Default for Options {
@@ -94,6 +97,7 @@ impl Default for Options {
             run_dir: None,
             auto: false,
             sample_ppm: 1_000_000,
+            auto_budget: 10,
         }
     }
 }
@@ -118,6 +122,12 @@ pub const OPTIONS: &[OptionSpec] = &[
         value: "RATE",
         default: "1",
         help: "with auto=1, the share (0 < RATE <= 1) of heap allocations watched, drawn from the seed, the allocation's call site and its rank there: runs with different seeds watch different objects",
+    },
+    OptionSpec {
+        name: "auto_budget",
+        value: "PERCENT",
+        default: "10",
+        help: "with auto=1, the share of each thread's time (0-100) that handling faults on watched objects may take; a thread over it parks the objects it faults on (every thread may access them unchecked) until a background sweep brings them back, so checking becomes sampling and the cost stays bounded; 0: no bound, every access that faults is checked",
     },
     OptionSpec {
         name: "backend",
@@ -236,6 +246,15 @@ impl Options {
             "print_suppressions" => self.print_suppressions = parse_bool(name, value)?,
             "auto" => self.auto = parse_bool(name, value)?,
             "sample" => self.sample_ppm = parse_rate(value)?,
+            "auto_budget" => {
+                let v: u32 = parse_num(name, value, "a percentage from 0 to 100")?;
+                if v > 100 {
+                    return Err(format!(
+                        "option 'auto_budget': expected a percentage from 0 to 100, got '{value}'"
+                    ));
+                }
+                self.auto_budget = v;
+            }
             "run_dir" => {
                 if value.is_empty() {
                     return Err("option 'run_dir': expected a directory, got ''".into());
@@ -378,6 +397,9 @@ impl Options {
         if self.sample_ppm != d.sample_ppm {
             parts.push(format!("sample={}", f64::from(self.sample_ppm) / 1e6));
         }
+        if self.auto_budget != d.auto_budget {
+            parts.push(format!("auto_budget={}", self.auto_budget));
+        }
         parts.join(":")
     }
 }
@@ -426,64 +448,4 @@ pub fn markdown_table() -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_all() {
-        let o = Options::parse(
-            "backend=mprotect:halt_on_error=1:exitcode=3:log_path=/tmp/x:report_format=json:suppressions=s.txt:rehash_ms=10:seed=7:verbose=1:hb=0:max_maps=900:print_suppressions=1:run_dir=/tmp/r:auto=1:sample=0.25",
-        )
-        .unwrap();
-        assert!(o.halt_on_error && o.verbose);
-        assert_eq!(o.backend, BackendChoice::Mprotect);
-        assert_eq!(o.exitcode, 3);
-        assert_eq!(o.log_path.as_deref(), Some("/tmp/x"));
-        assert_eq!(o.report_format, ReportFormat::Json);
-        assert_eq!((o.rehash_ms, o.seed), (10, 7));
-        assert!(o.auto);
-        assert_eq!(o.sample_ppm, 250_000);
-        assert_eq!(Options::parse(&o.to_spec()).unwrap(), o);
-        for f in ["text", "json", "sarif", "github"] {
-            let o = Options::parse(&format!("report_format={f}")).unwrap();
-            assert_eq!(o.report_format.name(), f);
-            assert_eq!(Options::parse(&o.to_spec()).unwrap(), o);
-        }
-        assert_eq!(Options::parse("").unwrap(), Options::default());
-    }
-
-    #[test]
-    fn rejects_bad() {
-        for (spec, needle) in [
-            ("bogus=1", "bogus"),
-            ("halt_on_error=maybe", "halt_on_error"),
-            ("exitcode=abc", "exitcode"),
-            ("exitcode=300", "exitcode"),
-            ("report_format=xml", "report_format"),
-            ("halt_on_error", "halt_on_error"),
-            ("seed=-1", "seed"),
-            ("max_maps=lots", "max_maps"),
-            ("backend=pkeys", "backend"),
-            ("verbose=yes", "verbose"),
-            ("hb=true", "hb"),
-            ("print_suppressions=2", "print_suppressions"),
-            ("run_dir=", "run_dir"),
-            ("auto=yes", "auto"),
-            ("sample=0", "sample"),
-            ("sample=1.5", "sample"),
-            ("sample=often", "sample"),
-        ] {
-            let e = Options::parse(spec).unwrap_err();
-            assert!(e.contains(needle), "{spec}: {e}");
-        }
-    }
-
-    #[test]
-    fn docs_table_is_generated_from_the_table() {
-        let doc = include_str!("../../../docs/options.md");
-        assert!(
-            doc.contains(&markdown_table()),
-            "docs/options.md is out of date: paste the output of `push options --markdown` into it"
-        );
-    }
-}
+mod tests;

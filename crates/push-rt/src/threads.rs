@@ -111,6 +111,9 @@ pub struct ThreadRecord {
     pub nsteps: AtomicU32,
     /// Free packed slots kept for the thread's next allocations.
     pub slot_cache: SlotCache,
+    /// What the thread may still spend on faults of watched objects
+    /// (`auto`, see `auto::budget`).
+    pub auto_credit: crate::auto::budget::Credit,
 }
 
 pub const CLOCK_CACHE: usize = 64;
@@ -286,6 +289,7 @@ pub fn recycle(id: u32, own: usize) {
         a.store(0, Ordering::Relaxed);
     }
     r.sync_window.store(0, Ordering::Relaxed);
+    r.auto_credit.reset();
     r.key_period.store(0, Ordering::Relaxed);
     r.stack_lo.store(0, Ordering::Relaxed);
     r.stack_hi.store(0, Ordering::Relaxed);

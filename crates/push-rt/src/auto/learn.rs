@@ -4,6 +4,8 @@
 //! one, and give the object the policy that lets this access in.
 //! Runs in the SIGSEGV handler: async-signal-safe (atomics, the fixed
 //! observation table, the stack depot, one `pkey_mprotect`/`mprotect`).
+//! A thread over its fault budget parks the object instead of teaching it
+//! a policy (see `budget`).
 
 use super::seen::{self, Seen};
 use super::{is_watched, GIVEN_UP, LEARNED, MAX_TRANSITIONS};
@@ -72,6 +74,14 @@ pub fn on_refused_access(
         epoch: registry::pack_epoch(c, ts),
         stack: stack::intern(&here),
     });
+    if rec.auto_credit.spent() {
+        // Over budget: this access was checked; the object parks instead
+        // of taking the policy that would let the next ones fault.
+        let seen_word = obj.policy.load(Ordering::Acquire);
+        if super::budget::park_locked(keys, obj, seen_word) || obj.policy() == Some(Policy::Racy) {
+            return;
+        }
+    }
     let (learned, word) = if record.count_transition() > MAX_TRANSITIONS {
         GIVEN_UP.fetch_add(1, Ordering::Relaxed);
         (Policy::Racy, Policy::Racy.encode())

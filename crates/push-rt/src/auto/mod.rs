@@ -21,7 +21,10 @@
 //!   one it does not is decided at the next access of the other side;
 //! * an object that keeps changing hands (false sharing, fine-grained
 //!   interleaving) stops being watched after [`MAX_TRANSITIONS`] changes,
-//!   so its cost stays bounded (counted as `given_up`).
+//!   so its cost stays bounded (counted as `given_up`);
+//! * a thread that has spent its share of time on such faults
+//!   (`auto_budget`) parks the objects it faults on for a while instead
+//!   (see [`budget`]): checking becomes sampling, the cost stays bounded.
 //!
 //! What this mode can miss, never invent: an access before watching began,
 //! an object not watched (sampled out, allocated by a system library, no
@@ -33,6 +36,7 @@ use crate::registry::{self, Object, WATCHED};
 use crate::stack;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
+pub mod budget;
 pub mod callers;
 mod insn;
 mod learn;
@@ -64,10 +68,11 @@ pub use crate::counters::UNWATCHED_OBJECTS as GIVEN_UP;
 
 /// Turns the mode on (start-up, with the options parsed). Returns false
 /// when its tables cannot be reserved.
-pub fn init(sample_ppm: u32, seed: u64) -> bool {
+pub fn init(sample_ppm: u32, seed: u64, budget_percent: u32) -> bool {
     if !seen::init() {
         return false;
     }
+    budget::set_share(budget_percent);
     callers::init();
     SAMPLE_PPM.store(sample_ppm, Ordering::Relaxed);
     SEED.store(seed, Ordering::Relaxed);
@@ -202,13 +207,14 @@ pub fn forget(id: u32) {
 pub fn stats_line() -> Option<String> {
     on().then(|| {
         format!(
-            "auto: watched={} learned={} given_up={} sampled_out={} system_allocs={} unwatchable={}",
+            "auto: watched={} learned={} given_up={} sampled_out={} system_allocs={} unwatchable={} {}",
             WATCHED_OBJECTS.get(),
             LEARNED.load(Ordering::Relaxed),
             GIVEN_UP.load(Ordering::Relaxed),
             SAMPLED_OUT.load(Ordering::Relaxed),
             SYSTEM_ALLOCS.load(Ordering::Relaxed),
             UNWATCHABLE.load(Ordering::Relaxed),
+            budget::stats(),
         )
     })
 }

@@ -271,8 +271,11 @@ fn handle_pku_fault(f: &mut SignalFrame<'_>) -> bool {
 
     if crate::auto::is_watched(obj) {
         // The annotation-free mode: an observation, not a report by itself;
-        // the object then takes a policy that lets this thread in.
+        // the object then takes a policy that lets this thread in (or
+        // parks, over the thread's budget: see `auto::budget`).
+        let timer = crate::auto::budget::Timer::start();
         crate::auto::on_refused_access(keys, (id, rec), (obj_id, obj), fault_site(addr, write, f));
+        timer.charge(&rec.auto_credit, true);
         let fresh = keys.pkru_fresh(id, rec);
         let key = obj.key();
         if access_allowed(keys, id, rec, obj, write) && fresh.allows(key, write) {

@@ -4,7 +4,7 @@
 //! window (see `windows`). Same signal-context rules as the parent module.
 
 use super::{access_allowed, fault_site, tracked_fault, SILENT_FIXES};
-use crate::registry::Object;
+use crate::registry::{Object, Policy};
 use crate::report::capture;
 use crate::sys::frame::SignalFrame;
 use crate::threads::{self, ThreadRecord};
@@ -28,6 +28,25 @@ pub(super) fn handle_access_fault(addr: usize, f: &mut SignalFrame<'_>) -> bool 
         return false;
     };
     let write = f.error_code() & 2 != 0;
+    if crate::auto::is_watched(obj) {
+        // The annotation-free mode's faults are paid from the thread's
+        // budget (see `auto::budget`).
+        let timer = crate::auto::budget::Timer::start();
+        let handled = decide(keys, addr, write, f, (obj_id, obj), (id, rec));
+        timer.charge(&rec.auto_credit, true);
+        return handled;
+    }
+    decide(keys, addr, write, f, (obj_id, obj), (id, rec))
+}
+
+fn decide(
+    keys: &domains::Keys,
+    addr: usize,
+    write: bool,
+    f: &mut SignalFrame<'_>,
+    (obj_id, obj): (u32, &Object),
+    (id, rec): (u32, &ThreadRecord),
+) -> bool {
     if windows::covers(rec, obj_id, write) {
         // Another thread's re-protection came between this thread's window
         // and its access: apply the window again.
@@ -52,6 +71,12 @@ pub(super) fn handle_access_fault(addr: usize, f: &mut SignalFrame<'_>) -> bool 
             step_through_window(f, rec, obj_id, obj, access);
             return true;
         }
+        if crate::auto::is_watched(obj)
+            && crate::auto::budget::park_if_spent(keys, &rec.auto_credit, (obj_id, obj))
+        {
+            // Over budget: open to every thread now; the access retries.
+            return true;
+        }
         if !open_widest(keys, (id, rec), (obj_id, obj), write) {
             step_through_window(f, rec, obj_id, obj, access);
         }
@@ -60,6 +85,10 @@ pub(super) fn handle_access_fault(addr: usize, f: &mut SignalFrame<'_>) -> bool 
     if crate::auto::is_watched(obj) {
         // The annotation-free mode (see `handle_pku_fault`).
         crate::auto::on_refused_access(keys, (id, rec), (obj_id, obj), fault_site(addr, write, f));
+        if crate::auto::budget::is_parked(obj) && obj.key() == keys.key_for(Policy::Racy) {
+            // Parked, its pages open to every thread: the access retries.
+            return true;
+        }
         if !(access_allowed(keys, id, rec, obj, write)
             && open_widest(keys, (id, rec), (obj_id, obj), write))
         {

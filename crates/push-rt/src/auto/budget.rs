@@ -1,0 +1,283 @@
+//! The cost bound of the annotation-free mode: each thread may spend a
+//! share of its time (option `auto_budget`, percent) handling the faults
+//! of watched objects.
+//!
+//! The model: a thread holds a credit in nanoseconds. It starts full
+//! ([`BURST_NS`]), grows with the thread's wall time at the budget's share
+//! (never above [`BURST_NS`]), and every fault on a watched object costs
+//! what the handler measured plus [`FAULT_ENTRY_NS`] for the kernel's part.
+//! Under `mprotect`, closing a thread's windows at its synchronization
+//! costs it too. A thread whose credit is spent *parks* the object it
+//! faults on: the object takes [`PARKED`] (every thread may access it, on
+//! key 0) and costs nothing until the sweeper thread brings it back
+//! ([`unpark_slice`]: round robin, at a rate the budget pays for). A
+//! refused access is observed and compared before its object parks, so
+//! every fault still checks one access: detection becomes sampling in
+//! time, and the cost stays bounded.
+//!
+//! Parking can hide a race, never invent one: a report still needs two
+//! observed accesses that happens-before does not order. Async-signal-safe:
+//! atomics, the vDSO clock and one protection change per park.
+
+use super::seen;
+use crate::domains::Keys;
+use crate::registry::{self, Object, Policy, WATCHED};
+use crate::sys::monotonic_ns;
+use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// The policy word of a parked object: watched, open to every thread.
+pub const PARKED: u64 = (5 << 60) | WATCHED;
+
+/// Credit a thread starts with and never exceeds: short programs (and the
+/// start of long ones) are checked in full.
+pub const BURST_NS: i64 = 50_000_000;
+/// The kernel's part of one fault (signal delivery and return), which the
+/// handler cannot time.
+pub const FAULT_ENTRY_NS: u64 = 2_500;
+/// How often the sweeper brings parked objects back.
+pub const SWEEP_MS: u64 = 100;
+
+/// The budget in millionths of a thread's time (0: no bound).
+static SHARE_PPM: AtomicU32 = AtomicU32::new(0);
+
+/// Times an object was parked.
+pub static PARKS: AtomicUsize = AtomicUsize::new(0);
+/// Times the sweeper brought one back.
+pub static UNPARKS: AtomicUsize = AtomicUsize::new(0);
+/// Faults on watched objects charged, and their nanoseconds.
+static CHARGED_FAULTS: AtomicU64 = AtomicU64::new(0);
+static CHARGED_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the budget (start-up): `percent` of each thread's time, 0 for none.
+pub fn set_share(percent: u32) {
+    SHARE_PPM.store(percent.min(100) * 10_000, Ordering::Relaxed);
+}
+
+fn bounded() -> bool {
+    SHARE_PPM.load(Ordering::Relaxed) != 0
+}
+
+/// One thread's credit (in its record; written by the thread and its own
+/// signal handler only, so a lost update can only misplace a little
+/// credit).
+#[derive(Default)]
+pub struct Credit {
+    ns: AtomicI64,
+    /// When the credit was last brought up to date (0: never: full).
+    at: AtomicU64,
+}
+
+impl Credit {
+    /// A recycled record's thread starts with full credit.
+    pub fn reset(&self) {
+        self.at.store(0, Ordering::Relaxed);
+    }
+
+    /// The credit now, after adding what the time since the last update
+    /// earned.
+    fn refresh(&self, now: u64) -> i64 {
+        let at = self.at.swap(now, Ordering::Relaxed);
+        if at == 0 || now < at {
+            self.ns.store(BURST_NS, Ordering::Relaxed);
+            return BURST_NS;
+        }
+        let earned =
+            ((now - at) as u128 * u128::from(SHARE_PPM.load(Ordering::Relaxed)) / 1_000_000) as i64;
+        let v = self
+            .ns
+            .load(Ordering::Relaxed)
+            .saturating_add(earned)
+            .min(BURST_NS);
+        self.ns.store(v, Ordering::Relaxed);
+        v
+    }
+
+    /// Whether the thread has spent its credit.
+    pub fn spent(&self) -> bool {
+        bounded() && self.refresh(monotonic_ns()) <= 0
+    }
+
+    fn charge(&self, ns: u64) {
+        self.ns
+            .fetch_sub(ns.min(i64::MAX as u64) as i64, Ordering::Relaxed);
+    }
+}
+
+/// A timer for work the budget pays for: started when a fault on a watched
+/// object (or a window close) begins.
+pub struct Timer(u64);
+
+impl Timer {
+    pub fn start() -> Timer {
+        Timer(if super::on() { monotonic_ns() } else { 0 })
+    }
+
+    /// Charges the time since the start to `credit`; `fault`: the kernel's
+    /// part of a fault is added.
+    pub fn charge(self, credit: &Credit, fault: bool) {
+        if self.0 == 0 {
+            return;
+        }
+        let ns = monotonic_ns().saturating_sub(self.0) + if fault { FAULT_ENTRY_NS } else { 0 };
+        credit.charge(ns);
+        if fault {
+            CHARGED_FAULTS.fetch_add(1, Ordering::Relaxed);
+            CHARGED_NS.fetch_add(ns, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether `obj` is parked.
+#[inline]
+pub fn is_parked(obj: &Object) -> bool {
+    obj.policy.load(Ordering::Relaxed) == PARKED
+}
+
+/// Parks `obj` (watched, word `seen_word`) for the fault handler, its
+/// observation record held by the caller: every thread may access it
+/// until the sweeper brings it back. False when its policy changed since,
+/// or its pages could not be opened (the caller then goes on as if it had
+/// not parked: an access retried on a closed page would fault forever).
+pub fn park_locked(keys: &Keys, obj: &Object, seen_word: u64) -> bool {
+    if seen_word & WATCHED == 0 || seen_word == PARKED {
+        return false;
+    }
+    if obj
+        .policy
+        .compare_exchange(seen_word, PARKED, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return false;
+    }
+    PARKS.fetch_add(1, Ordering::Relaxed);
+    registry::set_policy_key(obj, keys.key_for(Policy::Racy), None).is_ok()
+}
+
+/// An access the policy of watched object `obj_id` allows faulted (a
+/// window to open, under `mprotect`) and the thread's credit is spent:
+/// parks the object. True when this call parked it and opened its pages.
+pub fn park_if_spent(keys: &Keys, credit: &Credit, (obj_id, obj): (u32, &Object)) -> bool {
+    if !credit.spent() {
+        return false;
+    }
+    let Some(_record) = seen::lock(obj_id) else {
+        return false;
+    };
+    park_locked(keys, obj, obj.policy.load(Ordering::Acquire))
+}
+
+/// The sweeper's turn (every [`SWEEP_MS`]): walks objects from `cursor`,
+/// bringing parked ones back as read-only watched objects (the next write
+/// faults and is observed), as many as the budget pays for, each costing
+/// about three faults (its protection change, the fault that follows, and
+/// parking again). Returns where to continue.
+pub fn unpark_slice(mut cursor: u32, period: Duration) -> u32 {
+    let parked = PARKS
+        .load(Ordering::Relaxed)
+        .saturating_sub(UNPARKS.load(Ordering::Relaxed));
+    let Some(keys) = crate::domains::keys().filter(|_| parked > 0) else {
+        return cursor;
+    };
+    let faults = CHARGED_FAULTS.load(Ordering::Relaxed).max(1);
+    let per_fault = (CHARGED_NS.load(Ordering::Relaxed) / faults).max(FAULT_ENTRY_NS);
+    let share = u64::from(SHARE_PPM.load(Ordering::Relaxed));
+    let budget = period.as_nanos() as u64 * share / 1_000_000;
+    let mut allowance = (budget / (3 * per_fault)).clamp(1, parked as u64);
+    let end = registry::scan_len();
+    let t0 = crate::sys::thread_cpu_ns();
+    let mut visited = 0u32;
+    while allowance > 0 && visited < end.saturating_sub(1) {
+        if cursor >= end {
+            cursor = 1;
+        }
+        if let Some(o) = registry::object(registry::scan_id(cursor)) {
+            if is_parked(o) && !o.pending() && unpark(keys, o) {
+                allowance -= 1;
+            }
+        }
+        cursor += 1;
+        visited += 1;
+        // The walk itself stays within 2% of the period.
+        if visited.is_multiple_of(256)
+            && crate::sys::thread_cpu_ns() - t0 >= period.as_nanos() as u64 / 50
+        {
+            break;
+        }
+    }
+    cursor
+}
+
+fn unpark(keys: &Keys, o: &Object) -> bool {
+    let word = Policy::ReadOnly.encode() | WATCHED;
+    if o.policy
+        .compare_exchange(PARKED, word, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        return false;
+    }
+    let _ = registry::set_policy_key(o, keys.key_for(Policy::ReadOnly), None);
+    UNPARKS.fetch_add(1, Ordering::Relaxed);
+    true
+}
+
+/// Starts the sweeper thread (ordinary context) when the mode is on with a
+/// budget.
+pub fn start_sweeper() {
+    if !super::on() || !bounded() {
+        return;
+    }
+    let _ = crate::sys::frame::with_async_signals_blocked(|| {
+        std::thread::Builder::new()
+            .name("push-auto".into())
+            .stack_size(256 << 10)
+            .spawn(|| {
+                crate::threads::mark_internal();
+                let period = Duration::from_millis(SWEEP_MS);
+                let mut cursor = 1u32;
+                loop {
+                    std::thread::sleep(period);
+                    cursor = unpark_slice(cursor, period);
+                }
+            })
+    });
+}
+
+/// The verbose line's part.
+pub fn stats() -> String {
+    let faults = CHARGED_FAULTS.load(Ordering::Relaxed);
+    format!(
+        "budget={}% parks={} unparks={} fault_ns_avg={}",
+        SHARE_PPM.load(Ordering::Relaxed) / 10_000,
+        PARKS.load(Ordering::Relaxed),
+        UNPARKS.load(Ordering::Relaxed),
+        CHARGED_NS.load(Ordering::Relaxed) / faults.max(1),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parked_word_is_a_watched_racy_policy() {
+        assert_eq!(Policy::decode(PARKED), Some(Policy::Racy));
+        assert_ne!(PARKED & WATCHED, 0);
+    }
+
+    #[test]
+    fn credit_starts_full_and_earns_its_share() {
+        set_share(10);
+        let c = Credit::default();
+        assert_eq!(c.refresh(1_000), BURST_NS);
+        c.charge(BURST_NS as u64 + 1_000_000);
+        assert_eq!(c.refresh(1_000), -1_000_000);
+        // 20 ms at 10% earns 2 ms.
+        assert_eq!(c.refresh(1_000 + 20_000_000), 1_000_000);
+        // Never above the burst.
+        assert_eq!(c.refresh(10_000_000_000), BURST_NS);
+        c.reset();
+        c.charge(5);
+        assert_eq!(c.refresh(20_000_000_000), BURST_NS);
+    }
+}
