@@ -42,9 +42,13 @@ pub(crate) fn alloc_tracked(size: usize, zero: bool) -> usize {
         Ok((obj_id, base)) => {
             if backend::is_mprotect() {
                 // The creator is about to write it: open it now rather than
-                // at the first fault.
+                // at the first fault. Without a window (the thread's list is
+                // full), the protection goes back to what the policy calls
+                // for: zeroing a reused slot opened its pages for everyone.
                 if let Some(o) = registry::object(obj_id) {
-                    windows::open_from_thread(rec, obj_id, o, windows::Access::ReadWrite);
+                    if !windows::open_from_thread(rec, obj_id, o, windows::Access::ReadWrite) {
+                        let _ = windows::reprotect(obj_id, o);
+                    }
                 }
             }
             base

@@ -9,7 +9,7 @@
 //! `LD_PRELOAD` runs (no `PUSH_RUN_DIR`) write nothing.
 //!
 //! Line format (one line, fields separated by spaces, `exe` last):
-//! `state=started|exited|disabled backend=mpk|mprotect objects=N faults=N unwatched=N reports=N dropped=N keys=N exe=PATH`
+//! `state=started|exited|disabled backend=mpk|mprotect objects=N faults=N unwatched=N parked=N reports=N dropped=N keys=N exe=PATH`
 //!
 //! Next to it, a process that reported writes `<dir>/<pid>.reports`: each
 //! report as one JSON line (the JSON format of docs/reports.md plus its
@@ -55,6 +55,8 @@ pub struct ProcessRecord {
     pub faults: u64,
     /// Objects the annotation-free mode stopped watching.
     pub unwatched: u64,
+    /// Times the annotation-free mode parked an object (fault budget).
+    pub parked: u64,
     pub reports: u64,
     pub dropped: u64,
     /// Protection keys PUSh gave to the program.
@@ -70,12 +72,13 @@ impl ProcessRecord {
     /// The line written for this process.
     pub fn line(&self) -> String {
         format!(
-            "state={} backend={} objects={} faults={} unwatched={} reports={} dropped={} keys={}{}{} exe={}\n",
+            "state={} backend={} objects={} faults={} unwatched={} parked={} reports={} dropped={} keys={}{}{} exe={}\n",
             self.state,
             self.backend,
             self.objects,
             self.faults,
             self.unwatched,
+            self.parked,
             self.reports,
             self.dropped,
             self.keys,
@@ -111,6 +114,7 @@ impl ProcessRecord {
                 "objects" => r.objects = v.parse().ok()?,
                 "faults" => r.faults = v.parse().ok()?,
                 "unwatched" => r.unwatched = v.parse().ok()?,
+                "parked" => r.parked = v.parse().ok()?,
                 "reports" => r.reports = v.parse().ok()?,
                 "dropped" => r.dropped = v.parse().ok()?,
                 "keys" => r.keys = v.parse().ok()?,
@@ -141,6 +145,7 @@ pub fn record(state: State) {
         objects: crate::counters::TRACKED_OBJECTS.get() as u64,
         faults: crate::counters::FAULTS.load(Ordering::Relaxed) as u64,
         unwatched: crate::counters::UNWATCHED_OBJECTS.load(Ordering::Relaxed) as u64,
+        parked: crate::auto::budget::PARKS.load(Ordering::Relaxed) as u64,
         reports: u64::from(crate::report::total()),
         dropped: u64::from(crate::report::dropped()),
         keys: crate::domains::keys_given_to_program() as u64,
@@ -206,6 +211,7 @@ pub fn checked(records: &[ProcessRecord]) -> crate::report::Checked {
         objects: records.iter().map(|r| r.objects).sum(),
         accesses: records.iter().map(|r| r.faults).sum(),
         unwatched: records.iter().map(|r| r.unwatched).sum(),
+        parked: records.iter().map(|r| r.parked).sum(),
     }
 }
 

@@ -3,8 +3,8 @@
 //! of watched objects.
 //!
 //! The model: a thread holds a credit in nanoseconds. It starts full
-//! ([`BURST_NS`]), grows with the thread's wall time at the budget's share
-//! (never above [`BURST_NS`]), and every fault on a watched object costs
+//! (what the budget earns in [`BURST_SECONDS`]: 50 ms at 10%), grows with
+//! the thread's wall time at the budget's share (never above full), and every fault on a watched object costs
 //! what the handler measured plus [`FAULT_ENTRY_NS`] for the kernel's part.
 //! Under `mprotect`, closing a thread's windows at its synchronization
 //! costs it too. A thread whose credit is spent *parks* the object it
@@ -29,9 +29,9 @@ use std::time::Duration;
 /// The policy word of a parked object: watched, open to every thread.
 pub const PARKED: u64 = (5 << 60) | WATCHED;
 
-/// Credit a thread starts with and never exceeds: short programs (and the
-/// start of long ones) are checked in full.
-pub const BURST_NS: i64 = 50_000_000;
+/// A full credit is what the budget earns in this time: short programs (and
+/// the start of long ones) are checked in full.
+pub const BURST_SECONDS: f64 = 0.5;
 /// The kernel's part of one fault (signal delivery and return), which the
 /// handler cannot time.
 pub const FAULT_ENTRY_NS: u64 = 2_500;
@@ -40,6 +40,8 @@ pub const SWEEP_MS: u64 = 100;
 
 /// The budget in millionths of a thread's time (0: no bound).
 static SHARE_PPM: AtomicU32 = AtomicU32::new(0);
+/// A full credit, in nanoseconds.
+static FULL_NS: AtomicI64 = AtomicI64::new(0);
 
 /// Times an object was parked.
 pub static PARKS: AtomicUsize = AtomicUsize::new(0);
@@ -51,7 +53,12 @@ static CHARGED_NS: AtomicU64 = AtomicU64::new(0);
 
 /// Sets the budget (start-up): `percent` of each thread's time, 0 for none.
 pub fn set_share(percent: u32) {
-    SHARE_PPM.store(percent.min(100) * 10_000, Ordering::Relaxed);
+    let ppm = percent.min(100) * 10_000;
+    SHARE_PPM.store(ppm, Ordering::Relaxed);
+    FULL_NS.store(
+        (BURST_SECONDS * 1e9 * f64::from(ppm) / 1e6) as i64,
+        Ordering::Relaxed,
+    );
 }
 
 fn bounded() -> bool {
@@ -77,10 +84,11 @@ impl Credit {
     /// The credit now, after adding what the time since the last update
     /// earned.
     fn refresh(&self, now: u64) -> i64 {
+        let full = FULL_NS.load(Ordering::Relaxed);
         let at = self.at.swap(now, Ordering::Relaxed);
         if at == 0 || now < at {
-            self.ns.store(BURST_NS, Ordering::Relaxed);
-            return BURST_NS;
+            self.ns.store(full, Ordering::Relaxed);
+            return full;
         }
         let earned =
             ((now - at) as u128 * u128::from(SHARE_PPM.load(Ordering::Relaxed)) / 1_000_000) as i64;
@@ -88,7 +96,7 @@ impl Credit {
             .ns
             .load(Ordering::Relaxed)
             .saturating_add(earned)
-            .min(BURST_NS);
+            .min(full);
         self.ns.store(v, Ordering::Relaxed);
         v
     }
@@ -268,16 +276,17 @@ mod tests {
     #[test]
     fn credit_starts_full_and_earns_its_share() {
         set_share(10);
+        let full = 50_000_000;
         let c = Credit::default();
-        assert_eq!(c.refresh(1_000), BURST_NS);
-        c.charge(BURST_NS as u64 + 1_000_000);
+        assert_eq!(c.refresh(1_000), full);
+        c.charge(full as u64 + 1_000_000);
         assert_eq!(c.refresh(1_000), -1_000_000);
         // 20 ms at 10% earns 2 ms.
         assert_eq!(c.refresh(1_000 + 20_000_000), 1_000_000);
         // Never above the burst.
-        assert_eq!(c.refresh(10_000_000_000), BURST_NS);
+        assert_eq!(c.refresh(10_000_000_000), full);
         c.reset();
         c.charge(5);
-        assert_eq!(c.refresh(20_000_000_000), BURST_NS);
+        assert_eq!(c.refresh(20_000_000_000), full);
     }
 }

@@ -335,6 +335,9 @@ pub struct Checked {
     /// Objects the annotation-free mode stopped watching (shared too
     /// finely to check at bounded cost).
     pub unwatched: u64,
+    /// Times the annotation-free mode parked an object to stay within the
+    /// fault budget (`auto_budget`): its accesses went unchecked a while.
+    pub parked: u64,
 }
 
 impl Checked {
@@ -344,12 +347,14 @@ impl Checked {
             objects: crate::counters::TRACKED_OBJECTS.get() as u64,
             accesses: crate::counters::FAULTS.load(Ordering::Relaxed) as u64,
             unwatched: crate::counters::UNWATCHED_OBJECTS.load(Ordering::Relaxed) as u64,
+            parked: crate::auto::budget::PARKS.load(Ordering::Relaxed) as u64,
         }
     }
 
     /// `2 objects tracked, 5 accesses checked`, as the SUMMARY ends (and
     /// `, 1 object no longer watched (shared too finely)` when the
-    /// annotation-free mode gave some up).
+    /// annotation-free mode gave some up, and `, watching paused 3 times
+    /// (fault budget)` when it parked objects).
     pub fn text(self) -> String {
         let plural = |n: u64| if n == 1 { "" } else { "s" };
         let mut s = format!(
@@ -364,6 +369,13 @@ impl Checked {
                 ", {} object{} no longer watched (shared too finely)",
                 self.unwatched,
                 plural(self.unwatched)
+            ));
+        }
+        if self.parked > 0 {
+            s.push_str(&format!(
+                ", watching paused {} time{} (fault budget)",
+                self.parked,
+                plural(self.parked)
             ));
         }
         s
@@ -385,7 +397,7 @@ mod tests {
             Checked {
                 objects,
                 accesses,
-                unwatched: 0,
+                ..Checked::default()
             }
             .text()
         };
@@ -396,10 +408,19 @@ mod tests {
             objects: 9,
             accesses: 300,
             unwatched: 2,
+            parked: 0,
         };
         assert_eq!(
             given_up.text(),
             "9 objects tracked, 300 accesses checked, 2 objects no longer watched (shared too finely)"
+        );
+        let parked = Checked {
+            parked: 1,
+            ..given_up
+        };
+        assert_eq!(
+            parked.text(),
+            "9 objects tracked, 300 accesses checked, 2 objects no longer watched (shared too finely), watching paused 1 time (fault budget)"
         );
     }
 

@@ -122,6 +122,9 @@ pub fn summary_json(c: &SummaryCounts<'_>, keys_given: u64) -> serde_json::Value
     if c.checked.unwatched > 0 {
         v["summary"]["objects_no_longer_watched"] = c.checked.unwatched.into();
     }
+    if c.checked.parked > 0 {
+        v["summary"]["watching_paused"] = c.checked.parked.into();
+    }
     v
 }
 

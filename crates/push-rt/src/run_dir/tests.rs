@@ -9,6 +9,7 @@ fn lines_round_trip() {
         objects: 3,
         faults: 7,
         unwatched: 4,
+        parked: 5,
         reports: 1,
         dropped: 2,
         keys: 1,

@@ -243,6 +243,9 @@ pub fn sarif(
         if c.unwatched > 0 {
             run["properties"]["objectsNoLongerWatched"] = c.unwatched.into();
         }
+        if c.parked > 0 {
+            run["properties"]["watchingPaused"] = c.parked.into();
+        }
     }
     if !base.is_empty() {
         run["originalUriBaseIds"] =
