@@ -6,8 +6,9 @@
 //!
 //! `auto_budget_spent.c` and `auto_clean_budget_spent.c` first hand 128
 //! objects back and forth between barrier phases (5120 faults, well over a
-//! 1% budget's credit on either backend), then race on, or lock around, one
-//! more object for about a second.
+//! 1% budget's credit on either backend), free them, then race on, or lock
+//! around, one more object for about a second: the sweeper brings it back
+//! about ten times.
 
 use push_tests::*;
 
@@ -55,10 +56,15 @@ fn a_race_is_still_reported_after_the_budget_is_spent() {
             .lines()
             .find(|l| l.starts_with("SUMMARY: PUSh:"))
             .unwrap_or_else(|| panic!("no SUMMARY\n{r}"));
-        assert!(
-            summary.ends_with(&format!("watching paused {parks} times (fault budget)")),
-            "the SUMMARY says how often watching paused\n{summary}\n{r}"
-        );
+        let paused: u64 = summary
+            .strip_suffix(" (fault budget)")
+            .and_then(|s| s.rsplit_once(", watching paused "))
+            .and_then(|(_, n)| n.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| {
+                panic!("the SUMMARY says how often watching paused\n{summary}\n{r}")
+            });
+        assert!(paused > 0 && paused <= parks, "{summary}\n{r}");
     }
 }
 
