@@ -166,7 +166,7 @@ pub fn lock_window_begin(
         return LockWord::Untracked;
     };
     if !backend::is_mpk() {
-        return LockWord::Tracked;
+        return mprotect_word(lock, obj);
     }
     if registry::sync_alias(lock).is_some() {
         return LockWord::Untracked;
@@ -190,6 +190,19 @@ pub fn lock_window_begin(
     open_window(t.1, lock);
     domains::apply_pkru(want);
     LockWord::Window(key)
+}
+
+/// Under `mprotect`, a word in tracked object `obj`: the lock call takes
+/// the grant path ([`LockWord::Tracked`]) unless the word has an alias and
+/// its object is parked by `auto`'s fault budget (open to every thread:
+/// there is no window to keep, see `windows::grant_for_sync`).
+#[inline]
+fn mprotect_word(lock: usize, obj: &registry::Object) -> LockWord {
+    if crate::auto::budget::is_parked(obj) && registry::sync_alias(lock).is_some() {
+        LockWord::Untracked
+    } else {
+        LockWord::Tracked
+    }
 }
 
 /// Where a lock's word lies, [`LockWord::Tracked`] or
@@ -257,7 +270,7 @@ pub fn unlock_window_begin(t: &threads::ThreadRecord, lock: usize) -> LockWord {
         return LockWord::Untracked;
     };
     if !backend::is_mpk() {
-        return LockWord::Tracked;
+        return mprotect_word(lock, obj);
     }
     if registry::sync_alias(lock).is_some() {
         return LockWord::Untracked;

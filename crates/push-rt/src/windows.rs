@@ -295,6 +295,9 @@ pub fn open_for_holder(t: (u32, &ThreadRecord), lock: usize) {
     let Some((id, o)) = registry::lookup(lock) else {
         return;
     };
+    if crate::auto::budget::is_parked(o) {
+        return;
+    }
     if !covers(t.1, id, true) && may_write_now(t, o) && !parked_instead(t.1, id, o) {
         let timer = crate::auto::budget::Timer::start();
         open_from_thread(t.1, id, o, Access::ReadWrite);
