@@ -175,26 +175,46 @@ pub fn park_if_spent(keys: &Keys, credit: &Credit, (obj_id, obj): (u32, &Object)
     park_locked(keys, obj, obj.policy.load(Ordering::Acquire))
 }
 
-/// The sweeper's turn (every [`SWEEP_MS`]): walks objects from `cursor`,
+/// Where the sweeper is: its cursor over object ids, and the park and
+/// comeback counts at its last turn.
+#[derive(Default)]
+pub struct Sweep {
+    cursor: u32,
+    parks: usize,
+    unparks: usize,
+}
+
+/// The sweeper's turn (every [`SWEEP_MS`]): walks objects from the cursor,
 /// bringing parked ones back as read-only watched objects (the next write
-/// faults and is observed), as many as the budget pays for, each costing
-/// about three faults (its protection change, the fault that follows, and
-/// parking again). Returns where to continue.
-pub fn unpark_slice(mut cursor: u32, period: Duration) -> u32 {
-    let parked = PARKS
-        .load(Ordering::Relaxed)
-        .saturating_sub(UNPARKS.load(Ordering::Relaxed));
+/// faults and is observed), as many as one thread's budget for the period
+/// pays for. A comeback costs a protection change, and, for an object
+/// still in use, the fault that follows and parking again: the share of
+/// comebacks parked again since the last turn says how many do (an object
+/// parked and never used again costs only its protection change).
+pub fn unpark_slice(sweep: &mut Sweep, period: Duration) {
+    let (parks, unparks) = (
+        PARKS.load(Ordering::Relaxed),
+        UNPARKS.load(Ordering::Relaxed),
+    );
+    let parked = parks.saturating_sub(unparks);
+    let (reparked, came_back) = (
+        parks.saturating_sub(sweep.parks),
+        unparks.saturating_sub(sweep.unparks),
+    );
+    (sweep.parks, sweep.unparks) = (parks, unparks);
     let Some(keys) = crate::domains::keys().filter(|_| parked > 0) else {
-        return cursor;
+        return;
     };
     let faults = CHARGED_FAULTS.load(Ordering::Relaxed).max(1);
     let per_fault = (CHARGED_NS.load(Ordering::Relaxed) / faults).max(FAULT_ENTRY_NS);
     let share = u64::from(SHARE_PPM.load(Ordering::Relaxed));
     let budget = period.as_nanos() as u64 * share / 1_000_000;
-    let mut allowance = (budget / (3 * per_fault)).clamp(1, parked as u64);
+    let mut allowance =
+        (budget / comeback_ns(per_fault, reparked, came_back)).clamp(1, parked as u64);
     let end = registry::scan_len();
     let t0 = crate::sys::thread_cpu_ns();
     let mut visited = 0u32;
+    let mut cursor = sweep.cursor;
     while allowance > 0 && visited < end.saturating_sub(1) {
         if cursor >= end {
             cursor = 1;
@@ -213,7 +233,19 @@ pub fn unpark_slice(mut cursor: u32, period: Duration) -> u32 {
             break;
         }
     }
-    cursor
+    sweep.cursor = cursor;
+}
+
+/// What one comeback is expected to cost: a protection change, plus a
+/// fault and a park for the share of comebacks parked again (all of them
+/// before the first turn that saw any).
+fn comeback_ns(per_fault: u64, reparked: usize, came_back: usize) -> u64 {
+    let share_in_use = if came_back == 0 {
+        1.0
+    } else {
+        (reparked as f64 / came_back as f64).min(1.0)
+    };
+    (per_fault as f64 * (1.0 + 2.0 * share_in_use)).max(1.0) as u64
 }
 
 fn unpark(keys: &Keys, o: &Object) -> bool {
@@ -242,10 +274,10 @@ pub fn start_sweeper() {
             .spawn(|| {
                 crate::threads::mark_internal();
                 let period = Duration::from_millis(SWEEP_MS);
-                let mut cursor = 1u32;
+                let mut sweep = Sweep::default();
                 loop {
                     std::thread::sleep(period);
-                    cursor = unpark_slice(cursor, period);
+                    unpark_slice(&mut sweep, period);
                 }
             })
     });
@@ -271,6 +303,15 @@ mod tests {
     fn parked_word_is_a_watched_racy_policy() {
         assert_eq!(Policy::decode(PARKED), Some(Policy::Racy));
         assert_ne!(PARKED & WATCHED, 0);
+    }
+
+    #[test]
+    fn comebacks_of_objects_left_idle_cost_less() {
+        assert_eq!(comeback_ns(10_000, 0, 0), 30_000);
+        assert_eq!(comeback_ns(10_000, 50, 50), 30_000);
+        assert_eq!(comeback_ns(10_000, 90, 30), 30_000);
+        assert_eq!(comeback_ns(10_000, 1, 100), 10_200);
+        assert_eq!(comeback_ns(10_000, 0, 100), 10_000);
     }
 
     #[test]
