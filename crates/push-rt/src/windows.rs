@@ -245,7 +245,9 @@ pub fn grant_for_sync(t: (u32, &ThreadRecord), addrs: &[usize], words: bool) -> 
             continue;
         };
         let aliased = words && registry::sync_alias(a).is_some();
-        if aliased && (!may_write_now(t, o) || parked_instead(t.1, id, o)) {
+        if aliased
+            && (crate::auto::budget::is_parked(o) || !may_write_now(t, o) || parks_now(t.1, id, o))
+        {
             continue;
         }
         if let Some(e) = open_count(id, o, Access::ReadWrite, !aliased) {
@@ -298,22 +300,21 @@ pub fn open_for_holder(t: (u32, &ThreadRecord), lock: usize) {
     if crate::auto::budget::is_parked(o) {
         return;
     }
-    if !covers(t.1, id, true) && may_write_now(t, o) && !parked_instead(t.1, id, o) {
+    if !covers(t.1, id, true) && may_write_now(t, o) && !parks_now(t.1, id, o) {
         let timer = crate::auto::budget::Timer::start();
         open_from_thread(t.1, id, o, Access::ReadWrite);
         timer.charge(&t.1.auto_credit, false);
     }
 }
 
-/// Under `auto`, a window about to open on a watched object: none is
-/// needed when the object is parked (open to every thread, see
-/// `auto::budget`), and a thread that has spent its fault budget parks it
-/// instead. True when the object is parked.
-fn parked_instead(t: &ThreadRecord, id: u32, o: &Object) -> bool {
+/// Under `auto`, a window about to open on a watched object that is not
+/// parked (a parked one needs none: it is open to every thread, see
+/// `auto::budget`): a thread that has spent its fault budget parks it
+/// instead. True when it parked.
+fn parks_now(t: &ThreadRecord, id: u32, o: &Object) -> bool {
     crate::auto::is_watched(o)
-        && (crate::auto::budget::is_parked(o)
-            || crate::domains::keys()
-                .is_some_and(|k| crate::auto::budget::park_if_spent(k, &t.auto_credit, (id, o))))
+        && crate::domains::keys()
+            .is_some_and(|k| crate::auto::budget::park_if_spent(k, &t.auto_credit, (id, o)))
 }
 
 /// The thread ends: every window it holds closes.

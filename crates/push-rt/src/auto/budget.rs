@@ -40,8 +40,6 @@ pub const SWEEP_MS: u64 = 100;
 
 /// The budget in millionths of a thread's time (0: no bound).
 static SHARE_PPM: AtomicU32 = AtomicU32::new(0);
-/// A full credit, in nanoseconds.
-static FULL_NS: AtomicI64 = AtomicI64::new(0);
 
 /// Times an object was parked.
 pub static PARKS: AtomicUsize = AtomicUsize::new(0);
@@ -53,12 +51,13 @@ static CHARGED_NS: AtomicU64 = AtomicU64::new(0);
 
 /// Sets the budget (start-up): `percent` of each thread's time, 0 for none.
 pub fn set_share(percent: u32) {
-    let ppm = percent.min(100) * 10_000;
-    SHARE_PPM.store(ppm, Ordering::Relaxed);
-    FULL_NS.store(
-        (BURST_SECONDS * 1e9 * f64::from(ppm) / 1e6) as i64,
-        Ordering::Relaxed,
-    );
+    SHARE_PPM.store(percent.min(100) * 10_000, Ordering::Relaxed);
+}
+
+/// A full credit, in nanoseconds: what the budget earns in
+/// [`BURST_SECONDS`].
+fn full_ns() -> i64 {
+    (BURST_SECONDS * 1e3 * f64::from(SHARE_PPM.load(Ordering::Relaxed))) as i64
 }
 
 fn bounded() -> bool {
@@ -84,7 +83,7 @@ impl Credit {
     /// The credit now, after adding what the time since the last update
     /// earned.
     fn refresh(&self, now: u64) -> i64 {
-        let full = FULL_NS.load(Ordering::Relaxed);
+        let full = full_ns();
         let at = self.at.swap(now, Ordering::Relaxed);
         if at == 0 || now < at {
             self.ns.store(full, Ordering::Relaxed);
@@ -142,29 +141,30 @@ pub fn is_parked(obj: &Object) -> bool {
     obj.policy.load(Ordering::Relaxed) == PARKED
 }
 
-/// Parks `obj` (watched, word `seen_word`) for the fault handler, its
-/// observation record held by the caller: every thread may access it
-/// until the sweeper brings it back. False when its policy changed since,
-/// or its pages could not be opened (the caller then goes on as if it had
-/// not parked: an access retried on a closed page would fault forever).
-pub fn park_locked(keys: &Keys, obj: &Object, seen_word: u64) -> bool {
-    if seen_word & WATCHED == 0 || seen_word == PARKED {
-        return false;
-    }
-    if obj
-        .policy
-        .compare_exchange(seen_word, PARKED, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
+/// Parks watched `obj` for the fault handler, its observation record held
+/// by the caller: every thread may access it until the sweeper brings it
+/// back. False when it is not watched or parked already. Should its pages
+/// fail to open, the access retried faults once more and finds it parked:
+/// allowed, it opens a window as for any allowed access.
+pub fn park_locked(keys: &Keys, obj: &Object) -> bool {
+    let word = obj.policy.load(Ordering::Acquire);
+    if word & WATCHED == 0
+        || word == PARKED
+        || obj
+            .policy
+            .compare_exchange(word, PARKED, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
     {
         return false;
     }
     PARKS.fetch_add(1, Ordering::Relaxed);
-    registry::set_policy_key(obj, keys.key_for(Policy::Racy), None).is_ok()
+    let _ = registry::set_policy_key(obj, keys.key_for(Policy::Racy), None);
+    true
 }
 
 /// An access the policy of watched object `obj_id` allows faulted (a
 /// window to open, under `mprotect`) and the thread's credit is spent:
-/// parks the object. True when this call parked it and opened its pages.
+/// parks the object. True when this call parked it.
 pub fn park_if_spent(keys: &Keys, credit: &Credit, (obj_id, obj): (u32, &Object)) -> bool {
     if !credit.spent() {
         return false;
@@ -172,7 +172,7 @@ pub fn park_if_spent(keys: &Keys, credit: &Credit, (obj_id, obj): (u32, &Object)
     let Some(_record) = seen::lock(obj_id) else {
         return false;
     };
-    park_locked(keys, obj, obj.policy.load(Ordering::Acquire))
+    park_locked(keys, obj)
 }
 
 /// Where the sweeper is: its cursor over object ids, and the park and

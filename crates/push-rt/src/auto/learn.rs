@@ -74,13 +74,10 @@ pub fn on_refused_access(
         epoch: registry::pack_epoch(c, ts),
         stack: stack::intern(&here),
     });
-    if rec.auto_credit.spent() {
+    if rec.auto_credit.spent() && super::budget::park_locked(keys, obj) {
         // Over budget: this access was checked; the object parks instead
         // of taking the policy that would let the next ones fault.
-        let seen_word = obj.policy.load(Ordering::Acquire);
-        if super::budget::park_locked(keys, obj, seen_word) || obj.policy() == Some(Policy::Racy) {
-            return;
-        }
+        return;
     }
     let (learned, word) = if record.count_transition() > MAX_TRANSITIONS {
         GIVEN_UP.fetch_add(1, Ordering::Relaxed);
