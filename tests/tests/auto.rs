@@ -257,6 +257,17 @@ fn clean_system_calls_on_memory_other_threads_allocated_or_wrote() {
 }
 
 #[test]
+fn clean_other_system_calls_on_memory_another_thread_wrote() {
+    // getrandom, syscall, getrusage, uname, sysinfo, getrlimit,
+    // sched_getaffinity, prctl, statfs, waitpid.
+    check_auto_clean(
+        "auto_clean_kernel_calls",
+        "started\nresult=10\n",
+        auto_seed_count(),
+    );
+}
+
+#[test]
 fn clean_mutex() {
     clean("auto_clean_mutex", "started\nresult=4000,999\n");
 }

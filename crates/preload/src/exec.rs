@@ -2,7 +2,7 @@
 //! enter is noted in the run directory (push_rt::exec_note), then started
 //! as asked.
 
-use crate::auto_paths::{path_copy, vec_arg, vec_copy};
+use crate::kernel_paths::{path_copy, vec_arg, vec_copy};
 use libc::c_int;
 use push_rt as rt;
 use push_rt::real::get as real;
@@ -29,7 +29,7 @@ pub unsafe extern "C" fn execve(path: CStrP, argv: Argv, envp: Argv) -> c_int {
     // SAFETY: the caller passes a valid path (or null); check only reads it.
     rt::exec_note::check(unsafe { c_str_arg(path) }, false);
     // SAFETY: the caller's strings; copies outside the tracked arena under
-    // the annotation-free mode (see auto_paths).
+    // the annotation-free mode (see kernel_paths).
     let (p, a, e) = unsafe { (path_copy(path), vec_copy(argv), vec_copy(envp)) };
     let path_arg = p.as_ref().map_or(path, |c| c.as_ptr());
     // SAFETY: the caller's arguments, perhaps as equal copies.

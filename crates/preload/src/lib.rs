@@ -35,14 +35,15 @@
 #![allow(clippy::missing_safety_doc)]
 
 mod auto_alloc;
-mod auto_io;
-mod auto_net;
-mod auto_paths;
 mod c11_threads;
 mod c_api;
 mod exec;
 mod free_exit;
 mod hook_shape;
+mod kernel_calls;
+mod kernel_io;
+mod kernel_net;
+mod kernel_paths;
 mod locks;
 mod mask;
 mod pkeys;

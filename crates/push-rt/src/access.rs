@@ -61,3 +61,23 @@ pub fn take_over_from_exited(keys: &Keys, id: u32, obj: &Object, owner: u32) -> 
             .is_ok();
     ok && registry::set_policy_key(obj, keys.of_thread(id), None).is_ok()
 }
+
+/// The program is about to hand `[addr, addr+len)` to a call that
+/// accesses it where a fault cannot be handled: the kernel (a `read` into
+/// it when `write`, a `write` from it otherwise), which honours the
+/// thread's rights and fails with EFAULT where a protection key or a
+/// closed page refuses. The range is touched first, one byte per page, as
+/// the thread: the call's access is checked (and, under `auto`, observed)
+/// like any access of the thread, and a watched object changes hands here.
+/// Tracked globals are not touched (their callers open them for the call).
+pub fn prepare_for_call(addr: usize, len: usize, write: bool) {
+    if len == 0 || !registry::in_arena(addr) {
+        return;
+    }
+    let end = addr.saturating_add(len);
+    let mut at = addr;
+    while at < end {
+        crate::sys::arena_touch(at, write);
+        at = (at & !(crate::sys::PAGE - 1)) + crate::sys::PAGE;
+    }
+}

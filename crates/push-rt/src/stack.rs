@@ -59,10 +59,14 @@ fn bounds() -> (usize, usize) {
 }
 
 /// Walks the frame-pointer chain starting at `fp`, appending return
-/// addresses after `first` (the exact pc, if non-zero).
+/// addresses after `first` (the exact pc, if non-zero). A `first` inside
+/// libpush.so is an access the runtime made for the program (a buffer
+/// touched before a system call): frame 0 is then the program's call,
+/// inside its call instruction (the return address less one).
 pub fn walk(first: usize, mut fp: usize, out: &mut Stack) {
     let (lo, hi) = bounds();
-    if first != 0 {
+    let for_caller = first != 0 && is_self(first);
+    if first != 0 && !for_caller {
         out.pcs[0] = first;
         out.len = 1;
     }
@@ -82,7 +86,11 @@ pub fn walk(first: usize, mut fp: usize, out: &mut Stack) {
             break;
         }
         if !is_self(ret) {
-            out.pcs[out.len] = ret;
+            out.pcs[out.len] = if for_caller && out.len == 0 {
+                ret - 1
+            } else {
+                ret
+            };
             out.len += 1;
         }
         if next <= fp {

@@ -161,27 +161,6 @@ fn placement_size(size: usize, align: usize) -> Option<usize> {
     Some(if pow <= 2048 { pow } else { size.max(2049) })
 }
 
-/// The program is about to hand `[addr, addr+len)` to a call that
-/// accesses it where a fault cannot be handled: the kernel (a `read` into
-/// it when `write`, a `write` from it otherwise), which honours the
-/// thread's rights and fails with EFAULT where a protection key or a
-/// closed page refuses; or glibc code that runs with every signal blocked
-/// (`pthread_create` storing the new thread's id). The range is touched
-/// first, one byte per page, as the thread: a watched object changes hands
-/// here, as at any access of the thread, and the call's access is observed
-/// like one.
-pub fn prepare_for_call(addr: usize, len: usize, write: bool) {
-    if !on() || len == 0 || !registry::in_arena(addr) {
-        return;
-    }
-    let end = addr.saturating_add(len);
-    let mut at = addr;
-    while at < end {
-        crate::sys::arena_touch(at, write);
-        at = (at & !(crate::sys::PAGE - 1)) + crate::sys::PAGE;
-    }
-}
-
 /// A call where, under the `mprotect` backend, the calling thread's access
 /// windows close as at a synchronization (sleeps, `sched_yield`). A window stays open until its thread's next
 /// synchronization, and every other thread's access to the object goes

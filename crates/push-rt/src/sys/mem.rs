@@ -106,14 +106,19 @@ pub fn arena_touch(addr: usize, write: bool) {
     if !in_arena(addr, 1) {
         return;
     }
-    // SAFETY: an arena byte, which no Rust reference points into; both
-    // accesses are atomic and leave its value as it was.
-    unsafe {
-        let byte = core::sync::atomic::AtomicU8::from_ptr(addr as *mut u8);
-        if write {
-            byte.fetch_or(0, Ordering::Relaxed);
-        } else {
-            byte.load(Ordering::Relaxed);
+    // Written in assembly: the compiler may drop an atomic access whose
+    // result is unused (an `or 0` that nobody reads is no access to it),
+    // and the point here is the access itself.
+    if write {
+        // SAFETY: an arena byte, which no Rust reference points into; a
+        // locked `or` of 0 leaves its value as it was, atomically.
+        unsafe {
+            core::arch::asm!("lock or byte ptr [{0}], 0", in(reg) addr, options(nostack));
+        }
+    } else {
+        // SAFETY: as above; a one-byte load.
+        unsafe {
+            core::arch::asm!("mov {1}, byte ptr [{0}]", in(reg) addr, out(reg_byte) _, options(nostack, readonly));
         }
     }
 }

@@ -188,6 +188,45 @@ real_functions! {
     nanosleep = "nanosleep": fn(*const timespec, *mut timespec) -> c_int;
     clock_nanosleep = "clock_nanosleep": fn(Clock, c_int, *const timespec, *mut timespec) -> c_int;
     sched_yield = "sched_yield": fn() -> c_int;
+    getrandom = "getrandom": fn(*mut c_void, usize, libc::c_uint) -> isize;
+    getentropy = "getentropy": fn(*mut c_void, usize) -> c_int;
+    getrusage = "getrusage": fn(c_int, *mut libc::rusage) -> c_int;
+    uname = "uname": fn(*mut libc::utsname) -> c_int;
+    sysinfo = "sysinfo": fn(*mut libc::sysinfo) -> c_int;
+    times = "times": fn(*mut libc::tms) -> libc::clock_t;
+    getrlimit = "getrlimit": fn(c_int, *mut libc::rlimit) -> c_int;
+    setrlimit = "setrlimit": fn(c_int, *const libc::rlimit) -> c_int;
+    prlimit = "prlimit": fn(libc::pid_t, c_int, *const libc::rlimit, *mut libc::rlimit) -> c_int;
+    prlimit64 = "prlimit64": fn(libc::pid_t, c_int, *const libc::rlimit64, *mut libc::rlimit64) -> c_int;
+    sched_getaffinity = "sched_getaffinity": fn(libc::pid_t, usize, *mut libc::cpu_set_t) -> c_int;
+    sched_setaffinity = "sched_setaffinity": fn(libc::pid_t, usize, *const libc::cpu_set_t) -> c_int;
+    pthread_getaffinity_np = "pthread_getaffinity_np": fn(pthread_t, usize, *mut libc::cpu_set_t) -> c_int;
+    pthread_setaffinity_np = "pthread_setaffinity_np": fn(pthread_t, usize, *const libc::cpu_set_t) -> c_int;
+    pthread_getname_np = "pthread_getname_np": fn(pthread_t, *mut libc::c_char, usize) -> c_int;
+    pthread_setname_np = "pthread_setname_np": fn(pthread_t, CStr) -> c_int;
+    wait = "wait": fn(*mut c_int) -> libc::pid_t;
+    waitpid = "waitpid": fn(libc::pid_t, *mut c_int, c_int) -> libc::pid_t;
+    wait3 = "wait3": fn(*mut c_int, c_int, *mut libc::rusage) -> libc::pid_t;
+    wait4 = "wait4": fn(libc::pid_t, *mut c_int, c_int, *mut libc::rusage) -> libc::pid_t;
+    waitid = "waitid": fn(libc::idtype_t, libc::id_t, *mut libc::siginfo_t, c_int) -> c_int;
+    epoll_ctl = "epoll_ctl": fn(c_int, c_int, c_int, *mut libc::epoll_event) -> c_int;
+    sigtimedwait = "sigtimedwait": fn(*const libc::sigset_t, *mut libc::siginfo_t, *const timespec) -> c_int;
+    sigwaitinfo = "sigwaitinfo": fn(*const libc::sigset_t, *mut libc::siginfo_t) -> c_int;
+    timerfd_settime = "timerfd_settime": fn(c_int, c_int, *const libc::itimerspec, *mut libc::itimerspec) -> c_int;
+    timerfd_gettime = "timerfd_gettime": fn(c_int, *mut libc::itimerspec) -> c_int;
+    getitimer = "getitimer": fn(c_int, *mut libc::itimerval) -> c_int;
+    setitimer = "setitimer": fn(c_int, *const libc::itimerval, *mut libc::itimerval) -> c_int;
+    statfs = "statfs": fn(CStr, *mut libc::statfs) -> c_int;
+    fstatfs = "fstatfs": fn(c_int, *mut libc::statfs) -> c_int;
+    sendfile = "sendfile": fn(c_int, c_int, *mut libc::off_t, usize) -> isize;
+    // Variadic in C (`long syscall(long, ...)`, `int prctl(int, ...)`,
+    // `int fcntl(int, int, ...)`): on x86-64 the integer arguments travel
+    // in the same registers (and the seventh on the stack) whatever the
+    // declaration, so these fixed signatures pass them unchanged.
+    syscall = "syscall": fn(libc::c_long, libc::c_long, libc::c_long, libc::c_long, libc::c_long, libc::c_long, libc::c_long) -> libc::c_long;
+    prctl = "prctl": fn(c_int, libc::c_ulong, libc::c_ulong, libc::c_ulong, libc::c_ulong) -> c_int;
+    fcntl = "fcntl": fn(c_int, c_int, libc::c_ulong) -> c_int;
+    fcntl64 = "fcntl64": fn(c_int, c_int, libc::c_ulong) -> c_int;
     fwrite = "fwrite": fn(*const c_void, usize, usize, File) -> usize;
     sigaction = "sigaction": fn(c_int, *const SigAction, *mut SigAction) -> c_int;
     sigprocmask = "sigprocmask": fn(c_int, *const libc::sigset_t, *mut libc::sigset_t) -> c_int;

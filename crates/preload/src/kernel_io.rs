@@ -1,11 +1,12 @@
 //! I/O functions whose buffers the kernel reads or writes on the caller's
-//! behalf, and the sleeps (window points of the mode, see
-//! `push_rt::auto::window_point`). The kernel honours the calling thread's rights (a protection
-//! key it lacks, or a closed page, fails the call with EFAULT), so under
-//! the annotation-free mode the buffers are touched first as the thread
-//! (`push_rt::auto::prepare_for_call`): a watched object changes hands as at
-//! any access, and the call's access is observed like one. With the mode
-//! off each is a plain call of the real function.
+//! behalf, and the sleeps (window points of the annotation-free mode, see
+//! `push_rt::auto::window_point`). The kernel honours the calling thread's
+//! rights (a protection key it lacks, or a closed page, fails the call
+//! with EFAULT), so a buffer in a tracked object (annotated or watched) is
+//! touched first as the thread (`push_rt::access::prepare_for_call`): the
+//! call's access is checked like one of the thread's (and a watched object
+//! changes hands), then the call runs with the object open to the thread.
+//! A buffer outside tracked memory costs one range check.
 //!
 //! # Safety
 //! Every export has the C signature of the function it replaces and passes
@@ -30,7 +31,7 @@ pub(crate) fn with_buffer<R>(
     write: bool,
     call: impl FnOnce() -> R,
 ) -> R {
-    if !rt::auto::on() || p.is_null() || !rt::registry::in_arena(p as usize) {
+    if p.is_null() || !rt::maybe_tracked(p as usize) {
         return call();
     }
     with_buffers(&[(p as usize, len)], write, call)
@@ -44,8 +45,11 @@ fn with_buffers<R>(ranges: &[(usize, usize)], write: bool, call: impl FnOnce() -
     let mut addrs = [0usize; 16];
     let mut n = 0;
     for &(p, len) in ranges {
-        rt::auto::prepare_for_call(p, len, write);
-        if n < addrs.len() && rt::registry::in_arena(p) {
+        if p == 0 || !rt::maybe_tracked(p) {
+            continue;
+        }
+        rt::access::prepare_for_call(p, len, write);
+        if n < addrs.len() {
             addrs[n] = p;
             n += 1;
         }
@@ -67,18 +71,40 @@ fn call_granted<R>(
 
 /// Runs `call`, which hands the kernel memory at `p` of a size and
 /// direction PUSh does not know (an `ioctl` whose number encodes neither):
-/// under the mode, the object holding `p` is opened for the call without
-/// a touch, so the call's access is not observed (a race through it can be
-/// missed, none invented) and cannot fail with EFAULT.
+/// the object holding `p` is opened for the call without a touch, so the
+/// call's access is not checked (a race through it can be missed, none
+/// invented) and cannot fail with EFAULT.
 #[inline]
 fn with_opaque<R>(p: *const c_void, call: impl FnOnce() -> R) -> R {
-    if !rt::auto::on() || !rt::registry::in_arena(p as usize) {
+    with_opaque_args(&[p as usize], call)
+}
+
+/// [`with_opaque`] for every argument of a call whose arguments PUSh does
+/// not know the meaning of (`syscall`, `prctl`, `fcntl`): each value that
+/// points into tracked memory has its object opened for the call; a value
+/// that only looks like such an address opens an object for nothing.
+#[inline]
+pub(crate) fn with_opaque_args<R>(args: &[usize], call: impl FnOnce() -> R) -> R {
+    if !args.iter().any(|&a| rt::maybe_tracked(a)) {
         return call();
     }
-    match rt::hook_thread() {
-        Some(t) => call_granted(t, &[p as usize], call),
-        None => call(),
+    opaque_slow(args, call)
+}
+
+#[cold]
+fn opaque_slow<R>(args: &[usize], call: impl FnOnce() -> R) -> R {
+    let Some(t) = rt::hook_thread() else {
+        return call();
+    };
+    let mut addrs = [0usize; 8];
+    let mut n = 0;
+    for &a in args {
+        if rt::maybe_tracked(a) && n < addrs.len() {
+            addrs[n] = a;
+            n += 1;
+        }
     }
+    call_granted(t, &addrs[..n], call)
 }
 
 /// [`with_buffer`] for an iovec array and every buffer it names.
@@ -88,20 +114,22 @@ pub(crate) fn with_iov<R>(
     write: bool,
     call: impl FnOnce() -> R,
 ) -> R {
-    if !rt::auto::on() || iov.is_null() || n <= 0 {
+    if iov.is_null() || n <= 0 {
         return call();
     }
     let n = (n as usize).min(64);
     let mut ranges = [(0usize, 0usize); 65];
     ranges[0] = (iov as usize, n * core::mem::size_of::<libc::iovec>());
-    // The array itself is read here: a watched array of another thread's
-    // is touched first.
-    rt::auto::prepare_for_call(iov as usize, n * core::mem::size_of::<libc::iovec>(), false);
+    // The array itself is read here, as the thread (a fault on it is the
+    // thread's access, checked like any).
     for (i, r) in ranges[1..=n].iter_mut().enumerate() {
         // SAFETY: the caller's array of at least `n` iovecs (readv/writev's
         // contract).
         let v = unsafe { iov.add(i).read() };
         *r = (v.iov_base as usize, v.iov_len);
+    }
+    if !ranges[..=n].iter().any(|&(p, _)| rt::maybe_tracked(p)) {
+        return call();
     }
     with_buffers(&ranges[..=n], write, call)
 }

@@ -1,27 +1,27 @@
 //! File-system calls and program starts whose string arguments (paths,
 //! `argv`, `envp`) the kernel reads on the caller's behalf. The kernel
-//! honours the calling thread's rights: under the annotation-free mode a
-//! path in a watched heap object whose window is closed (`mprotect`), or
-//! that another thread owns (`mpk`), would fail the call with EFAULT. So
-//! under the mode such strings are copied out of the tracked arena first
-//! (by this thread, in user mode: a fault there is an observed access like
-//! any other), and the call gets the copies. Output structs (`stat`) and
-//! buffers (`readlink`) go through `auto_io`'s touch-and-grant. With the
-//! mode off every function is a plain call of the real one.
+//! honours the calling thread's rights: a path in a tracked object
+//! (annotated or watched) whose window is closed (`mprotect`), or whose
+//! key the thread lacks (`mpk`), would fail the call with EFAULT. So such
+//! strings are copied out of tracked memory first (by this thread, in user
+//! mode: a fault there is a checked access like any other), and the call
+//! gets the copies. Output structs (`stat`) and buffers (`readlink`) go
+//! through `kernel_io`'s touch-and-grant. Strings outside tracked memory
+//! pass straight to the real function.
 //!
 //! # Safety
 //! Every export has the C signature of the function it replaces and
 //! passes its arguments unchanged to the real one, except that a string
-//! inside the tracked arena is replaced by an equal copy.
+//! in tracked memory is replaced by an equal copy.
 
-use crate::auto_io::with_buffer;
+use crate::kernel_io::with_buffer;
 use libc::{c_char, c_int, c_uint, mode_t};
 use push_rt as rt;
 use push_rt::real::get as real;
 
 type CStrP = *const c_char;
 
-/// A path copied out of the tracked arena (PATH_MAX bytes at most).
+/// A path copied out of tracked memory (PATH_MAX bytes at most).
 pub(crate) struct PathCopy([u8; libc::PATH_MAX as usize]);
 
 impl PathCopy {
@@ -30,13 +30,13 @@ impl PathCopy {
     }
 }
 
-/// The string at `p`, copied when the mode is on and it lies in the
-/// tracked arena (None: pass `p` itself).
+/// The string at `p`, copied when it lies in
+/// tracked memory (None: pass `p` itself).
 ///
 /// # Safety
 /// `p` is null or a NUL-terminated string.
 pub(crate) unsafe fn path_copy(p: CStrP) -> Option<PathCopy> {
-    if !rt::auto::on() || p.is_null() || !rt::registry::in_arena(p as usize) {
+    if p.is_null() || !rt::maybe_tracked(p as usize) {
         return None;
     }
     let mut copy = PathCopy([0; libc::PATH_MAX as usize]);
@@ -299,7 +299,7 @@ pub unsafe extern "C" fn readlinkat(dir: c_int, path: CStrP, buf: *mut c_char, n
 // ---------------------------------------------------------- program starts
 
 /// Copies of a NULL-terminated string vector (`argv`, `envp`) outside the
-/// tracked arena.
+/// tracked memory.
 pub(crate) struct StrVec {
     _strings: Vec<Vec<u8>>,
     ptrs: Vec<CStrP>,
@@ -311,25 +311,25 @@ impl StrVec {
     }
 }
 
-/// `v` copied when the mode is on and it, or one of its strings, lies in
-/// the tracked arena (None: pass `v` itself).
+/// `v` copied when it, or one of its strings, lies in
+/// tracked memory (None: pass `v` itself).
 ///
 /// # Safety
 /// `v` is null or a NULL-terminated array of NUL-terminated strings.
 pub(crate) unsafe fn vec_copy(v: *const CStrP) -> Option<StrVec> {
-    if !rt::auto::on() || v.is_null() {
+    if v.is_null() {
         return None;
     }
-    let in_arena = |p: usize| rt::registry::in_arena(p);
+    let tracked = |p: usize| rt::maybe_tracked(p);
     let mut n = 0;
-    let mut any = in_arena(v as usize);
+    let mut any = tracked(v as usize);
     loop {
         // SAFETY: within the caller's NULL-terminated array.
         let s = unsafe { v.add(n).read() };
         if s.is_null() {
             break;
         }
-        any |= in_arena(s as usize);
+        any |= tracked(s as usize);
         n += 1;
     }
     if !any {

@@ -1,8 +1,8 @@
 //! More calls whose memory arguments the kernel reads or writes: message
-//! sockets, polling, pipes, socket addresses and options, `getcwd`. Under
-//! the annotation-free mode each argument in watched memory is prepared as
-//! in `auto_io` (touched as the thread, then open to it for the call); with
-//! the mode off every function is a plain call of the real one.
+//! sockets, polling, pipes, socket addresses and options, `getcwd`. Each
+//! argument in tracked memory (annotated or watched) is prepared as in
+//! `kernel_io` (touched as the thread, then open to it for the call);
+//! arguments outside it pass straight to the real function.
 //!
 //! # Safety
 //! Every export has the C signature of the function it replaces and passes
@@ -10,7 +10,7 @@
 //! (reads, or atomically rewrites unchanged) the ranges the caller hands
 //! the function.
 
-use crate::auto_io::{with_buffer, with_iov};
+use crate::kernel_io::{with_buffer, with_iov};
 use libc::{c_char, c_int, c_void, size_t, socklen_t, ssize_t};
 use push_rt as rt;
 use push_rt::real::get as real;
@@ -18,13 +18,13 @@ use push_rt::real::get as real;
 type Addr = *mut libc::sockaddr;
 type AddrLen = *mut socklen_t;
 
-/// The length the caller's `*len` says, 1 when null or unreadable as such
-/// (the touch then reaches the first page; the grant opens the object).
+/// The length the caller's `*len` says of the buffer at `buf`, 1 when
+/// null or when the buffer is not tracked (then nothing is prepared).
 ///
 /// # Safety
 /// `len` is null or valid.
-unsafe fn said_len(len: *const socklen_t) -> usize {
-    if len.is_null() || !rt::auto::on() {
+unsafe fn said_len(buf: *const c_void, len: *const socklen_t) -> usize {
+    if len.is_null() || !rt::maybe_tracked(buf as usize) {
         return 1;
     }
     // SAFETY: per the contract; a fault on it is the thread's access.
@@ -36,7 +36,7 @@ unsafe fn said_len(len: *const socklen_t) -> usize {
 /// prepared like a buffer of `read` (`write`: the kernel writes them) or
 /// of `write`.
 fn with_msg<R>(msg: *const libc::msghdr, write: bool, call: impl FnOnce() -> R) -> R {
-    if !rt::auto::on() || msg.is_null() {
+    if msg.is_null() {
         return call();
     }
     // SAFETY: the caller's message header (recvmsg's and sendmsg's
@@ -183,7 +183,7 @@ pub unsafe extern "C" fn socketpair(
 unsafe fn with_addr_out<R>(addr: Addr, len: AddrLen, call: impl FnOnce() -> R) -> R {
     with_buffer(len.cast_const().cast(), 4, true, || {
         // SAFETY: per the contract.
-        let n = unsafe { said_len(len) };
+        let n = unsafe { said_len(addr.cast_const().cast(), len) };
         with_buffer(addr.cast_const().cast(), n, true, call)
     })
 }
@@ -222,7 +222,7 @@ pub unsafe extern "C" fn getsockopt(
 ) -> c_int {
     with_buffer(len.cast_const().cast(), 4, true, || {
         // SAFETY: the caller's length pointer.
-        let n = unsafe { said_len(len) };
+        let n = unsafe { said_len(value.cast_const(), len) };
         with_buffer(value.cast_const(), n, true, || {
             // SAFETY: unchanged arguments.
             unsafe { real::getsockopt()(fd, level, name, value, len) }
