@@ -529,9 +529,9 @@ fn summary_counts_objects_no_longer_watched() {
         .find(|l| l.starts_with("SUMMARY: PUSh:"))
         .unwrap_or_else(|| panic!("no SUMMARY\n{r}"));
     // The fault budget may also have parked objects (slow faults, as in
-    // the QEMU guest): its `, watching paused ...` comes last.
+    // the QEMU guest): its `, checking paused ...` comes last.
     let summary = summary
-        .split(", watching paused ")
+        .split(", checking paused ")
         .next()
         .unwrap_or(summary);
     match given_up {

@@ -57,12 +57,12 @@ fn a_race_is_still_reported_after_the_budget_is_spent() {
             .find(|l| l.starts_with("SUMMARY: PUSh:"))
             .unwrap_or_else(|| panic!("no SUMMARY\n{r}"));
         let paused: u64 = summary
-            .strip_suffix(" (fault budget)")
-            .and_then(|s| s.rsplit_once(", watching paused "))
+            .strip_suffix(" (cost budget)")
+            .and_then(|s| s.rsplit_once(", checking paused "))
             .and_then(|(_, n)| n.split(' ').next())
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| {
-                panic!("the SUMMARY says how often watching paused\n{summary}\n{r}")
+                panic!("the SUMMARY says how often checking paused\n{summary}\n{r}")
             });
         assert!(paused > 0 && paused <= parks, "{summary}\n{r}");
     }
@@ -84,7 +84,7 @@ fn without_a_bound_nothing_parks() {
     assert_eq!(r.code, Some(66), "{r}");
     assert_auto_race(&r, &file, a, b, alloc);
     assert_eq!(auto_stat(&r, "parks"), 0, "{r}");
-    assert!(!r.stderr.contains("watching paused"), "{r}");
+    assert!(!r.stderr.contains("checking paused"), "{r}");
 }
 
 #[test]

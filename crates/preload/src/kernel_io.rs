@@ -65,7 +65,10 @@ fn call_granted<R>(
 ) -> R {
     let granted = rt::grant_for_sync(t, addrs);
     let r = call();
+    // The call's errno is the program's, whatever closing the grant does.
+    let errno = rt::sys::errno();
     rt::end_sync_grant(t, granted);
+    rt::sys::set_errno(errno);
     r
 }
 

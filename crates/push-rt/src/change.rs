@@ -21,6 +21,9 @@ pub(crate) fn change_policy(
     (id, rec): (u32, &threads::ThreadRecord),
     keys: &Keys,
 ) -> i32 {
+    // A suspended object (`mprotect_budget`) is closed again first: the
+    // new policy's first accesses must fault to be checked.
+    windows::suspended::resume(obj_id);
     let pending_key = validate::on_change(api, obj_ptr, (obj_id, obj), new, (id, rec), keys);
     let key = match new {
         Policy::Private(t) => keys.of_thread(t),

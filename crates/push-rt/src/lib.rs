@@ -240,6 +240,9 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
             "could not reserve the annotation-free mode's tables".into(),
         ));
     }
+    if !opts.auto && chosen == backend::Backend::Mprotect {
+        auto::budget::set_share(opts.mprotect_budget);
+    }
     maps::init(options().max_maps);
     stack::set_self_range(self_range.0, self_range.1);
     let main = registration::reserve().unwrap_or(0);
@@ -431,6 +434,7 @@ fn stats() -> String {
         mprotects as f64 / secs,
     );
     let auto = auto::stats_line()
+        .or_else(auto::budget::mprotect_stats)
         .map(|l| format!("PUSh: stats: {l}\n"))
         .unwrap_or_default();
     format!(

@@ -77,6 +77,9 @@ pub struct Options {
     /// Under `auto`, the percent of each thread's time its faults on
     /// watched objects may take (0: no bound).
     pub auto_budget: u32,
+    /// Under `mprotect` without `auto`: the share of each thread's time
+    /// that opening and closing tracked objects may take (0: no bound).
+    pub mprotect_budget: u32,
 }
 
 impl Default for Options {
@@ -98,6 +101,7 @@ impl Default for Options {
             auto: false,
             sample_ppm: 1_000_000,
             auto_budget: 10,
+            mprotect_budget: 10,
         }
     }
 }
@@ -128,6 +132,12 @@ pub const OPTIONS: &[OptionSpec] = &[
         value: "PERCENT",
         default: "10",
         help: "with auto=1, the share of each thread's time (0-100) that handling faults on watched objects may take; a thread over it parks the objects it faults on (every thread may access them unchecked) until a background sweep brings them back, so checking becomes sampling and the cost stays bounded; 0: no bound, every access that faults is checked",
+    },
+    OptionSpec {
+        name: "mprotect_budget",
+        value: "PERCENT",
+        default: "10",
+        help: "under the mprotect backend (without auto=1), the share of each thread's time (0-100) that faults on tracked objects and opening and closing them may take; a thread over it leaves the objects it would open open to every thread (checking suspended) until a background sweep closes them again, so lock-per-operation code stays usable and checking becomes sampling; 0: no bound, every access after a synchronization is checked",
     },
     OptionSpec {
         name: "backend",
@@ -254,6 +264,15 @@ impl Options {
                     ));
                 }
                 self.auto_budget = v;
+            }
+            "mprotect_budget" => {
+                let v: u32 = parse_num(name, value, "a percentage from 0 to 100")?;
+                if v > 100 {
+                    return Err(format!(
+                        "option 'mprotect_budget': expected a percentage from 0 to 100, got '{value}'"
+                    ));
+                }
+                self.mprotect_budget = v;
             }
             "run_dir" => {
                 if value.is_empty() {
@@ -399,6 +418,9 @@ impl Options {
         }
         if self.auto_budget != d.auto_budget {
             parts.push(format!("auto_budget={}", self.auto_budget));
+        }
+        if self.mprotect_budget != d.mprotect_budget {
+            parts.push(format!("mprotect_budget={}", self.mprotect_budget));
         }
         parts.join(":")
     }

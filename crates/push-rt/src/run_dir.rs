@@ -55,7 +55,7 @@ pub struct ProcessRecord {
     pub faults: u64,
     /// Objects the annotation-free mode stopped watching.
     pub unwatched: u64,
-    /// Times the annotation-free mode parked an object (fault budget).
+    /// Times a cost budget paused checking (objects parked or suspended).
     pub parked: u64,
     pub reports: u64,
     pub dropped: u64,
@@ -145,7 +145,8 @@ pub fn record(state: State) {
         objects: crate::counters::TRACKED_OBJECTS.get() as u64,
         faults: crate::counters::FAULTS.load(Ordering::Relaxed) as u64,
         unwatched: crate::counters::UNWATCHED_OBJECTS.load(Ordering::Relaxed) as u64,
-        parked: crate::auto::budget::PARKS.load(Ordering::Relaxed) as u64,
+        parked: (crate::auto::budget::PARKS.load(Ordering::Relaxed)
+            + crate::windows::suspended::SUSPENDS.load(Ordering::Relaxed)) as u64,
         reports: u64::from(crate::report::total()),
         dropped: u64::from(crate::report::dropped()),
         keys: crate::domains::keys_given_to_program() as u64,

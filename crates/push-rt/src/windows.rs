@@ -22,6 +22,7 @@
 //! so a push interrupting a pop is the only interleaving; pops take entries
 //! with `swap` so none is closed twice.
 
+pub mod suspended;
 mod thread_lists;
 
 use crate::backend;
@@ -38,7 +39,7 @@ pub use crate::window_words::{forget, prot_for, prot_of, reprotect, reprotect_at
 
 /// Reserves the window words (one per possible object id). Lazily backed.
 pub fn init() -> bool {
-    crate::window_words::init(registry::MAX_IDS)
+    crate::window_words::init(registry::MAX_IDS) && suspended::init(registry::MAX_IDS)
 }
 
 /// How a window lets the thread at the object.
@@ -300,11 +301,26 @@ pub fn open_for_holder(t: (u32, &ThreadRecord), lock: usize) {
     if crate::auto::budget::is_parked(o) {
         return;
     }
-    if !covers(t.1, id, true) && may_write_now(t, o) && !parks_now(t.1, id, o) {
+    if !covers(t.1, id, true)
+        && may_write_now(t, o)
+        && !parks_now(t.1, id, o)
+        && !suspends_now(t.1, id, o)
+    {
         let timer = crate::auto::budget::Timer::start();
         open_from_thread(t.1, id, o, Access::ReadWrite);
         timer.charge(&t.1.auto_credit, false);
     }
+}
+
+/// A window about to open on a tracked object that is not watched, by a
+/// thread whose budget is spent (`mprotect_budget`): the object is
+/// suspended instead (see [`suspended`]). True when it is (or already
+/// was) suspended: no window is needed.
+pub fn suspends_now(t: &ThreadRecord, id: u32, o: &Object) -> bool {
+    if crate::auto::is_watched(o) {
+        return false;
+    }
+    suspended::is_suspended(id) || (t.auto_credit.spent() && suspended::suspend(id, o))
 }
 
 /// Under `auto`, a window about to open on a watched object that is not
@@ -315,6 +331,18 @@ fn parks_now(t: &ThreadRecord, id: u32, o: &Object) -> bool {
     crate::auto::is_watched(o)
         && crate::domains::keys()
             .is_some_and(|k| crate::auto::budget::park_if_spent(k, &t.auto_credit, (id, o)))
+}
+
+/// Whether object `id`'s window word lets every thread make this access
+/// (a suspended object), with its pages protected accordingly.
+pub fn open_to_all(id: u32, o: &Object, write: bool) -> bool {
+    let prot = prot_for(id, o.key());
+    let wanted = if write {
+        libc::PROT_WRITE
+    } else {
+        libc::PROT_READ
+    };
+    prot & wanted != 0 && reprotect(id, o).is_ok()
 }
 
 /// The thread ends: every window it holds closes.

@@ -18,6 +18,12 @@
 //! Parking can hide a race, never invent one: a report still needs two
 //! observed accesses that happens-before does not order. Async-signal-safe:
 //! atomics, the vDSO clock and one protection change per park.
+//!
+//! Under the `mprotect` backend the same credit bounds annotated objects
+//! (option `mprotect_budget`, when the mode is off): their faults and the
+//! thread's window opens and closes are charged, and a thread that spent it
+//! suspends the objects it would open a window on (`windows::suspended`)
+//! until the sweeper closes them again ([`resume_slice`]).
 
 use super::seen;
 use crate::domains::Keys;
@@ -117,7 +123,7 @@ pub struct Timer(u64);
 
 impl Timer {
     pub fn start() -> Timer {
-        Timer(if super::on() { monotonic_ns() } else { 0 })
+        Timer(if bounded() { monotonic_ns() } else { 0 })
     }
 
     /// Charges the time since the start to `credit`; `fault`: the kernel's
@@ -236,6 +242,34 @@ pub fn unpark_slice(sweep: &mut Sweep, period: Duration) {
     sweep.cursor = cursor;
 }
 
+/// The sweeper's turn for suspended annotated objects (`mprotect`): ends
+/// as many suspensions as one thread's budget for the period pays for
+/// (priced like a parked object's comeback), at least one.
+pub fn resume_slice(sweep: &mut Sweep, period: Duration) {
+    use crate::windows::suspended::{self, RESUMES, SUSPENDS};
+    let (suspends, resumes) = (
+        SUSPENDS.load(Ordering::Relaxed),
+        RESUMES.load(Ordering::Relaxed),
+    );
+    let (again, came_back) = (
+        suspends.saturating_sub(sweep.parks),
+        resumes.saturating_sub(sweep.unparks),
+    );
+    (sweep.parks, sweep.unparks) = (suspends, resumes);
+    let now = suspended::suspended_now();
+    if now == 0 {
+        return;
+    }
+    let faults = CHARGED_FAULTS.load(Ordering::Relaxed).max(1);
+    let per_fault = (CHARGED_NS.load(Ordering::Relaxed) / faults).max(FAULT_ENTRY_NS);
+    let budget =
+        period.as_nanos() as u64 * u64::from(SHARE_PPM.load(Ordering::Relaxed)) / 1_000_000;
+    let allowance = (budget / comeback_ns(per_fault, again, came_back)).clamp(1, now as u64);
+    let mut cursor = sweep.cursor as usize;
+    suspended::resume_from(&mut cursor, allowance);
+    sweep.cursor = cursor as u32;
+}
+
 /// What one comeback is expected to cost: a protection change, plus a
 /// fault and a park for the share of comebacks parked again (all of them
 /// before the first turn that saw any).
@@ -264,7 +298,7 @@ fn unpark(keys: &Keys, o: &Object) -> bool {
 /// Starts the sweeper thread (ordinary context) when the mode is on with a
 /// budget.
 pub fn start_sweeper() {
-    if !super::on() || !bounded() {
+    if !bounded() {
         return;
     }
     let _ = crate::sys::frame::with_async_signals_blocked(|| {
@@ -275,12 +309,30 @@ pub fn start_sweeper() {
                 crate::threads::mark_internal();
                 let period = Duration::from_millis(SWEEP_MS);
                 let mut sweep = Sweep::default();
+                let mut resumes = Sweep::default();
                 loop {
                     std::thread::sleep(period);
                     unpark_slice(&mut sweep, period);
+                    resume_slice(&mut resumes, period);
                 }
             })
     });
+}
+
+/// The verbose line of `mprotect_budget` (annotated objects), when it
+/// bounds anything.
+pub fn mprotect_stats() -> Option<String> {
+    use crate::windows::suspended::{RESUMES, SUSPENDS};
+    (bounded() && !super::on()).then(|| {
+        let faults = CHARGED_FAULTS.load(Ordering::Relaxed);
+        format!(
+            "mprotect_budget: budget={}% suspends={} resumes={} fault_ns_avg={}",
+            SHARE_PPM.load(Ordering::Relaxed) / 10_000,
+            SUSPENDS.load(Ordering::Relaxed),
+            RESUMES.load(Ordering::Relaxed),
+            CHARGED_NS.load(Ordering::Relaxed) / faults.max(1),
+        )
+    })
 }
 
 /// The verbose line's part.

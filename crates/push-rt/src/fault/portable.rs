@@ -28,15 +28,13 @@ pub(super) fn handle_access_fault(addr: usize, f: &mut SignalFrame<'_>) -> bool 
         return false;
     };
     let write = f.error_code() & 2 != 0;
-    if crate::auto::is_watched(obj) {
-        // The annotation-free mode's faults are paid from the thread's
-        // budget (see `auto::budget`).
-        let timer = crate::auto::budget::Timer::start();
-        let handled = decide(keys, addr, write, f, (obj_id, obj), (id, rec));
-        timer.charge(&rec.auto_credit, true);
-        return handled;
-    }
-    decide(keys, addr, write, f, (obj_id, obj), (id, rec))
+    // Every fault is paid from the thread's budget (see `auto::budget`:
+    // `auto_budget` under the annotation-free mode, `mprotect_budget`
+    // otherwise; nothing is timed without one).
+    let timer = crate::auto::budget::Timer::start();
+    let handled = decide(keys, addr, write, f, (obj_id, obj), (id, rec));
+    timer.charge(&rec.auto_credit, true);
+    handled
 }
 
 fn decide(
@@ -75,6 +73,11 @@ fn decide(
             && crate::auto::budget::park_if_spent(keys, &rec.auto_credit, (obj_id, obj))
         {
             // Over budget: open to every thread now; the access retries.
+            return true;
+        }
+        if windows::suspends_now(rec, obj_id, obj) && windows::open_to_all(obj_id, obj, write) {
+            // Over budget (`mprotect_budget`): the object is open to every
+            // thread until the sweeper closes it; the access retries.
             return true;
         }
         if !open_widest(keys, (id, rec), (obj_id, obj), write) {

@@ -48,6 +48,7 @@ fn rejects_bad() {
         ("auto_budget=101", "auto_budget"),
         ("auto_budget=-1", "auto_budget"),
         ("auto_budget=much", "auto_budget"),
+        ("mprotect_budget=101", "mprotect_budget"),
     ] {
         let e = Options::parse(spec).unwrap_err();
         assert!(e.contains(needle), "{spec}: {e}");

@@ -347,14 +347,17 @@ impl Checked {
             objects: crate::counters::TRACKED_OBJECTS.get() as u64,
             accesses: crate::counters::FAULTS.load(Ordering::Relaxed) as u64,
             unwatched: crate::counters::UNWATCHED_OBJECTS.load(Ordering::Relaxed) as u64,
-            parked: crate::auto::budget::PARKS.load(Ordering::Relaxed) as u64,
+            parked: (crate::auto::budget::PARKS.load(Ordering::Relaxed)
+                + crate::windows::suspended::SUSPENDS.load(Ordering::Relaxed))
+                as u64,
         }
     }
 
     /// `2 objects tracked, 5 accesses checked`, as the SUMMARY ends (and
     /// `, 1 object no longer watched (shared too finely)` when the
-    /// annotation-free mode gave some up, and `, watching paused 3 times
-    /// (fault budget)` when it parked objects).
+    /// annotation-free mode gave some up, and `, checking paused 3 times
+    /// (cost budget)` when a budget paused checking: parked or suspended
+    /// objects).
     pub fn text(self) -> String {
         let plural = |n: u64| if n == 1 { "" } else { "s" };
         let mut s = format!(
@@ -373,7 +376,7 @@ impl Checked {
         }
         if self.parked > 0 {
             s.push_str(&format!(
-                ", watching paused {} time{} (fault budget)",
+                ", checking paused {} time{} (cost budget)",
                 self.parked,
                 plural(self.parked)
             ));
@@ -420,7 +423,7 @@ mod tests {
         };
         assert_eq!(
             parked.text(),
-            "9 objects tracked, 300 accesses checked, 2 objects no longer watched (shared too finely), watching paused 1 time (fault budget)"
+            "9 objects tracked, 300 accesses checked, 2 objects no longer watched (shared too finely), checking paused 1 time (cost budget)"
         );
     }
 
