@@ -241,7 +241,7 @@ pub fn init(self_range: (usize, usize)) -> Result<(), Disabled> {
         ));
     }
     if !opts.auto && chosen == backend::Backend::Mprotect {
-        auto::budget::set_share(opts.mprotect_budget);
+        auto::budget::set_mprotect_share(opts.mprotect_budget);
     }
     maps::init(options().max_maps);
     stack::set_self_range(self_range.0, self_range.1);

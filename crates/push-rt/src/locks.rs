@@ -122,10 +122,14 @@ pub fn end_sync_grant(t: (u32, &threads::ThreadRecord), granted: bool) {
         return;
     }
     if backend::is_mprotect() {
+        // Closing the call's windows is paid from the thread's budget, as
+        // closing its windows at a synchronization is.
+        let timer = crate::auto::budget::Timer::start();
         let keys = domains::keys();
         windows::end_sync_grant(t.1, |o| {
             keys.is_some_and(|k| access::access_allowed(k, t.0, t.1, o, true))
         });
+        timer.charge(&t.1.auto_credit, false);
     } else {
         refresh_pkru_of(t.0, t.1);
     }

@@ -38,6 +38,10 @@ pub const PARKED: u64 = (5 << 60) | WATCHED;
 /// A full credit is what the budget earns in this time: short programs (and
 /// the start of long ones) are checked in full.
 pub const BURST_SECONDS: f64 = 0.5;
+/// The same for annotated objects under `mprotect` (`mprotect_budget`): at
+/// 10%, two seconds of checking at full cost per thread before any object
+/// is suspended, so short programs (every test) are checked in full.
+pub const MPROTECT_BURST_SECONDS: f64 = 20.0;
 /// The kernel's part of one fault (signal delivery and return), which the
 /// handler cannot time.
 pub const FAULT_ENTRY_NS: u64 = 2_500;
@@ -60,10 +64,21 @@ pub fn set_share(percent: u32) {
     SHARE_PPM.store(percent.min(100) * 10_000, Ordering::Relaxed);
 }
 
+/// Sets the budget of annotated objects under `mprotect` (start-up,
+/// without the annotation-free mode): `percent` of each thread's time,
+/// with a full credit of [`MPROTECT_BURST_SECONDS`]' earnings.
+pub fn set_mprotect_share(percent: u32) {
+    set_share(percent);
+    BURST_MS.store((MPROTECT_BURST_SECONDS * 1e3) as u32, Ordering::Relaxed);
+}
+
+/// What a full credit is worth in time earned, in milliseconds.
+static BURST_MS: AtomicU32 = AtomicU32::new((BURST_SECONDS * 1e3) as u32);
+
 /// A full credit, in nanoseconds: what the budget earns in
 /// [`BURST_SECONDS`].
 fn full_ns() -> i64 {
-    (BURST_SECONDS * 1e3 * f64::from(SHARE_PPM.load(Ordering::Relaxed))) as i64
+    i64::from(BURST_MS.load(Ordering::Relaxed)) * i64::from(SHARE_PPM.load(Ordering::Relaxed))
 }
 
 fn bounded() -> bool {

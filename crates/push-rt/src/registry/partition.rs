@@ -64,6 +64,9 @@ pub fn partition(id: u32, part_size: usize) -> Result<usize, PartitionError> {
     if o.class() > 0 {
         return Err(PartitionError::Packed);
     }
+    // A suspended object (`mprotect_budget`) is closed first: its parts
+    // start with protections of their own.
+    crate::windows::suspended::resume(id);
     let mut st = ALLOC.lock();
     if !o.is_live() {
         return Err(PartitionError::NoRoom);

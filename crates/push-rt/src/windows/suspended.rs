@@ -66,6 +66,9 @@ pub fn suspend(id: u32, o: &Object) -> bool {
     let Some(marker) = slot_of.get(id as usize) else {
         return false;
     };
+    if !room_for_one_more() {
+        return false;
+    }
     if marker
         .compare_exchange(0, SETTING_UP, Ordering::AcqRel, Ordering::Relaxed)
         .is_err()
@@ -102,6 +105,13 @@ pub fn suspend(id: u32, o: &Object) -> bool {
             false
         }
     }
+}
+
+/// Each suspended object's open pages split a closed mapping in up to
+/// three: suspensions stay within the mapping budget's hard limit.
+fn room_for_one_more() -> bool {
+    let limit = crate::maps::hard_limit(crate::maps::limit()) as i64;
+    crate::maps::in_use() + 2 * (suspended_now() as i64 + 1) <= limit
 }
 
 /// Ends the suspension held in slot `i`, if any; true when it ended one.
