@@ -29,74 +29,65 @@ fn with_struct<T, R>(p: *const T, write: bool, call: impl FnOnce() -> R) -> R {
     with_buffer(p.cast(), size_of::<T>(), write, call)
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn getrandom(buf: *mut c_void, n: size_t, flags: c_uint) -> ssize_t {
-    with_buffer(buf.cast_const(), n, true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::getrandom()(buf, n, flags) }
-    })
+/// Hooks whose buffer is `$buf`, `$len` bytes, which the kernel writes
+/// (`true`) or reads.
+macro_rules! sized_buffer {
+    ($($name:ident($($a:ident: $t:ty),*) -> $r:ty: $buf:ident[$len:ident], $write:expr;)*) => {$(
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($a: $t),*) -> $r {
+            with_buffer($buf as *const c_void, $len, $write, || {
+                // SAFETY: unchanged arguments.
+                unsafe { real::$name()($($a),*) }
+            })
+        }
+    )*};
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn getentropy(buf: *mut c_void, n: size_t) -> c_int {
-    with_buffer(buf.cast_const(), n, true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::getentropy()(buf, n) }
-    })
+/// Hooks whose one struct argument `$buf` (null allowed) the kernel writes
+/// (`true`) or reads.
+macro_rules! struct_buffer {
+    ($($name:ident($($a:ident: $t:ty),*) -> $r:ty: $buf:ident, $write:expr;)*) => {$(
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($a: $t),*) -> $r {
+            with_struct($buf as *const _, $write, || {
+                // SAFETY: unchanged arguments.
+                unsafe { real::$name()($($a),*) }
+            })
+        }
+    )*};
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn getrusage(who: c_int, usage: *mut libc::rusage) -> c_int {
-    with_struct(usage.cast_const(), true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::getrusage()(who, usage) }
-    })
+sized_buffer! {
+    getrandom(buf: *mut c_void, n: size_t, flags: c_uint) -> ssize_t: buf[n], true;
+    getentropy(buf: *mut c_void, n: size_t) -> c_int: buf[n], true;
+    sched_getaffinity(pid: pid_t, size: size_t, mask: *mut libc::cpu_set_t) -> c_int: mask[size], true;
+    sched_setaffinity(pid: pid_t, size: size_t, mask: *const libc::cpu_set_t) -> c_int: mask[size], false;
+    pthread_getaffinity_np(thread: pthread_t, size: size_t, mask: *mut libc::cpu_set_t) -> c_int: mask[size], true;
+    pthread_setaffinity_np(thread: pthread_t, size: size_t, mask: *const libc::cpu_set_t) -> c_int: mask[size], false;
+    pthread_getname_np(thread: pthread_t, name: *mut c_char, n: size_t) -> c_int: name[n], true;
 }
 
-#[no_mangle]
-pub unsafe extern "C" fn uname(buf: *mut libc::utsname) -> c_int {
-    with_struct(buf.cast_const(), true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::uname()(buf) }
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn sysinfo(info: *mut libc::sysinfo) -> c_int {
-    with_struct(info.cast_const(), true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::sysinfo()(info) }
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn times(buf: *mut libc::tms) -> libc::clock_t {
-    with_struct(buf.cast_const(), true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::times()(buf) }
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn getrlimit(resource: c_int, limit: *mut libc::rlimit) -> c_int {
-    with_struct(limit.cast_const(), true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::getrlimit()(resource, limit) }
-    })
+struct_buffer! {
+    getrusage(who: c_int, usage: *mut libc::rusage) -> c_int: usage, true;
+    uname(buf: *mut libc::utsname) -> c_int: buf, true;
+    sysinfo(info: *mut libc::sysinfo) -> c_int: info, true;
+    times(buf: *mut libc::tms) -> libc::clock_t: buf, true;
+    getrlimit(resource: c_int, limit: *mut libc::rlimit) -> c_int: limit, true;
+    setrlimit(resource: c_int, limit: *const libc::rlimit) -> c_int: limit, false;
+    wait(status: *mut c_int) -> pid_t: status, true;
+    waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t: status, true;
+    waitid(idtype: libc::idtype_t, id: libc::id_t, info: *mut libc::siginfo_t, options: c_int) -> c_int: info, true;
+    epoll_ctl(epfd: c_int, op: c_int, fd: c_int, event: *mut libc::epoll_event) -> c_int: event, false;
+    timerfd_gettime(fd: c_int, cur: *mut libc::itimerspec) -> c_int: cur, true;
+    getitimer(which: c_int, cur: *mut libc::itimerval) -> c_int: cur, true;
+    fstatfs(fd: c_int, buf: *mut libc::statfs) -> c_int: buf, true;
+    sendfile(out: c_int, input: c_int, offset: *mut libc::off_t, count: size_t) -> ssize_t: offset, true;
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn getrlimit64(resource: c_int, limit: *mut libc::rlimit) -> c_int {
     // SAFETY: on x86-64 getrlimit64 is getrlimit.
     unsafe { getrlimit(resource, limit) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn setrlimit(resource: c_int, limit: *const libc::rlimit) -> c_int {
-    with_struct(limit, false, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::setrlimit()(resource, limit) }
-    })
 }
 
 #[no_mangle]
@@ -136,88 +127,12 @@ pub unsafe extern "C" fn prlimit64(
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn sched_getaffinity(
-    pid: pid_t,
-    size: size_t,
-    mask: *mut libc::cpu_set_t,
-) -> c_int {
-    with_buffer(mask.cast_const().cast(), size, true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::sched_getaffinity()(pid, size, mask) }
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn sched_setaffinity(
-    pid: pid_t,
-    size: size_t,
-    mask: *const libc::cpu_set_t,
-) -> c_int {
-    with_buffer(mask.cast(), size, false, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::sched_setaffinity()(pid, size, mask) }
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn pthread_getaffinity_np(
-    thread: pthread_t,
-    size: size_t,
-    mask: *mut libc::cpu_set_t,
-) -> c_int {
-    with_buffer(mask.cast_const().cast(), size, true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::pthread_getaffinity_np()(thread, size, mask) }
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn pthread_setaffinity_np(
-    thread: pthread_t,
-    size: size_t,
-    mask: *const libc::cpu_set_t,
-) -> c_int {
-    with_buffer(mask.cast(), size, false, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::pthread_setaffinity_np()(thread, size, mask) }
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn pthread_getname_np(
-    thread: pthread_t,
-    name: *mut c_char,
-    n: size_t,
-) -> c_int {
-    with_buffer(name.cast_const().cast(), n, true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::pthread_getname_np()(thread, name, n) }
-    })
-}
-
-#[no_mangle]
 pub unsafe extern "C" fn pthread_setname_np(thread: pthread_t, name: *const c_char) -> c_int {
     // SAFETY: the caller's NUL-terminated name.
     let copy = unsafe { path_copy(name) };
     let name = copy.as_ref().map_or(name, |c| c.as_ptr());
     // SAFETY: the caller's arguments, the name perhaps as an equal copy.
     unsafe { real::pthread_setname_np()(thread, name) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wait(status: *mut c_int) -> pid_t {
-    with_struct(status.cast_const(), true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::wait()(status) }
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t {
-    with_struct(status.cast_const(), true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::waitpid()(pid, status, options) }
-    })
 }
 
 #[no_mangle]
@@ -246,32 +161,6 @@ pub unsafe extern "C" fn wait4(
             // SAFETY: unchanged arguments.
             unsafe { real::wait4()(pid, status, options, usage) }
         })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn waitid(
-    idtype: libc::idtype_t,
-    id: libc::id_t,
-    info: *mut libc::siginfo_t,
-    options: c_int,
-) -> c_int {
-    with_struct(info.cast_const(), true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::waitid()(idtype, id, info, options) }
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn epoll_ctl(
-    epfd: c_int,
-    op: c_int,
-    fd: c_int,
-    event: *mut libc::epoll_event,
-) -> c_int {
-    with_struct(event.cast_const(), false, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::epoll_ctl()(epfd, op, fd, event) }
     })
 }
 
@@ -320,22 +209,6 @@ pub unsafe extern "C" fn timerfd_settime(
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn timerfd_gettime(fd: c_int, cur: *mut libc::itimerspec) -> c_int {
-    with_struct(cur.cast_const(), true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::timerfd_gettime()(fd, cur) }
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn getitimer(which: c_int, cur: *mut libc::itimerval) -> c_int {
-    with_struct(cur.cast_const(), true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::getitimer()(which, cur) }
-    })
-}
-
-#[no_mangle]
 pub unsafe extern "C" fn setitimer(
     which: c_int,
     new: *const libc::itimerval,
@@ -367,30 +240,9 @@ pub unsafe extern "C" fn statfs64(path: *const c_char, buf: *mut libc::statfs) -
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn fstatfs(fd: c_int, buf: *mut libc::statfs) -> c_int {
-    with_struct(buf.cast_const(), true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::fstatfs()(fd, buf) }
-    })
-}
-
-#[no_mangle]
 pub unsafe extern "C" fn fstatfs64(fd: c_int, buf: *mut libc::statfs) -> c_int {
     // SAFETY: on x86-64 fstatfs64 is fstatfs.
     unsafe { fstatfs(fd, buf) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn sendfile(
-    out: c_int,
-    input: c_int,
-    offset: *mut libc::off_t,
-    count: size_t,
-) -> ssize_t {
-    with_struct(offset.cast_const(), true, || {
-        // SAFETY: unchanged arguments.
-        unsafe { real::sendfile()(out, input, offset, count) }
-    })
 }
 
 #[no_mangle]

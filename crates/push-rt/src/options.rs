@@ -227,6 +227,17 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, String> {
     }
 }
 
+/// A percentage from 0 to 100 (`auto_budget`, `mprotect_budget`).
+fn parse_percent(name: &str, value: &str) -> Result<u32, String> {
+    let v: u32 = parse_num(name, value, "a percentage from 0 to 100")?;
+    if v > 100 {
+        return Err(format!(
+            "option '{name}': expected a percentage from 0 to 100, got '{value}'"
+        ));
+    }
+    Ok(v)
+}
+
 /// A rate in (0, 1], as millionths.
 fn parse_rate(v: &str) -> Result<u32, String> {
     let bad =
@@ -256,24 +267,8 @@ impl Options {
             "print_suppressions" => self.print_suppressions = parse_bool(name, value)?,
             "auto" => self.auto = parse_bool(name, value)?,
             "sample" => self.sample_ppm = parse_rate(value)?,
-            "auto_budget" => {
-                let v: u32 = parse_num(name, value, "a percentage from 0 to 100")?;
-                if v > 100 {
-                    return Err(format!(
-                        "option 'auto_budget': expected a percentage from 0 to 100, got '{value}'"
-                    ));
-                }
-                self.auto_budget = v;
-            }
-            "mprotect_budget" => {
-                let v: u32 = parse_num(name, value, "a percentage from 0 to 100")?;
-                if v > 100 {
-                    return Err(format!(
-                        "option 'mprotect_budget': expected a percentage from 0 to 100, got '{value}'"
-                    ));
-                }
-                self.mprotect_budget = v;
-            }
+            "auto_budget" => self.auto_budget = parse_percent(name, value)?,
+            "mprotect_budget" => self.mprotect_budget = parse_percent(name, value)?,
             "run_dir" => {
                 if value.is_empty() {
                     return Err("option 'run_dir': expected a directory, got ''".into());

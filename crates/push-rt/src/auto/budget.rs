@@ -213,25 +213,12 @@ pub struct Sweep {
 /// comebacks parked again since the last turn says how many do (an object
 /// parked and never used again costs only its protection change).
 pub fn unpark_slice(sweep: &mut Sweep, period: Duration) {
-    let (parks, unparks) = (
-        PARKS.load(Ordering::Relaxed),
-        UNPARKS.load(Ordering::Relaxed),
-    );
-    let parked = parks.saturating_sub(unparks);
-    let (reparked, came_back) = (
-        parks.saturating_sub(sweep.parks),
-        unparks.saturating_sub(sweep.unparks),
-    );
-    (sweep.parks, sweep.unparks) = (parks, unparks);
-    let Some(keys) = crate::domains::keys().filter(|_| parked > 0) else {
+    let Some(mut allowance) = sweep.allowance(&PARKS, &UNPARKS, period) else {
         return;
     };
-    let faults = CHARGED_FAULTS.load(Ordering::Relaxed).max(1);
-    let per_fault = (CHARGED_NS.load(Ordering::Relaxed) / faults).max(FAULT_ENTRY_NS);
-    let share = u64::from(SHARE_PPM.load(Ordering::Relaxed));
-    let budget = period.as_nanos() as u64 * share / 1_000_000;
-    let mut allowance =
-        (budget / comeback_ns(per_fault, reparked, came_back)).clamp(1, parked as u64);
+    let Some(keys) = crate::domains::keys() else {
+        return;
+    };
     let end = registry::scan_len();
     let t0 = crate::sys::thread_cpu_ns();
     let mut visited = 0u32;
@@ -262,27 +249,41 @@ pub fn unpark_slice(sweep: &mut Sweep, period: Duration) {
 /// (priced like a parked object's comeback), at least one.
 pub fn resume_slice(sweep: &mut Sweep, period: Duration) {
     use crate::windows::suspended::{self, RESUMES, SUSPENDS};
-    let (suspends, resumes) = (
-        SUSPENDS.load(Ordering::Relaxed),
-        RESUMES.load(Ordering::Relaxed),
-    );
-    let (again, came_back) = (
-        suspends.saturating_sub(sweep.parks),
-        resumes.saturating_sub(sweep.unparks),
-    );
-    (sweep.parks, sweep.unparks) = (suspends, resumes);
-    let now = suspended::suspended_now();
-    if now == 0 {
+    let Some(allowance) = sweep.allowance(&SUSPENDS, &RESUMES, period) else {
         return;
-    }
-    let faults = CHARGED_FAULTS.load(Ordering::Relaxed).max(1);
-    let per_fault = (CHARGED_NS.load(Ordering::Relaxed) / faults).max(FAULT_ENTRY_NS);
-    let budget =
-        period.as_nanos() as u64 * u64::from(SHARE_PPM.load(Ordering::Relaxed)) / 1_000_000;
-    let allowance = (budget / comeback_ns(per_fault, again, came_back)).clamp(1, now as u64);
+    };
     let mut cursor = sweep.cursor as usize;
     suspended::resume_from(&mut cursor, allowance);
     sweep.cursor = cursor as u32;
+}
+
+impl Sweep {
+    /// A turn's bookkeeping, from the counts of pauses (parks or
+    /// suspensions) and comebacks: how many comebacks one thread's budget
+    /// for the period pays for (at least one), or None when nothing is
+    /// paused.
+    fn allowance(
+        &mut self,
+        paused: &AtomicUsize,
+        back: &AtomicUsize,
+        period: Duration,
+    ) -> Option<u64> {
+        let (paused, back) = (paused.load(Ordering::Relaxed), back.load(Ordering::Relaxed));
+        let pending = paused.saturating_sub(back);
+        let (again, came_back) = (
+            paused.saturating_sub(self.parks),
+            back.saturating_sub(self.unparks),
+        );
+        (self.parks, self.unparks) = (paused, back);
+        if pending == 0 {
+            return None;
+        }
+        let faults = CHARGED_FAULTS.load(Ordering::Relaxed).max(1);
+        let per_fault = (CHARGED_NS.load(Ordering::Relaxed) / faults).max(FAULT_ENTRY_NS);
+        let share = u64::from(SHARE_PPM.load(Ordering::Relaxed));
+        let budget = period.as_nanos() as u64 * share / 1_000_000;
+        Some((budget / comeback_ns(per_fault, again, came_back)).clamp(1, pending as u64))
+    }
 }
 
 /// What one comeback is expected to cost: a protection change, plus a
@@ -339,25 +340,25 @@ pub fn start_sweeper() {
 pub fn mprotect_stats() -> Option<String> {
     use crate::windows::suspended::{RESUMES, SUSPENDS};
     (bounded() && !super::on()).then(|| {
-        let faults = CHARGED_FAULTS.load(Ordering::Relaxed);
         format!(
-            "mprotect_budget: budget={}% suspends={} resumes={} fault_ns_avg={}",
-            SHARE_PPM.load(Ordering::Relaxed) / 10_000,
-            SUSPENDS.load(Ordering::Relaxed),
-            RESUMES.load(Ordering::Relaxed),
-            CHARGED_NS.load(Ordering::Relaxed) / faults.max(1),
+            "mprotect_budget: {}",
+            counts_line("suspends", &SUSPENDS, "resumes", &RESUMES)
         )
     })
 }
 
 /// The verbose line's part.
 pub fn stats() -> String {
+    counts_line("parks", &PARKS, "unparks", &UNPARKS)
+}
+
+fn counts_line(paused: &str, n: &AtomicUsize, back: &str, m: &AtomicUsize) -> String {
     let faults = CHARGED_FAULTS.load(Ordering::Relaxed);
     format!(
-        "budget={}% parks={} unparks={} fault_ns_avg={}",
+        "budget={}% {paused}={} {back}={} fault_ns_avg={}",
         SHARE_PPM.load(Ordering::Relaxed) / 10_000,
-        PARKS.load(Ordering::Relaxed),
-        UNPARKS.load(Ordering::Relaxed),
+        n.load(Ordering::Relaxed),
+        m.load(Ordering::Relaxed),
         CHARGED_NS.load(Ordering::Relaxed) / faults.max(1),
     )
 }
