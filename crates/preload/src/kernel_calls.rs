@@ -43,18 +43,28 @@ macro_rules! sized_buffer {
     )*};
 }
 
-/// Hooks whose one struct argument `$buf` (null allowed) the kernel writes
-/// (`true`) or reads.
+/// Hooks whose struct arguments `$buf` (each null allowed) the kernel
+/// writes (`true`) or reads.
 macro_rules! struct_buffer {
-    ($($name:ident($($a:ident: $t:ty),*) -> $r:ty: $buf:ident, $write:expr;)*) => {$(
+    ($($name:ident($($a:ident: $t:ty),*) -> $r:ty: [$($buf:ident $write:literal),+];)*) => {$(
         #[no_mangle]
         pub unsafe extern "C" fn $name($($a: $t),*) -> $r {
-            with_struct($buf as *const _, $write, || {
-                // SAFETY: unchanged arguments.
-                unsafe { real::$name()($($a),*) }
-            })
+            each_struct!([$($buf $write),+] real::$name()($($a),*))
         }
     )*};
+}
+
+/// `call` inside [`with_struct`] for each struct in the list.
+macro_rules! each_struct {
+    ([$buf:ident $write:literal] $call:expr) => {
+        with_struct($buf as *const _, $write, || {
+            // SAFETY: unchanged arguments.
+            unsafe { $call }
+        })
+    };
+    ([$buf:ident $write:literal, $($rest:tt)+] $call:expr) => {
+        with_struct($buf as *const _, $write, || each_struct!([$($rest)+] $call))
+    };
 }
 
 sized_buffer! {
@@ -68,20 +78,36 @@ sized_buffer! {
 }
 
 struct_buffer! {
-    getrusage(who: c_int, usage: *mut libc::rusage) -> c_int: usage, true;
-    uname(buf: *mut libc::utsname) -> c_int: buf, true;
-    sysinfo(info: *mut libc::sysinfo) -> c_int: info, true;
-    times(buf: *mut libc::tms) -> libc::clock_t: buf, true;
-    getrlimit(resource: c_int, limit: *mut libc::rlimit) -> c_int: limit, true;
-    setrlimit(resource: c_int, limit: *const libc::rlimit) -> c_int: limit, false;
-    wait(status: *mut c_int) -> pid_t: status, true;
-    waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t: status, true;
-    waitid(idtype: libc::idtype_t, id: libc::id_t, info: *mut libc::siginfo_t, options: c_int) -> c_int: info, true;
-    epoll_ctl(epfd: c_int, op: c_int, fd: c_int, event: *mut libc::epoll_event) -> c_int: event, false;
-    timerfd_gettime(fd: c_int, cur: *mut libc::itimerspec) -> c_int: cur, true;
-    getitimer(which: c_int, cur: *mut libc::itimerval) -> c_int: cur, true;
-    fstatfs(fd: c_int, buf: *mut libc::statfs) -> c_int: buf, true;
-    sendfile(out: c_int, input: c_int, offset: *mut libc::off_t, count: size_t) -> ssize_t: offset, true;
+    getrusage(who: c_int, usage: *mut libc::rusage) -> c_int: [usage true];
+    uname(buf: *mut libc::utsname) -> c_int: [buf true];
+    sysinfo(info: *mut libc::sysinfo) -> c_int: [info true];
+    times(buf: *mut libc::tms) -> libc::clock_t: [buf true];
+    getrlimit(resource: c_int, limit: *mut libc::rlimit) -> c_int: [limit true];
+    setrlimit(resource: c_int, limit: *const libc::rlimit) -> c_int: [limit false];
+    prlimit(pid: pid_t, resource: c_int, new: *const libc::rlimit, old: *mut libc::rlimit) -> c_int:
+        [new false, old true];
+    prlimit64(pid: pid_t, resource: c_int, new: *const libc::rlimit64, old: *mut libc::rlimit64) -> c_int:
+        [new false, old true];
+    wait(status: *mut c_int) -> pid_t: [status true];
+    waitpid(pid: pid_t, status: *mut c_int, options: c_int) -> pid_t: [status true];
+    wait3(status: *mut c_int, options: c_int, usage: *mut libc::rusage) -> pid_t:
+        [status true, usage true];
+    wait4(pid: pid_t, status: *mut c_int, options: c_int, usage: *mut libc::rusage) -> pid_t:
+        [status true, usage true];
+    waitid(idtype: libc::idtype_t, id: libc::id_t, info: *mut libc::siginfo_t, options: c_int) -> c_int:
+        [info true];
+    epoll_ctl(epfd: c_int, op: c_int, fd: c_int, event: *mut libc::epoll_event) -> c_int: [event false];
+    sigtimedwait(set: *const libc::sigset_t, info: *mut libc::siginfo_t, timeout: *const libc::timespec) -> c_int:
+        [set false, info true, timeout false];
+    sigwaitinfo(set: *const libc::sigset_t, info: *mut libc::siginfo_t) -> c_int: [set false, info true];
+    timerfd_settime(fd: c_int, flags: c_int, new: *const libc::itimerspec, old: *mut libc::itimerspec) -> c_int:
+        [new false, old true];
+    timerfd_gettime(fd: c_int, cur: *mut libc::itimerspec) -> c_int: [cur true];
+    getitimer(which: c_int, cur: *mut libc::itimerval) -> c_int: [cur true];
+    setitimer(which: c_int, new: *const libc::itimerval, old: *mut libc::itimerval) -> c_int:
+        [new false, old true];
+    fstatfs(fd: c_int, buf: *mut libc::statfs) -> c_int: [buf true];
+    sendfile(out: c_int, input: c_int, offset: *mut libc::off_t, count: size_t) -> ssize_t: [offset true];
 }
 
 #[no_mangle]
@@ -97,129 +123,12 @@ pub unsafe extern "C" fn setrlimit64(resource: c_int, limit: *const libc::rlimit
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn prlimit(
-    pid: pid_t,
-    resource: c_int,
-    new: *const libc::rlimit,
-    old: *mut libc::rlimit,
-) -> c_int {
-    with_struct(new, false, || {
-        with_struct(old.cast_const(), true, || {
-            // SAFETY: unchanged arguments.
-            unsafe { real::prlimit()(pid, resource, new, old) }
-        })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn prlimit64(
-    pid: pid_t,
-    resource: c_int,
-    new: *const libc::rlimit64,
-    old: *mut libc::rlimit64,
-) -> c_int {
-    with_struct(new, false, || {
-        with_struct(old.cast_const(), true, || {
-            // SAFETY: unchanged arguments.
-            unsafe { real::prlimit64()(pid, resource, new, old) }
-        })
-    })
-}
-
-#[no_mangle]
 pub unsafe extern "C" fn pthread_setname_np(thread: pthread_t, name: *const c_char) -> c_int {
     // SAFETY: the caller's NUL-terminated name.
     let copy = unsafe { path_copy(name) };
     let name = copy.as_ref().map_or(name, |c| c.as_ptr());
     // SAFETY: the caller's arguments, the name perhaps as an equal copy.
     unsafe { real::pthread_setname_np()(thread, name) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wait3(
-    status: *mut c_int,
-    options: c_int,
-    usage: *mut libc::rusage,
-) -> pid_t {
-    with_struct(status.cast_const(), true, || {
-        with_struct(usage.cast_const(), true, || {
-            // SAFETY: unchanged arguments.
-            unsafe { real::wait3()(status, options, usage) }
-        })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn wait4(
-    pid: pid_t,
-    status: *mut c_int,
-    options: c_int,
-    usage: *mut libc::rusage,
-) -> pid_t {
-    with_struct(status.cast_const(), true, || {
-        with_struct(usage.cast_const(), true, || {
-            // SAFETY: unchanged arguments.
-            unsafe { real::wait4()(pid, status, options, usage) }
-        })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn sigtimedwait(
-    set: *const libc::sigset_t,
-    info: *mut libc::siginfo_t,
-    timeout: *const libc::timespec,
-) -> c_int {
-    with_struct(set, false, || {
-        with_struct(info.cast_const(), true, || {
-            with_struct(timeout, false, || {
-                // SAFETY: unchanged arguments.
-                unsafe { real::sigtimedwait()(set, info, timeout) }
-            })
-        })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn sigwaitinfo(
-    set: *const libc::sigset_t,
-    info: *mut libc::siginfo_t,
-) -> c_int {
-    with_struct(set, false, || {
-        with_struct(info.cast_const(), true, || {
-            // SAFETY: unchanged arguments.
-            unsafe { real::sigwaitinfo()(set, info) }
-        })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn timerfd_settime(
-    fd: c_int,
-    flags: c_int,
-    new: *const libc::itimerspec,
-    old: *mut libc::itimerspec,
-) -> c_int {
-    with_struct(new, false, || {
-        with_struct(old.cast_const(), true, || {
-            // SAFETY: unchanged arguments.
-            unsafe { real::timerfd_settime()(fd, flags, new, old) }
-        })
-    })
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn setitimer(
-    which: c_int,
-    new: *const libc::itimerval,
-    old: *mut libc::itimerval,
-) -> c_int {
-    with_struct(new, false, || {
-        with_struct(old.cast_const(), true, || {
-            // SAFETY: unchanged arguments.
-            unsafe { real::setitimer()(which, new, old) }
-        })
-    })
 }
 
 #[no_mangle]
