@@ -166,11 +166,11 @@ pub fn lock_window_begin(
         hb::prefetch_ex(t.1, lock);
     }
     sys::prefetch(lock as *const u8);
-    let Some((_, obj)) = registry::lookup(lock) else {
+    let Some((id, obj)) = registry::lookup(lock) else {
         return LockWord::Untracked;
     };
     if !backend::is_mpk() {
-        return mprotect_word(lock, obj);
+        return mprotect_word(lock, (id, obj));
     }
     if registry::sync_alias(lock).is_some() {
         return LockWord::Untracked;
@@ -198,11 +198,13 @@ pub fn lock_window_begin(
 
 /// Under `mprotect`, a word in tracked object `obj`: the lock call takes
 /// the grant path ([`LockWord::Tracked`]) unless the word has an alias and
-/// its object is parked by `auto`'s fault budget (open to every thread:
-/// there is no window to keep, see `windows::grant_for_sync`).
+/// its object is parked by `auto`'s fault budget or suspended by
+/// `mprotect_budget` (open to every thread: there is no window to keep,
+/// see `windows::grant_for_sync`).
 #[inline]
-fn mprotect_word(lock: usize, obj: &registry::Object) -> LockWord {
-    if crate::auto::budget::is_parked(obj) && registry::sync_alias(lock).is_some() {
+fn mprotect_word(lock: usize, (id, obj): (u32, &registry::Object)) -> LockWord {
+    let open_to_all = crate::auto::budget::is_parked(obj) || windows::suspended::is_suspended(id);
+    if open_to_all && registry::sync_alias(lock).is_some() {
         LockWord::Untracked
     } else {
         LockWord::Tracked
@@ -270,11 +272,11 @@ pub fn unlock_window_begin(t: &threads::ThreadRecord, lock: usize) -> LockWord {
     if !maybe_tracked(lock) {
         return LockWord::Untracked;
     }
-    let Some((_, obj)) = registry::lookup(lock) else {
+    let Some((id, obj)) = registry::lookup(lock) else {
         return LockWord::Untracked;
     };
     if !backend::is_mpk() {
-        return mprotect_word(lock, obj);
+        return mprotect_word(lock, (id, obj));
     }
     if registry::sync_alias(lock).is_some() {
         return LockWord::Untracked;

@@ -298,7 +298,7 @@ pub fn open_for_holder(t: (u32, &ThreadRecord), lock: usize) {
     let Some((id, o)) = registry::lookup(lock) else {
         return;
     };
-    if crate::auto::budget::is_parked(o) {
+    if crate::auto::budget::is_parked(o) || suspended::is_suspended(id) {
         return;
     }
     if !covers(t.1, id, true)
