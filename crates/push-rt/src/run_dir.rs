@@ -145,8 +145,7 @@ pub fn record(state: State) {
         objects: crate::counters::TRACKED_OBJECTS.get() as u64,
         faults: crate::counters::FAULTS.load(Ordering::Relaxed) as u64,
         unwatched: crate::counters::UNWATCHED_OBJECTS.load(Ordering::Relaxed) as u64,
-        parked: (crate::auto::budget::PARKS.load(Ordering::Relaxed)
-            + crate::windows::suspended::SUSPENDS.load(Ordering::Relaxed)) as u64,
+        parked: crate::auto::budget::paused() as u64,
         reports: u64::from(crate::report::total()),
         dropped: u64::from(crate::report::dropped()),
         keys: crate::domains::keys_given_to_program() as u64,

@@ -304,7 +304,7 @@ pub fn open_for_holder(t: (u32, &ThreadRecord), lock: usize) {
     if !covers(t.1, id, true)
         && may_write_now(t, o)
         && !parks_now(t.1, id, o)
-        && !suspends_now(t.1, id, o)
+        && !suspend_if_spent(t.1, id, o)
     {
         let timer = crate::auto::budget::Timer::start();
         open_from_thread(t.1, id, o, Access::ReadWrite);
@@ -312,15 +312,18 @@ pub fn open_for_holder(t: (u32, &ThreadRecord), lock: usize) {
     }
 }
 
-/// A window about to open on a tracked object that is not watched, by a
-/// thread whose budget is spent (`mprotect_budget`): the object is
-/// suspended instead (see [`suspended`]). True when it is (or already
-/// was) suspended: no window is needed.
+/// A window about to open on a tracked object that is not watched: true
+/// when the object is (or already was) suspended (see [`suspended`]), so
+/// no window is needed.
 pub fn suspends_now(t: &ThreadRecord, id: u32, o: &Object) -> bool {
-    if crate::auto::is_watched(o) {
-        return false;
-    }
-    suspended::is_suspended(id) || (t.auto_credit.spent() && suspended::suspend(id, o))
+    suspended::is_suspended(id) || suspend_if_spent(t, id, o)
+}
+
+/// A thread whose budget is spent (`mprotect_budget`) suspends the object
+/// it would open a window on, unless it is watched (`auto` parks those).
+/// True when this call suspended it.
+fn suspend_if_spent(t: &ThreadRecord, id: u32, o: &Object) -> bool {
+    !crate::auto::is_watched(o) && t.auto_credit.spent() && suspended::suspend(id, o)
 }
 
 /// Under `auto`, a window about to open on a watched object that is not

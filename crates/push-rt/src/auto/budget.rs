@@ -53,6 +53,12 @@ static SHARE_PPM: AtomicU32 = AtomicU32::new(0);
 
 /// Times an object was parked.
 pub static PARKS: AtomicUsize = AtomicUsize::new(0);
+
+/// Times a budget paused checking of an object, parked (`auto_budget`) or
+/// suspended (`mprotect_budget`): the SUMMARY's count.
+pub fn paused() -> usize {
+    PARKS.load(Ordering::Relaxed) + crate::windows::suspended::SUSPENDS.load(Ordering::Relaxed)
+}
 /// Times the sweeper brought one back.
 pub static UNPARKS: AtomicUsize = AtomicUsize::new(0);
 /// Faults on watched objects charged, and their nanoseconds.
@@ -75,8 +81,8 @@ pub fn set_mprotect_share(percent: u32) {
 /// What a full credit is worth in time earned, in milliseconds.
 static BURST_MS: AtomicU32 = AtomicU32::new((BURST_SECONDS * 1e3) as u32);
 
-/// A full credit, in nanoseconds: what the budget earns in
-/// [`BURST_SECONDS`].
+/// A full credit, in nanoseconds: what the budget earns in [`BURST_SECONDS`]
+/// ([`MPROTECT_BURST_SECONDS`] for `mprotect_budget`).
 fn full_ns() -> i64 {
     i64::from(BURST_MS.load(Ordering::Relaxed)) * i64::from(SHARE_PPM.load(Ordering::Relaxed))
 }

@@ -347,9 +347,7 @@ impl Checked {
             objects: crate::counters::TRACKED_OBJECTS.get() as u64,
             accesses: crate::counters::FAULTS.load(Ordering::Relaxed) as u64,
             unwatched: crate::counters::UNWATCHED_OBJECTS.load(Ordering::Relaxed) as u64,
-            parked: (crate::auto::budget::PARKS.load(Ordering::Relaxed)
-                + crate::windows::suspended::SUSPENDS.load(Ordering::Relaxed))
-                as u64,
+            parked: crate::auto::budget::paused() as u64,
         }
     }
 

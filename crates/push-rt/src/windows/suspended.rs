@@ -161,20 +161,17 @@ pub fn resume(id: u32) {
 }
 
 /// The sweeper's walk: ends up to `allowance` suspensions from `cursor`
-/// on (round robin over the table). Returns how many it ended.
-pub fn resume_from(cursor: &mut usize, mut allowance: u64) -> u64 {
-    let mut ended = 0;
+/// on (round robin over the table).
+pub fn resume_from(cursor: &mut usize, mut allowance: u64) {
     for _ in 0..SLOTS {
         if allowance == 0 {
             break;
         }
         *cursor = (*cursor + 1) % SLOTS;
         if end_slot(*cursor) {
-            ended += 1;
             allowance -= 1;
         }
     }
-    ended
 }
 
 /// Objects suspended now (approximately: counts may race).
