@@ -19,11 +19,11 @@ use push_rt as rt;
 use push_rt::real::get as real;
 
 /// Runs `call`, which hands `[p, p+len)` to the kernel (`write`: the call
-/// writes it). Under the mode the range is touched first as the thread
-/// (the object changes hands, the access is observed), then the call runs
-/// with the object open to the thread (as lock calls on tracked memory
-/// do): under `mprotect` a window another thread opened can let the touch
-/// through unobserved and close before the call.
+/// writes it). A range in tracked memory is touched first as the thread
+/// (its access is checked; a watched object changes hands), then the call
+/// runs with the object open to the thread (as lock calls on tracked
+/// memory do): under `mprotect` a window another thread opened can let the
+/// touch through unchecked and close before the call.
 #[inline]
 pub(crate) fn with_buffer<R>(
     p: *const c_void,
@@ -91,23 +91,12 @@ pub(crate) fn with_opaque_args<R>(args: &[usize], call: impl FnOnce() -> R) -> R
     if !args.iter().any(|&a| rt::maybe_tracked(a)) {
         return call();
     }
-    opaque_slow(args, call)
-}
-
-#[cold]
-fn opaque_slow<R>(args: &[usize], call: impl FnOnce() -> R) -> R {
-    let Some(t) = rt::hook_thread() else {
-        return call();
-    };
-    let mut addrs = [0usize; 8];
-    let mut n = 0;
-    for &a in args {
-        if rt::maybe_tracked(a) && n < addrs.len() {
-            addrs[n] = a;
-            n += 1;
-        }
+    // Ranges of no length: opened for the call, never touched.
+    let mut ranges = [(0usize, 0usize); 8];
+    for (r, &a) in ranges.iter_mut().zip(args) {
+        r.0 = a;
     }
-    call_granted(t, &addrs[..n], call)
+    with_buffers(&ranges[..args.len().min(8)], false, call)
 }
 
 /// [`with_buffer`] for an iovec array and every buffer it names.
